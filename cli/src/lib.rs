@@ -1,0 +1,452 @@
+//! The npsc command line: parse flags, resolve settings, call `app`, print.
+//!
+//! [`run`] takes the arguments and two writers and returns the exit status, so the end-to-end
+//! tests drive the real command line in-process. Exit status: 0 success, 1 bad input, 2 internal
+//! error.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use accounting::codes::RegionLevel;
+use accounting::engine::{OperationRatePolicy, Policy};
+use accounting::totals::Grouping;
+use app::account::{AccountSettings, NoProgress, Progress};
+use app::output::Format;
+use app::validate::FileKind;
+use app::{AppError, EncodingChoice, ErrorKind, ReadOptions};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+mod progress;
+
+const ACCOUNT_EXAMPLES: &str = "\
+Examples:
+  # Regional totals of the bundled synthetic sample with the first-census excerpt
+  npsc account --coefficients coefficients/npsc1-excerpt \\
+      --registry datasets/sample-synthetic/registry.csv \\
+      --activity datasets/sample-synthetic/activity.csv
+
+  # County x 2-digit industry totals as CSV, and every per-row result with its provenance
+  npsc account --coefficients coefficients/npsc1-excerpt --registry registry.csv \\
+      --activity activity.xlsx --region-level county --industry-level division \\
+      --format csv --out totals.csv --results results.csv";
+
+const VALIDATE_EXAMPLES: &str = "\
+Examples:
+  npsc validate coefficients/npsc1-excerpt
+  npsc validate activity.csv --registry registry.csv
+  npsc validate 活动水平.xlsx --sheet 2023年 --kind activity";
+
+const CODES_EXAMPLES: &str = "\
+Examples:
+  npsc codes region 110105
+  npsc codes region 朝阳
+  npsc codes industry 4430
+  npsc codes uscc 91350100M000100Y43";
+
+/// Pollution-source emission accounting on China's national census coefficient system.
+#[derive(Debug, Parser)]
+#[command(name = "npsc", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply a coefficient set to activity data: per-row results and regional totals.
+    #[command(after_help = ACCOUNT_EXAMPLES)]
+    Account(AccountArgs),
+    /// Check any supported file (coefficient set, registry, activity) and report every issue.
+    #[command(after_help = VALIDATE_EXAMPLES)]
+    Validate(ValidateArgs),
+    /// Look up region and industry codes, check unified social credit codes.
+    #[command(after_help = CODES_EXAMPLES)]
+    Codes {
+        #[command(subcommand)]
+        what: CodesCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+struct InputOptions {
+    /// Encoding of CSV inputs: auto detects UTF-8 (with or without BOM) or GBK/GB18030.
+    #[arg(long, default_value = "auto", env = "NPSC_ENCODING")]
+    encoding: String,
+    /// Sheet to read from Excel inputs (default: the first sheet).
+    #[arg(long)]
+    sheet: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct AccountArgs {
+    /// Coefficient set: a folder with manifest.toml, or a single coefficient table.
+    #[arg(long, value_name = "PATH")]
+    coefficients: PathBuf,
+    /// Enterprise registry (CSV or Excel).
+    #[arg(long, value_name = "FILE")]
+    registry: PathBuf,
+    /// Activity data (CSV or Excel).
+    #[arg(long, value_name = "FILE")]
+    activity: PathBuf,
+    /// Region level of the totals.
+    #[arg(long, value_enum, default_value_t = RegionArg::Province)]
+    region_level: RegionArg,
+    /// Industry level of the totals (all = no industry breakdown).
+    #[arg(long, value_enum, default_value_t = IndustryArg::All)]
+    industry_level: IndustryArg,
+    /// Output format of the totals.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    format: FormatArg,
+    /// Write the totals to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Also write one line per activity row and pollutant, with provenance, to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    results: Option<PathBuf>,
+    /// What k to assume when a treated row gives no operation rate: nominal (1) or strict (0).
+    #[arg(long, value_enum, default_value_t = KArg::Nominal)]
+    missing_operation_rate: KArg,
+    /// Fail, writing nothing, when any row matches no coefficient.
+    #[arg(long)]
+    deny_unaccounted: bool,
+    #[command(flatten)]
+    input: InputOptions,
+}
+
+#[derive(Debug, Args)]
+struct ValidateArgs {
+    /// The file or coefficient set folder.
+    path: PathBuf,
+    /// What the file is (detected from its headers when omitted).
+    #[arg(long, value_enum)]
+    kind: Option<KindArg>,
+    /// A registry to check the activity rows' enterprises against.
+    #[arg(long, value_name = "FILE")]
+    registry: Option<PathBuf>,
+    #[command(flatten)]
+    input: InputOptions,
+}
+
+#[derive(Debug, Subcommand)]
+enum CodesCommand {
+    /// A GB/T 2260 region by six-digit code, or regions whose name contains the text.
+    Region {
+        /// Code or part of a name.
+        query: String,
+    },
+    /// A GB/T 4754-2017 industry by code (`4430`, `D4430`, `44`, `D`), or by part of a name.
+    Industry {
+        /// Code or part of a name.
+        query: String,
+    },
+    /// Check unified social credit codes (GB 32100-2015, with the GB 11714 organization code).
+    Uscc {
+        /// One or more codes.
+        #[arg(required = true)]
+        codes: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RegionArg {
+    National,
+    Province,
+    Prefecture,
+    County,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum IndustryArg {
+    All,
+    Section,
+    Division,
+    Group,
+    Class,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KArg {
+    Nominal,
+    Strict,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KindArg {
+    Coefficients,
+    Registry,
+    Activity,
+}
+
+/// Runs the real process: arguments from the environment, standard streams, a progress bar when
+/// standard error is a terminal.
+pub fn main() -> i32 {
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let show_progress = stderr.is_terminal();
+    run_with(
+        std::env::args_os(),
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+        show_progress,
+    )
+}
+
+/// Runs npsc with these arguments (the first is the program name); returns the exit status.
+pub fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_with(args, out, err, false)
+}
+
+fn run_with<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write, show_progress: bool) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    let _ = write!(out, "{e}");
+                    return 0;
+                }
+                _ => 1,
+            };
+            let _ = write!(err, "{}", e.render());
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Account(args) => account(args, out, err, show_progress),
+        Command::Validate(args) => validate(args, out),
+        Command::Codes { what } => codes(what, out),
+    };
+    match result {
+        Ok(status) => status,
+        Err(error) => {
+            report_error(&error, err);
+            match error.kind() {
+                ErrorKind::User => 1,
+                ErrorKind::Internal => 2,
+            }
+        }
+    }
+}
+
+fn report_error(error: &AppError, err: &mut dyn Write) {
+    let _ = writeln!(err, "error: {error}");
+    match error {
+        AppError::Input {
+            issues, omitted, ..
+        } => {
+            for issue in issues {
+                for line in issue.to_string().lines() {
+                    let _ = writeln!(err, "  {line}");
+                }
+            }
+            if *omitted > 0 {
+                let _ = writeln!(err, "  … and {omitted} more issues not shown");
+            }
+            let _ = writeln!(err, "nothing was written");
+        }
+        AppError::Argument {
+            hint: Some(hint), ..
+        } => {
+            let _ = writeln!(err, "  hint: {hint}");
+        }
+        _ => {}
+    }
+}
+
+fn read_options(input: &InputOptions) -> Result<ReadOptions, AppError> {
+    let encoding: EncodingChoice = input.encoding.parse().map_err(|_| AppError::Argument {
+        message: format!("unknown encoding `{}`", input.encoding),
+        hint: Some("use auto, utf-8 or gbk".to_string()),
+    })?;
+    Ok(ReadOptions {
+        encoding,
+        sheet: input.sheet.clone(),
+        ..ReadOptions::default()
+    })
+}
+
+fn account(
+    args: AccountArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    show_progress: bool,
+) -> Result<i32, AppError> {
+    let reference = app::reference::bundled()?;
+    let settings = AccountSettings {
+        coefficients: args.coefficients,
+        registry: args.registry,
+        activity: args.activity,
+        grouping: Grouping {
+            region: match args.region_level {
+                RegionArg::National => RegionLevel::National,
+                RegionArg::Province => RegionLevel::Province,
+                RegionArg::Prefecture => RegionLevel::Prefecture,
+                RegionArg::County => RegionLevel::County,
+            },
+            industry: app::account::parse_industry_level(match args.industry_level {
+                IndustryArg::All => "all",
+                IndustryArg::Section => "section",
+                IndustryArg::Division => "division",
+                IndustryArg::Group => "group",
+                IndustryArg::Class => "class",
+            })?,
+        },
+        policy: Policy {
+            missing_operation_rate: match args.missing_operation_rate {
+                KArg::Nominal => OperationRatePolicy::Nominal,
+                KArg::Strict => OperationRatePolicy::Strict,
+            },
+        },
+        read: read_options(&args.input)?,
+        results: args.results,
+        deny_unaccounted: args.deny_unaccounted,
+    };
+    let bar;
+    let progress: &dyn Progress = if show_progress {
+        bar = progress::Bar::new();
+        &bar
+    } else {
+        &NoProgress
+    };
+    let report = app::account::account(&settings, &reference, progress)?;
+    let format = match args.format {
+        FormatArg::Table => Format::Table,
+        FormatArg::Csv => Format::Csv,
+        FormatArg::Json => Format::Json,
+    };
+    let text = app::output::render(&report, format);
+    match &args.out {
+        Some(path) => {
+            app::output::write_file(path, text.as_bytes())?;
+            let _ = write!(err, "{}", app::output::render_summary(&report));
+            let _ = writeln!(err, "totals written to {}", path.display());
+        }
+        None => {
+            let _ = out.write_all(text.as_bytes());
+            if format != Format::Table {
+                let _ = write!(err, "{}", app::output::render_summary(&report));
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn validate(args: ValidateArgs, out: &mut dyn Write) -> Result<i32, AppError> {
+    let reference = app::reference::bundled()?;
+    let kind = args.kind.map(|k| match k {
+        KindArg::Coefficients => FileKind::Coefficients,
+        KindArg::Registry => FileKind::Registry,
+        KindArg::Activity => FileKind::Activity,
+    });
+    let read = read_options(&args.input)?;
+    let report = app::validate::validate(
+        &args.path,
+        kind,
+        args.registry.as_deref(),
+        &reference,
+        &read,
+    )?;
+    for issue in &report.issues {
+        let _ = writeln!(out, "{issue}");
+    }
+    if report.omitted > 0 {
+        let _ = writeln!(out, "… and {} more issues not shown", report.omitted);
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    let errors = report
+        .issues
+        .iter()
+        .filter(|i| i.severity == app::Severity::Error)
+        .count() as u64
+        + report.omitted;
+    let warnings = report.issues.len() as u64 + report.omitted - errors;
+    let _ = writeln!(
+        out,
+        "{}: {} ({}), {} records, {} error{}, {} warning{}",
+        if report.has_errors() { "invalid" } else { "valid" },
+        report.file,
+        report.kind,
+        report.records,
+        errors,
+        if errors == 1 { "" } else { "s" },
+        warnings,
+        if warnings == 1 { "" } else { "s" },
+    );
+    Ok(if report.has_errors() { 1 } else { 0 })
+}
+
+fn codes(what: CodesCommand, out: &mut dyn Write) -> Result<i32, AppError> {
+    let reference = app::reference::bundled()?;
+    match what {
+        CodesCommand::Region { query } => {
+            let found = app::lookup::regions(&reference, &query);
+            for m in &found {
+                let _ = writeln!(out, "{}  {:<10}  {}", m.code, m.level, m.path);
+            }
+            not_found(out, found.is_empty(), "region", &query)
+        }
+        CodesCommand::Industry { query } => {
+            let found = app::lookup::industries(&reference, &query);
+            for m in &found {
+                let _ = writeln!(out, "{:<6}  {:<8}  {}", m.code, m.level, m.path);
+            }
+            not_found(out, found.is_empty(), "industry", &query)
+        }
+        CodesCommand::Uscc { codes } => {
+            let mut status = 0;
+            for text in codes {
+                let check = app::lookup::uscc(&reference, &text);
+                match &check.result {
+                    Ok(code) => {
+                        let _ = writeln!(
+                            out,
+                            "valid    {}  organization code {}{}",
+                            code.as_str(),
+                            code.organization_code(),
+                            check
+                                .region
+                                .as_deref()
+                                .map(|r| format!("  registered in {r}"))
+                                .unwrap_or_default()
+                        );
+                    }
+                    Err(reason) => {
+                        status = 1;
+                        let _ = writeln!(out, "invalid  {}  {reason}", check.text);
+                        if let Some(hint) = &check.hint {
+                            let _ = writeln!(out, "  hint: {hint}");
+                        }
+                    }
+                }
+            }
+            Ok(status)
+        }
+    }
+}
+
+fn not_found(out: &mut dyn Write, empty: bool, what: &str, query: &str) -> Result<i32, AppError> {
+    if empty {
+        let _ = writeln!(out, "no {what} matches `{query}`");
+        Ok(1)
+    } else {
+        Ok(0)
+    }
+}

@@ -1,0 +1,754 @@
+//! The accounting engine: for each activity row, find its coefficient key, choose the treatment
+//! row of each pollutant, and compute
+//!
+//! - generated = generation coefficient(parameters) × activity (in the coefficient's denominator
+//!   unit), converted to the pollutant's report unit;
+//! - emitted = emission coefficient × activity (first-census rows), or
+//!   generated × (1 − efficiency/100 × k) (second-census rows), k being the treatment facility's
+//!   actual operation rate (治理设施实际运行率) from the row, or the policy's value when missing.
+//!
+//! Resolution (key, scale class, treatments, unit factors) depends only on the row's texts, so it
+//! is computed once per distinct combination and cached; the per-row work is a few multiplications.
+//!
+//! Treatment choice per pollutant of the key, in order: the declared technology prefixed with that
+//! pollutant; else the one unprefixed declared technology the table lists for that pollutant (two
+//! is an error); else the table's `直排` row, flagged as a fallback; else an error.
+
+// Row problems carry the names a person needs to fix the row; they are the cold path, so their
+// size does not matter, while boxing them would only add an allocation per failure.
+#![allow(clippy::result_large_err)]
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::activity::{
+    ActivityRow, DeclaredTreatment, Exclusion, Registry, ScaleSpec, TreatmentError,
+    parse_treatments,
+};
+use crate::coefficient::{CoefficientSet, KeyId, Removal, RowOrigin, result_factor};
+use crate::formula::EvalError;
+use crate::pollutant::{PollutantCatalog, PollutantId};
+use crate::scale::{ScaleError, select_by_capacity, select_by_label};
+use crate::units::Ratio;
+
+/// What to assume when a row with a treatment gives no operation rate k.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperationRatePolicy {
+    /// k = 1: the facility ran all the time (the default).
+    Nominal,
+    /// k = 0: no removal is credited without evidence.
+    Strict,
+}
+
+impl OperationRatePolicy {
+    /// `nominal` or `strict`.
+    pub fn parse(text: &str) -> Option<OperationRatePolicy> {
+        match text.trim() {
+            "nominal" => Some(OperationRatePolicy::Nominal),
+            "strict" => Some(OperationRatePolicy::Strict),
+            _ => None,
+        }
+    }
+
+    fn assumed_k(self) -> f64 {
+        match self {
+            OperationRatePolicy::Nominal => 1.0,
+            OperationRatePolicy::Strict => 0.0,
+        }
+    }
+}
+
+/// Choices that change numbers. There is deliberately no `Default`: callers say what they use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Missing k.
+    pub missing_operation_rate: OperationRatePolicy,
+}
+
+/// Facts about how one result was computed, worth a reader's attention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, PartialOrd, Ord)]
+pub struct Flags(u8);
+
+impl Flags {
+    /// No declared technology matched; the `直排` row was used.
+    pub const DIRECT_FALLBACK: Flags = Flags(1);
+    /// k was missing and assumed by policy.
+    pub const OPERATION_RATE_ASSUMED: Flags = Flags(2);
+    /// k was given but the row uses an emission coefficient, which already includes operation.
+    pub const OPERATION_RATE_UNUSED: Flags = Flags(4);
+
+    /// No flags.
+    pub const fn empty() -> Flags {
+        Flags(0)
+    }
+
+    /// Whether all of `other` is set.
+    pub fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0 && other.0 != 0
+    }
+
+    /// Union.
+    pub fn with(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+
+    /// Whether no flag is set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Stable names, `;`-separated, in bit order.
+    pub fn names(self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.contains(Flags::DIRECT_FALLBACK) {
+            out.push("direct_fallback");
+        }
+        if self.contains(Flags::OPERATION_RATE_ASSUMED) {
+            out.push("operation_rate_assumed");
+        }
+        if self.contains(Flags::OPERATION_RATE_UNUSED) {
+            out.push("operation_rate_unused");
+        }
+        out
+    }
+}
+
+/// One pollutant's result for one activity row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Emission {
+    /// The pollutant.
+    pub pollutant: PollutantId,
+    /// Index of the coefficient row used (provenance).
+    pub coefficient_row: u32,
+    /// Generated quantity in the pollutant's report unit.
+    pub generated: f64,
+    /// Emitted quantity in the pollutant's report unit.
+    pub emitted: f64,
+    /// The k applied, when the row's removal is an efficiency.
+    pub operation_rate: Option<f64>,
+    /// Notable facts.
+    pub flags: Flags,
+}
+
+/// The outcome of a row that raised no problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Results were appended.
+    Accounted(KeyId),
+    /// The enterprise was closed: nothing appended.
+    Excluded(Exclusion),
+}
+
+/// Whether a row problem stops the run or only leaves the row out of the totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Bad input: the run reports every such problem and writes nothing.
+    Error,
+    /// The row matches no coefficient: reported, counted, left out of the totals.
+    Unaccounted,
+}
+
+/// A problem with one activity row.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RowProblem {
+    /// No coefficient group for industry, product, raw material and process.
+    #[error(
+        "no coefficient for industry `{industry}`, product `{product}`, raw material `{raw_material}`, process `{process}`"
+    )]
+    NoCoefficientKey {
+        /// Industry class.
+        industry: String,
+        /// Product.
+        product: String,
+        /// Raw material.
+        raw_material: String,
+        /// Process.
+        process: String,
+        /// What the set has for that industry.
+        available: Vec<String>,
+    },
+    /// The scale label or capacity matches none of the group's classes.
+    #[error("no scale class for {given}; the coefficients have {}", quote_list(.available))]
+    NoScaleClass {
+        /// What the row gave.
+        given: String,
+        /// The group's labels.
+        available: Vec<String>,
+    },
+    /// The group has several classes and the row names none.
+    #[error("the coefficients have several scale classes ({}) and the row gives neither a scale nor a capacity", quote_list(.available))]
+    ScaleRequired {
+        /// The group's labels.
+        available: Vec<String>,
+    },
+    /// Scale selection failed otherwise (overlap, unit mismatch).
+    #[error("{0}")]
+    Scale(ScaleError),
+    /// The activity unit does not convert to the coefficient's denominator.
+    #[error(
+        "activity unit `{activity_unit}` does not convert to `{denominator}` required by coefficient row {origin}"
+    )]
+    ActivityUnitMismatch {
+        /// The row's unit.
+        activity_unit: String,
+        /// The coefficient's denominator.
+        denominator: String,
+        /// The coefficient row.
+        origin: RowOrigin,
+    },
+    /// The treatment column did not parse.
+    #[error("{0}")]
+    Treatment(TreatmentError),
+    /// A technology prefixed with a pollutant is not listed for it.
+    #[error("treatment `{declared}` is not listed for {pollutant}; the coefficients list {}", quote_list(.available))]
+    UnknownTreatment {
+        /// The pollutant's name.
+        pollutant: String,
+        /// The declared technology.
+        declared: String,
+        /// What the table lists.
+        available: Vec<String>,
+    },
+    /// Two declared technologies both match a pollutant.
+    #[error(
+        "treatments `{first}` and `{second}` both apply to {pollutant}; prefix one with the pollutant, e.g. `{pollutant}:{first}`"
+    )]
+    AmbiguousTreatment {
+        /// Pollutant name.
+        pollutant: String,
+        /// One technology.
+        first: String,
+        /// The other.
+        second: String,
+    },
+    /// No declared technology matches and there is no `直排` row.
+    #[error("no declared treatment matches {pollutant} and the coefficients have no `直排` row for it; they list {}", quote_list(.available))]
+    NoTreatmentRow {
+        /// Pollutant name.
+        pollutant: String,
+        /// What the table lists.
+        available: Vec<String>,
+    },
+    /// A formula needs a parameter the row does not give.
+    #[error(
+        "coefficient row {origin} (`{formula}`) needs parameter `{parameter}`, which the row does not give"
+    )]
+    MissingParameter {
+        /// The parameter.
+        parameter: String,
+        /// The formula text.
+        formula: String,
+        /// The coefficient row.
+        origin: RowOrigin,
+    },
+    /// The row gives a parameter no formula of its key uses.
+    #[error("parameter `{parameter}` is not used by the coefficients of this row (they use {})", if .used.is_empty() { "none".to_string() } else { quote_list(.used) })]
+    UnknownParameter {
+        /// The parameter.
+        parameter: String,
+        /// The parameters the key's formulas use.
+        used: Vec<String>,
+    },
+    /// A formula failed to evaluate.
+    #[error("coefficient row {origin} (`{formula}`): {error}")]
+    Evaluation {
+        /// The error.
+        error: EvalError,
+        /// The formula text.
+        formula: String,
+        /// The coefficient row.
+        origin: RowOrigin,
+    },
+    /// The arithmetic produced an impossible result (negative, non-finite, emitted > generated).
+    #[error("coefficient row {origin} gives {what} for {pollutant}")]
+    ImpossibleResult {
+        /// What went wrong, e.g. "emitted 3 > generated 2".
+        what: String,
+        /// Pollutant name.
+        pollutant: String,
+        /// The coefficient row.
+        origin: RowOrigin,
+    },
+}
+
+fn quote_list(items: &[String]) -> String {
+    if items.is_empty() {
+        return "none".to_string();
+    }
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl RowProblem {
+    /// Stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RowProblem::NoCoefficientKey { .. } => "no-coefficient-key",
+            RowProblem::NoScaleClass { .. } => "no-scale-class",
+            RowProblem::ScaleRequired { .. } => "scale-required",
+            RowProblem::Scale(_) => "bad-scale",
+            RowProblem::ActivityUnitMismatch { .. } => "unit-mismatch",
+            RowProblem::Treatment(_) => "bad-treatment",
+            RowProblem::UnknownTreatment { .. } => "unknown-treatment",
+            RowProblem::AmbiguousTreatment { .. } => "ambiguous-treatment",
+            RowProblem::NoTreatmentRow { .. } => "no-treatment-row",
+            RowProblem::MissingParameter { .. } => "missing-parameter",
+            RowProblem::UnknownParameter { .. } => "unknown-parameter",
+            RowProblem::Evaluation { .. } => "formula-evaluation",
+            RowProblem::ImpossibleResult { .. } => "impossible-result",
+        }
+    }
+
+    /// Whether the run must stop.
+    pub fn severity(&self) -> Severity {
+        match self {
+            RowProblem::NoCoefficientKey { .. } | RowProblem::NoScaleClass { .. } => {
+                Severity::Unaccounted
+            }
+            _ => Severity::Error,
+        }
+    }
+
+    /// The activity column the problem is about (English name).
+    pub fn column(&self) -> &'static str {
+        match self {
+            RowProblem::NoCoefficientKey { .. } => "product",
+            RowProblem::NoScaleClass { .. }
+            | RowProblem::ScaleRequired { .. }
+            | RowProblem::Scale(_) => "scale",
+            RowProblem::ActivityUnitMismatch { .. } => "activity_unit",
+            RowProblem::Treatment(_)
+            | RowProblem::UnknownTreatment { .. }
+            | RowProblem::AmbiguousTreatment { .. }
+            | RowProblem::NoTreatmentRow { .. } => "treatment",
+            RowProblem::MissingParameter { .. } | RowProblem::UnknownParameter { .. } => {
+                "parameters"
+            }
+            RowProblem::Evaluation { .. } | RowProblem::ImpossibleResult { .. } => "activity",
+        }
+    }
+
+    /// A suggestion, where one helps.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RowProblem::NoCoefficientKey { available, .. } if !available.is_empty() => Some(
+                format!(
+                    "the coefficient set has for this industry (product / raw material / process): {}",
+                    available.join("; ")
+                ),
+            ),
+            RowProblem::NoCoefficientKey { .. } => {
+                Some("the coefficient set has no rows for this industry".to_string())
+            }
+            RowProblem::ScaleRequired { .. } => Some(
+                "give `scale` (规模等级) as written in the table, or `capacity` with `capacity_unit`"
+                    .to_string(),
+            ),
+            RowProblem::MissingParameter { parameter, .. } => {
+                Some(format!("add it to the `parameters` column, e.g. `{parameter}=1.2`"))
+            }
+            _ => None,
+        }
+    }
+}
+
+struct PlanEntry {
+    row: u32,
+    factor: Ratio,
+    fallback: bool,
+}
+
+struct Plan {
+    key: KeyId,
+    entries: Vec<PlanEntry>,
+    parameters_used: Vec<String>,
+}
+
+/// Applies one coefficient set to activity rows. Holds a cache of resolutions; one engine per
+/// thread.
+pub struct Engine<'s> {
+    set: &'s CoefficientSet,
+    catalog: &'s PollutantCatalog,
+    registry: &'s Registry,
+    policy: Policy,
+    cache: HashMap<Box<str>, Result<Plan, RowProblem>>,
+    key_buffer: String,
+}
+
+/// Above this many cached resolutions the cache is cleared, so that rows with ever-new
+/// capacities cannot grow memory without bound.
+const CACHE_LIMIT: usize = 200_000;
+
+impl<'s> Engine<'s> {
+    /// An engine over one set.
+    pub fn new(
+        set: &'s CoefficientSet,
+        catalog: &'s PollutantCatalog,
+        registry: &'s Registry,
+        policy: Policy,
+    ) -> Engine<'s> {
+        Engine {
+            set,
+            catalog,
+            registry,
+            policy,
+            cache: HashMap::new(),
+            key_buffer: String::new(),
+        }
+    }
+
+    /// The set this engine applies.
+    pub fn set(&self) -> &'s CoefficientSet {
+        self.set
+    }
+
+    /// Accounts one row, appending one [`Emission`] per pollutant of its key to `out`. On error
+    /// nothing is appended.
+    pub fn account(
+        &mut self,
+        row: &ActivityRow<'_>,
+        out: &mut Vec<Emission>,
+    ) -> Result<Outcome, RowProblem> {
+        if let Some(exclusion) = self.registry.exclusion(row.enterprise, row.year) {
+            return Ok(Outcome::Excluded(exclusion));
+        }
+        self.fill_key_buffer(row);
+        if !self.cache.contains_key(self.key_buffer.as_str()) {
+            if self.cache.len() >= CACHE_LIMIT {
+                self.cache.clear();
+            }
+            let plan = resolve(self.set, self.catalog, row);
+            self.cache
+                .insert(self.key_buffer.clone().into_boxed_str(), plan);
+        }
+        let plan = match &self.cache[self.key_buffer.as_str()] {
+            Ok(plan) => plan,
+            Err(problem) => return Err(problem.clone()),
+        };
+        for name in row.parameters.names() {
+            if !plan.parameters_used.iter().any(|used| used == name) {
+                return Err(RowProblem::UnknownParameter {
+                    parameter: name.to_string(),
+                    used: plan.parameters_used.clone(),
+                });
+            }
+        }
+        let start = out.len();
+        for entry in &plan.entries {
+            match compute(self.set, self.catalog, self.policy, row, entry) {
+                Ok(emission) => out.push(emission),
+                Err(problem) => {
+                    out.truncate(start);
+                    return Err(problem);
+                }
+            }
+        }
+        Ok(Outcome::Accounted(plan.key))
+    }
+
+    fn fill_key_buffer(&mut self, row: &ActivityRow<'_>) {
+        use std::fmt::Write;
+        let b = &mut self.key_buffer;
+        b.clear();
+        let sep = '\u{1f}';
+        let _ = write!(
+            b,
+            "{}{sep}{}{sep}{}{sep}{}{sep}",
+            row.industry, row.product, row.raw_material, row.process
+        );
+        match row.scale {
+            ScaleSpec::Label(label) => {
+                let _ = write!(b, "L{label}");
+            }
+            ScaleSpec::Capacity { value, unit } => {
+                let _ = write!(b, "C{}{sep}{}", value.to_bits(), unit.symbol());
+            }
+            ScaleSpec::Unspecified => b.push('U'),
+        }
+        let _ = write!(
+            b,
+            "{sep}{}{sep}{}",
+            row.treatment,
+            row.activity_unit.symbol()
+        );
+    }
+}
+
+fn compute(
+    set: &CoefficientSet,
+    catalog: &PollutantCatalog,
+    policy: Policy,
+    row: &ActivityRow<'_>,
+    entry: &PlanEntry,
+) -> Result<Emission, RowProblem> {
+    let coefficient = set.row(entry.row);
+    let evaluate = |formula: &crate::formula::Formula| -> Result<f64, RowProblem> {
+        if let Some(value) = formula.constant_value() {
+            return Ok(value);
+        }
+        formula
+            .eval_with(|name| row.parameters.get(name))
+            .map_err(|error| match error {
+                EvalError::MissingParameter(parameter) => RowProblem::MissingParameter {
+                    parameter,
+                    formula: formula.text().to_string(),
+                    origin: coefficient.origin.clone(),
+                },
+                error => RowProblem::Evaluation {
+                    error,
+                    formula: formula.text().to_string(),
+                    origin: coefficient.origin.clone(),
+                },
+            })
+    };
+    let generation = evaluate(&coefficient.generation)?;
+    let generated = entry.factor.apply(generation * row.activity);
+    let mut flags = if entry.fallback {
+        Flags::DIRECT_FALLBACK
+    } else {
+        Flags::empty()
+    };
+    let mut applied_k = None;
+    let emitted = match &coefficient.removal {
+        Removal::Efficiency { percent } if *percent != 0.0 => {
+            let k = match row.operation_rate {
+                Some(k) => k,
+                None => {
+                    flags = flags.with(Flags::OPERATION_RATE_ASSUMED);
+                    policy.missing_operation_rate.assumed_k()
+                }
+            };
+            applied_k = Some(k);
+            generated * (1.0 - percent / 100.0 * k)
+        }
+        Removal::Efficiency { .. } | Removal::None => generated,
+        Removal::EmissionCoefficient(formula) => {
+            if row.operation_rate.is_some() && !coefficient.is_direct() {
+                flags = flags.with(Flags::OPERATION_RATE_UNUSED);
+            }
+            let value = evaluate(formula)?;
+            entry.factor.apply(value * row.activity)
+        }
+    };
+    let impossible = |what: String| RowProblem::ImpossibleResult {
+        what,
+        pollutant: catalog.get(coefficient.pollutant).name.clone(),
+        origin: coefficient.origin.clone(),
+    };
+    if !generated.is_finite() || !emitted.is_finite() {
+        return Err(impossible("a non-finite quantity".to_string()));
+    }
+    if generated < 0.0 || emitted < 0.0 {
+        return Err(impossible(format!(
+            "a negative quantity (generated {generated}, emitted {emitted})"
+        )));
+    }
+    if emitted > generated {
+        return Err(impossible(format!(
+            "emitted {emitted} > generated {generated}"
+        )));
+    }
+    Ok(Emission {
+        pollutant: coefficient.pollutant,
+        coefficient_row: entry.row,
+        generated,
+        emitted,
+        operation_rate: applied_k,
+        flags,
+    })
+}
+
+fn resolve(
+    set: &CoefficientSet,
+    catalog: &PollutantCatalog,
+    row: &ActivityRow<'_>,
+) -> Result<Plan, RowProblem> {
+    let Some(group_id) = set.find_group(row.industry, row.product, row.raw_material, row.process)
+    else {
+        let mut available: Vec<String> = set
+            .groups_of_industry(row.industry)
+            .map(|g| format!("{} / {} / {}", g.product, g.raw_material, g.process))
+            .collect();
+        available.sort();
+        available.dedup();
+        return Err(RowProblem::NoCoefficientKey {
+            industry: row.industry.to_string(),
+            product: row.product.to_string(),
+            raw_material: row.raw_material.to_string(),
+            process: row.process.to_string(),
+            available,
+        });
+    };
+    let group = set.group(group_id);
+    let scales: Vec<_> = group
+        .keys
+        .iter()
+        .map(|k| set.key(*k).scale.clone())
+        .collect();
+    let labels = || {
+        scales
+            .iter()
+            .map(|s| s.label().to_string())
+            .collect::<Vec<_>>()
+    };
+    let key_of = |class: &crate::scale::ScaleClass| -> KeyId {
+        let index = scales
+            .iter()
+            .position(|s| std::ptr::eq(s, class))
+            .expect("class comes from scales");
+        group.keys[index]
+    };
+    let key_id = match row.scale {
+        ScaleSpec::Label(label) => match select_by_label(&scales, label) {
+            Some(class) => key_of(class),
+            None => {
+                let all: Vec<_> = scales
+                    .iter()
+                    .filter(|s| matches!(s.kind(), crate::scale::ScaleKind::All))
+                    .collect();
+                if all.len() == 1 {
+                    key_of(all[0])
+                } else {
+                    return Err(RowProblem::NoScaleClass {
+                        given: format!("label `{label}`"),
+                        available: labels(),
+                    });
+                }
+            }
+        },
+        ScaleSpec::Capacity { value, unit } => match select_by_capacity(&scales, value, unit) {
+            Ok(class) => key_of(class),
+            Err(ScaleError::NoClass { .. }) => {
+                return Err(RowProblem::NoScaleClass {
+                    given: format!("capacity `{value}` {unit}"),
+                    available: labels(),
+                });
+            }
+            Err(e) => return Err(RowProblem::Scale(e)),
+        },
+        ScaleSpec::Unspecified => {
+            if group.keys.len() == 1 {
+                group.keys[0]
+            } else {
+                return Err(RowProblem::ScaleRequired {
+                    available: labels(),
+                });
+            }
+        }
+    };
+    let declared = parse_treatments(row.treatment, catalog).map_err(RowProblem::Treatment)?;
+    let key = set.key(key_id);
+    let mut entries = Vec::with_capacity(key.pollutants.len());
+    let mut parameters_used: Vec<String> = Vec::new();
+    for rows in &key.pollutants {
+        let (row_index, fallback) = choose_treatment(set, catalog, rows, &declared)?;
+        let coefficient = set.row(row_index);
+        let factor = result_factor(coefficient, row.activity_unit, catalog).map_err(|_| {
+            RowProblem::ActivityUnitMismatch {
+                activity_unit: row.activity_unit.symbol().to_string(),
+                denominator: coefficient.unit.denominator.symbol().to_string(),
+                origin: coefficient.origin.clone(),
+            }
+        })?;
+        let mut names: Vec<&String> = coefficient.generation.parameters().iter().collect();
+        if let Removal::EmissionCoefficient(f) = &coefficient.removal {
+            names.extend(f.parameters());
+        }
+        for name in names {
+            if !parameters_used.contains(name) {
+                parameters_used.push(name.clone());
+            }
+        }
+        entries.push(PlanEntry {
+            row: row_index,
+            factor,
+            fallback,
+        });
+    }
+    Ok(Plan {
+        key: key_id,
+        entries,
+        parameters_used,
+    })
+}
+
+fn choose_treatment(
+    set: &CoefficientSet,
+    catalog: &PollutantCatalog,
+    rows: &crate::coefficient::PollutantRows,
+    declared: &[DeclaredTreatment],
+) -> Result<(u32, bool), RowProblem> {
+    let name = || catalog.get(rows.pollutant).name.clone();
+    let available = || {
+        rows.treatments
+            .iter()
+            .map(|(_, r)| set.row(*r).treatment.clone())
+            .collect::<Vec<_>>()
+    };
+    let find = |d: &DeclaredTreatment| {
+        rows.treatments
+            .iter()
+            .find(|(key, _)| *key == d.key)
+            .map(|(_, r)| *r)
+    };
+    let prefixed: Vec<&DeclaredTreatment> = declared
+        .iter()
+        .filter(|d| d.pollutant == Some(rows.pollutant))
+        .collect();
+    match prefixed.as_slice() {
+        [] => {}
+        [one] => {
+            return match find(one) {
+                Some(r) => Ok((r, false)),
+                None => Err(RowProblem::UnknownTreatment {
+                    pollutant: name(),
+                    declared: one.name.clone(),
+                    available: available(),
+                }),
+            };
+        }
+        [first, second, ..] => {
+            return Err(RowProblem::AmbiguousTreatment {
+                pollutant: name(),
+                first: first.name.clone(),
+                second: second.name.clone(),
+            });
+        }
+    }
+    let mut matched: Option<(&DeclaredTreatment, u32)> = None;
+    for d in declared.iter().filter(|d| d.pollutant.is_none()) {
+        if let Some(r) = find(d) {
+            if let Some((first, _)) = matched {
+                return Err(RowProblem::AmbiguousTreatment {
+                    pollutant: name(),
+                    first: first.name.clone(),
+                    second: d.name.clone(),
+                });
+            }
+            matched = Some((d, r));
+        }
+    }
+    if let Some((_, r)) = matched {
+        return Ok((r, false));
+    }
+    match rows.direct {
+        Some(r) => Ok((r, true)),
+        None => Err(RowProblem::NoTreatmentRow {
+            pollutant: name(),
+            available: available(),
+        }),
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Unaccounted => "unaccounted",
+        })
+    }
+}

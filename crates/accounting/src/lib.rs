@@ -1,0 +1,28 @@
+//! The pure calculation core of npsc: codes, pollutants, units, scale classes, coefficient
+//! formulas, coefficient sets, the accounting engine and aggregation.
+//!
+//! Brief overview:
+//! - [`codes`]: GB/T 2260 regions, GB/T 4754-2017 industries, GB 32100 unified social credit codes.
+//! - [`pollutant`]: the canonical pollutant list with aliases, medium and tax equivalents.
+//! - [`units`] and [`scale`]: units with exact conversions, coefficient units, scale classes.
+//! - [`formula`]: generation coefficients written as formulas such as `16S`.
+//! - [`coefficient`]: validated coefficient sets with a key index and a content hash.
+//! - [`activity`]: the enterprise registry and activity rows.
+//! - [`engine`]: activity × coefficient → generated and emitted quantities, with provenance.
+//! - [`totals`]: aggregation by year, pollutant, region level and industry level.
+//!
+//! Architecture invariant: this crate does no I/O, no async, no SQL and no serialization. Callers
+//! read files (the `ingest` crate) and hand over values; problems come back as data.
+
+pub mod activity;
+pub mod codes;
+pub mod coefficient;
+pub mod date;
+pub mod engine;
+pub mod formula;
+pub mod pollutant;
+pub mod render;
+pub mod scale;
+pub mod text;
+pub mod totals;
+pub mod units;

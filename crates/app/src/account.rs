@@ -1,0 +1,561 @@
+//! The accounting use case: coefficients + registry + activity → results and totals.
+//!
+//! The activity file is streamed. Per-row results go to a temporary file next to the requested
+//! results path and are moved into place only when the whole run succeeded, so a failed run never
+//! leaves a partial output behind.
+
+use std::path::{Path, PathBuf};
+
+use accounting::activity::Exclusion;
+use accounting::codes::{IndustryCode, IndustryLevel, RegionCode, RegionLevel};
+use accounting::coefficient::{CoefficientSet, ContentHash};
+use accounting::date::Date;
+use accounting::engine::{Emission, Engine, Flags, Outcome, Policy, Severity};
+use accounting::pollutant::PollutantId;
+use accounting::render::{Precision, quantity};
+use accounting::totals::{Grouping, Totals};
+use ingest::activity::{ActivityReader, Next};
+use ingest::reference::Reference;
+use ingest::table::ReadOptions;
+use ingest::{Issue, Issues, Source};
+
+use crate::AppError;
+
+/// What to account, and how. Resolved by the front-end before calling [`account`].
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    /// A coefficient set folder (with `manifest.toml`) or a single table.
+    pub coefficients: PathBuf,
+    /// The enterprise registry.
+    pub registry: PathBuf,
+    /// The activity data.
+    pub activity: PathBuf,
+    /// How totals are grouped.
+    pub grouping: Grouping,
+    /// Choices that change numbers.
+    pub policy: Policy,
+    /// Encoding and sheet options for every input file.
+    pub read: ReadOptions,
+    /// Where to write one line per activity row and pollutant, if anywhere.
+    pub results: Option<PathBuf>,
+    /// Fail (and write nothing) when any row matches no coefficient.
+    pub deny_unaccounted: bool,
+}
+
+/// Progress of a long run, reported in bytes of the activity file.
+pub trait Progress {
+    /// Called once with the file size, when known.
+    fn start(&self, total_bytes: Option<u64>);
+    /// Called now and then.
+    fn advance(&self, bytes_read: u64);
+    /// Called at the end.
+    fn finish(&self);
+}
+
+/// A progress sink that shows nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: Option<u64>) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+/// The coefficient set a run used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetSummary {
+    /// Set id.
+    pub id: String,
+    /// Edition.
+    pub edition: u32,
+    /// Title.
+    pub title: String,
+    /// Content hash.
+    pub content_hash: ContentHash,
+    /// Effective date.
+    pub effective_from: Option<Date>,
+    /// Whether the set is synthetic.
+    pub synthetic: bool,
+    /// Number of coefficient rows.
+    pub rows: usize,
+}
+
+/// One line of totals with names resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TotalLine {
+    /// Year.
+    pub year: u16,
+    /// Region at the grouping level (`None` = national).
+    pub region: Option<RegionCode>,
+    /// Its name path, e.g. `河北省 / 石家庄市`.
+    pub region_name: String,
+    /// Industry at the grouping level (`None` = all).
+    pub industry: Option<IndustryCode>,
+    /// Its name.
+    pub industry_name: String,
+    /// Pollutant id.
+    pub pollutant: PollutantId,
+    /// Pollutant code.
+    pub pollutant_code: String,
+    /// Pollutant name.
+    pub pollutant_name: String,
+    /// Report unit.
+    pub unit: String,
+    /// Generated.
+    pub generated: f64,
+    /// Emitted.
+    pub emitted: f64,
+    /// Activity rows covered.
+    pub rows: u64,
+    /// Of those, rows with a flagged result.
+    pub flagged_rows: u64,
+}
+
+/// A row left out of the totals, with the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowNote {
+    /// 1-based row in the activity file.
+    pub row: u64,
+    /// Year.
+    pub year: u16,
+    /// Enterprise.
+    pub uscc: String,
+    /// Stable code.
+    pub code: &'static str,
+    /// What happened.
+    pub message: String,
+    /// A suggestion.
+    pub hint: Option<String>,
+}
+
+/// Counts of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Summary {
+    /// Non-blank activity rows read.
+    pub rows_read: u64,
+    /// Rows accounted (in the totals).
+    pub rows_accounted: u64,
+    /// Rows of closed enterprises, left out.
+    pub rows_excluded: u64,
+    /// Rows that match no coefficient, left out.
+    pub rows_unaccounted: u64,
+    /// Results (row × pollutant).
+    pub results: u64,
+    /// Results that fell back to `直排`.
+    pub direct_fallbacks: u64,
+    /// Results where k was assumed by policy.
+    pub operation_rates_assumed: u64,
+    /// Results where a given k was not used (emission-coefficient rows).
+    pub operation_rates_unused: u64,
+}
+
+/// Most row notes kept in the report; the summary counts all of them.
+pub const NOTE_CAP: usize = 1000;
+
+/// The outcome of a successful run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountReport {
+    /// The set used.
+    pub set: SetSummary,
+    /// Grouping of the totals.
+    pub grouping: Grouping,
+    /// Policy used.
+    pub policy: Policy,
+    /// Totals, sorted by year, region, industry, pollutant.
+    pub totals: Vec<TotalLine>,
+    /// Counts.
+    pub summary: Summary,
+    /// Rows that matched no coefficient (first [`NOTE_CAP`]).
+    pub unaccounted: Vec<RowNote>,
+    /// Rows of closed enterprises (first [`NOTE_CAP`]).
+    pub excluded: Vec<RowNote>,
+    /// Where per-row results were written.
+    pub results_path: Option<PathBuf>,
+}
+
+/// Runs the accounting.
+pub fn account(
+    settings: &AccountSettings,
+    reference: &Reference,
+    progress: &dyn Progress,
+) -> Result<AccountReport, AppError> {
+    let set = ingest::coefficients::load_set(&settings.coefficients, reference, &settings.read)
+        .map_err(|issues| AppError::input("the coefficient set", issues))?;
+    let registry =
+        ingest::registry::read_registry(Source::Path(&settings.registry), reference, &settings.read)
+            .map_err(|issues| AppError::input("the registry", issues))?;
+    let mut reader = ActivityReader::open(Source::Path(&settings.activity), &settings.read)
+        .map_err(|issues| AppError::input("the activity data", issues))?;
+
+    let mut results = match &settings.results {
+        Some(path) => Some(ResultsWriter::create(path, &set)?),
+        None => None,
+    };
+    let mut engine = Engine::new(&set, &reference.pollutants, &registry, settings.policy);
+    let mut totals = Totals::new();
+    let mut issues = Issues::with_cap(settings.read.issue_cap);
+    let mut summary = Summary::default();
+    let mut unaccounted = Vec::new();
+    let mut excluded = Vec::new();
+    let mut emissions: Vec<Emission> = Vec::new();
+    let mut write_error: Option<std::io::Error> = None;
+    progress.start(reader.table().total_bytes());
+
+    loop {
+        emissions.clear();
+        let next = reader
+            .next(reference, &registry, &mut issues, |item| {
+                let row = &item.row;
+                let outcome = match engine.account(row, &mut emissions) {
+                    Ok(Outcome::Accounted(_)) => {
+                        let enterprise = registry.get(row.enterprise);
+                        let region = reference.regions.at_level(enterprise.region, settings.grouping.region);
+                        let industry = settings
+                            .grouping
+                            .industry
+                            .and_then(|level| reference.industries.at_level(row.industry, level));
+                        for emission in &emissions {
+                            totals.add(row.year, region, industry.as_ref(), emission);
+                        }
+                        if let Some(writer) = results.as_mut() {
+                            if write_error.is_none() {
+                                if let Err(e) = writer.write(item, enterprise.region, &emissions, engine.set(), reference) {
+                                    write_error = Some(e);
+                                }
+                            }
+                        }
+                        RowResult::Accounted
+                    }
+                    Ok(Outcome::Excluded(exclusion)) => RowResult::Excluded(exclusion),
+                    Err(problem) => RowResult::Problem(problem),
+                };
+                (row.row, *item.uscc, row.year, outcome)
+            })
+            .map_err(|issue| {
+                let mut all = Issues::new();
+                all.push(issue);
+                AppError::input("the activity data", all)
+            })?;
+        let (row, uscc, year, outcome) = match next {
+            Next::End => break,
+            Next::Bad => {
+                summary.rows_read += 1;
+                continue;
+            }
+            Next::Row(outcome) => outcome,
+        };
+        summary.rows_read += 1;
+        if summary.rows_read % 65_536 == 0 {
+            progress.advance(reader.table().bytes_read());
+        }
+        match outcome {
+            RowResult::Accounted => {
+                summary.rows_accounted += 1;
+                for emission in &emissions {
+                    summary.results += 1;
+                    if emission.flags.contains(Flags::DIRECT_FALLBACK) {
+                        summary.direct_fallbacks += 1;
+                    }
+                    if emission.flags.contains(Flags::OPERATION_RATE_ASSUMED) {
+                        summary.operation_rates_assumed += 1;
+                    }
+                    if emission.flags.contains(Flags::OPERATION_RATE_UNUSED) {
+                        summary.operation_rates_unused += 1;
+                    }
+                }
+            }
+            RowResult::Excluded(exclusion) => {
+                summary.rows_excluded += 1;
+                if excluded.len() < NOTE_CAP {
+                    excluded.push(RowNote {
+                        row,
+                        year,
+                        uscc: uscc.as_str().to_string(),
+                        code: match exclusion {
+                            Exclusion::ClosedBefore { .. } => "closed",
+                            Exclusion::ClosedUndated { .. } => "closed-undated",
+                        },
+                        message: exclusion.to_string(),
+                        hint: None,
+                    });
+                }
+            }
+            RowResult::Problem(problem) => {
+                let field = column_index(problem.column());
+                let mut issue = match problem.severity() {
+                    Severity::Error => Issue::error(reader.location(row, field), problem.code(), problem.to_string()),
+                    Severity::Unaccounted => Issue::warning(reader.location(row, field), problem.code(), problem.to_string()),
+                };
+                if let Some(hint) = problem.hint() {
+                    issue = issue.with_hint(hint);
+                }
+                if problem.severity() == Severity::Unaccounted {
+                    summary.rows_unaccounted += 1;
+                    if unaccounted.len() < NOTE_CAP {
+                        unaccounted.push(RowNote {
+                            row,
+                            year,
+                            uscc: uscc.as_str().to_string(),
+                            code: problem.code(),
+                            message: problem.to_string(),
+                            hint: problem.hint(),
+                        });
+                    }
+                    if settings.deny_unaccounted {
+                        issues.push(Issue { severity: ingest::Severity::Error, ..issue });
+                    }
+                } else {
+                    issues.push(issue);
+                }
+            }
+        }
+    }
+    progress.finish();
+    if issues.has_errors() {
+        return Err(AppError::input("the activity data", issues));
+    }
+    if let Some(e) = write_error {
+        return Err(AppError::Path {
+            action: "write",
+            path: settings.results.clone().unwrap_or_default(),
+            source: e,
+        });
+    }
+    let results_path = match results {
+        Some(writer) => Some(writer.commit()?),
+        None => None,
+    };
+
+    let totals = totals
+        .rows()
+        .into_iter()
+        .map(|t| {
+            let pollutant = reference.pollutants.get(t.pollutant);
+            TotalLine {
+                year: t.year,
+                region_name: match t.region {
+                    None => "全国".to_string(),
+                    Some(code) => reference.regions.path_name(code).unwrap_or_default(),
+                },
+                region: t.region,
+                industry_name: match &t.industry {
+                    None => "全部行业".to_string(),
+                    Some(code) => reference
+                        .industries
+                        .get(code)
+                        .map(|i| i.name.clone())
+                        .unwrap_or_default(),
+                },
+                industry: t.industry,
+                pollutant: t.pollutant,
+                pollutant_code: pollutant.code.clone(),
+                pollutant_name: pollutant.name.clone(),
+                unit: pollutant.report_unit.symbol().to_string(),
+                generated: t.generated,
+                emitted: t.emitted,
+                rows: t.rows,
+                flagged_rows: t.flagged_rows,
+            }
+        })
+        .collect();
+    let meta = set.meta();
+    Ok(AccountReport {
+        set: SetSummary {
+            id: meta.id.clone(),
+            edition: meta.edition,
+            title: meta.title.clone(),
+            content_hash: set.content_hash(),
+            effective_from: meta.effective_from,
+            synthetic: meta.synthetic,
+            rows: set.rows().len(),
+        },
+        grouping: settings.grouping,
+        policy: settings.policy,
+        totals,
+        summary,
+        unaccounted,
+        excluded,
+        results_path,
+    })
+}
+
+enum RowResult {
+    Accounted,
+    Excluded(Exclusion),
+    Problem(accounting::engine::RowProblem),
+}
+
+fn column_index(name: &str) -> usize {
+    ingest::schemas::ACTIVITY
+        .fields
+        .iter()
+        .position(|f| f.name == name)
+        .unwrap_or(ingest::schemas::activity::ACTIVITY)
+}
+
+/// Parses a region level name for the command line and the API.
+pub fn parse_region_level(text: &str) -> Result<RegionLevel, AppError> {
+    RegionLevel::parse(text).ok_or_else(|| AppError::Argument {
+        message: format!("unknown region level `{text}`"),
+        hint: Some("use national, province, prefecture or county".to_string()),
+    })
+}
+
+/// Parses an industry level name; `all` means no industry breakdown.
+pub fn parse_industry_level(text: &str) -> Result<Option<IndustryLevel>, AppError> {
+    if matches!(text.trim(), "all" | "none" | "全部") {
+        return Ok(None);
+    }
+    IndustryLevel::parse(text).map(Some).ok_or_else(|| AppError::Argument {
+        message: format!("unknown industry level `{text}`"),
+        hint: Some("use all, section, division (2), group (3) or class (4)".to_string()),
+    })
+}
+
+/// Writes per-row results to a temporary file, renamed into place by [`ResultsWriter::commit`].
+struct ResultsWriter {
+    path: PathBuf,
+    file: csv::Writer<std::io::BufWriter<tempfile::NamedTempFile>>,
+    provenance: [String; 3],
+}
+
+const RESULT_HEADER: [&str; 23] = [
+    "year",
+    "uscc",
+    "region_code",
+    "industry_code",
+    "unit_id",
+    "outlet_id",
+    "activity_row",
+    "pollutant_code",
+    "pollutant",
+    "unit",
+    "generated",
+    "emitted",
+    "treatment",
+    "removal",
+    "operation_rate",
+    "flags",
+    "set_id",
+    "edition",
+    "content_hash",
+    "coefficient_table",
+    "coefficient_row",
+    "generation_coefficient",
+    "coefficient_unit",
+];
+
+impl ResultsWriter {
+    fn create(path: &Path, set: &CoefficientSet) -> Result<ResultsWriter, AppError> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let temp = tempfile::Builder::new()
+            .prefix(".npsc-results-")
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(|source| AppError::Path {
+                action: "write",
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let mut file = csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 18, temp));
+        file.write_record(RESULT_HEADER).map_err(|e| AppError::Path {
+            action: "write",
+            path: path.to_path_buf(),
+            source: std::io::Error::other(e),
+        })?;
+        let meta = set.meta();
+        Ok(ResultsWriter {
+            path: path.to_path_buf(),
+            file,
+            provenance: [
+                meta.id.clone(),
+                meta.edition.to_string(),
+                set.content_hash().to_string(),
+            ],
+        })
+    }
+
+    fn write(
+        &mut self,
+        item: &ingest::activity::ActivityItem<'_>,
+        region: RegionCode,
+        emissions: &[Emission],
+        set: &CoefficientSet,
+        reference: &Reference,
+    ) -> std::io::Result<()> {
+        let row = &item.row;
+        let year = row.year.to_string();
+        let region = region.to_string();
+        let industry = row.industry.to_string();
+        let activity_row = row.row.to_string();
+        for e in emissions {
+            let coefficient = set.row(e.coefficient_row);
+            let pollutant = reference.pollutants.get(e.pollutant);
+            let removal = match &coefficient.removal {
+                accounting::coefficient::Removal::Efficiency { percent } => format!("efficiency {percent}%"),
+                accounting::coefficient::Removal::EmissionCoefficient(f) => format!("emission coefficient {}", f.canonical()),
+                accounting::coefficient::Removal::None => "none".to_string(),
+            };
+            let generated = quantity(e.generated, Precision::Exact);
+            let emitted = quantity(e.emitted, Precision::Exact);
+            let k = e
+                .operation_rate
+                .map(|k| quantity(k, Precision::Exact))
+                .unwrap_or_default();
+            let coefficient_row = coefficient.origin.row.to_string();
+            let generation = coefficient.generation.canonical();
+            let unit_text = coefficient.unit.text();
+            self.file
+                .write_record([
+                    year.as_str(),
+                    item.uscc.as_str(),
+                    region.as_str(),
+                    industry.as_str(),
+                    item.unit_id.unwrap_or(""),
+                    item.outlet_id.unwrap_or(""),
+                    activity_row.as_str(),
+                    pollutant.code.as_str(),
+                    pollutant.name.as_str(),
+                    pollutant.report_unit.symbol(),
+                    generated.as_str(),
+                    emitted.as_str(),
+                    coefficient.treatment.as_str(),
+                    removal.as_str(),
+                    k.as_str(),
+                    e.flags.names().join(";").as_str(),
+                    self.provenance[0].as_str(),
+                    self.provenance[1].as_str(),
+                    self.provenance[2].as_str(),
+                    coefficient.origin.table.as_str(),
+                    coefficient_row.as_str(),
+                    generation.as_str(),
+                    unit_text.as_str(),
+                ])
+                .map_err(std::io::Error::other)?;
+        }
+        Ok(())
+    }
+
+    fn commit(self) -> Result<PathBuf, AppError> {
+        let path = self.path;
+        let fail = |source: std::io::Error| AppError::Path {
+            action: "write",
+            path: path.clone(),
+            source,
+        };
+        let buffered = self
+            .file
+            .into_inner()
+            .map_err(|e| fail(std::io::Error::other(e.to_string())))?;
+        let temp = buffered
+            .into_inner()
+            .map_err(|e| fail(std::io::Error::other(e.to_string())))?;
+        temp.as_file().sync_all().map_err(fail)?;
+        temp.persist(&path).map_err(|e| fail(e.error))?;
+        Ok(path)
+    }
+}
+

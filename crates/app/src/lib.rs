@@ -1,0 +1,22 @@
+//! npsc's application API: the use cases that the command line (and the HTTP service) call.
+//!
+//! Brief overview:
+//! - [`reference::bundled`]: the reference lists embedded in the binary.
+//! - [`account::account`]: coefficients + registry + activity → results and totals.
+//! - [`validate::validate`]: every issue of any supported file.
+//! - [`lookup`]: region and industry codes, USCC checks.
+//! - [`output`]: totals as a table for people, CSV or JSON.
+//!
+//! Errors are [`AppError`]: user errors (bad input, exit status 1) or internal errors (exit 2),
+//! each with a stable code.
+
+pub mod account;
+pub mod error;
+pub mod lookup;
+pub mod output;
+pub mod reference;
+pub mod validate;
+
+pub use error::{AppError, ErrorKind};
+pub use ingest::table::{EncodingChoice, ReadOptions};
+pub use ingest::{Issue, Issues, Location, Severity};

@@ -1,0 +1,413 @@
+//! Rendering an accounting report: a table for people, CSV and JSON for machines. Every number
+//! goes through [`accounting::render::quantity`].
+
+use accounting::render::{Precision, quantity};
+use serde::Serialize;
+
+use crate::account::{AccountReport, RowNote, TotalLine};
+
+/// Output formats of totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned text for a terminal.
+    Table,
+    /// CSV with English headers, exact numbers.
+    Csv,
+    /// JSON with the whole report.
+    Json,
+}
+
+impl Format {
+    /// `table`, `csv` or `json`.
+    pub fn parse(text: &str) -> Option<Format> {
+        match text {
+            "table" => Some(Format::Table),
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+}
+
+/// Decimals shown in the people's table.
+const TABLE_DECIMALS: u8 = 4;
+
+/// Renders the totals (and, for the table and JSON, the provenance and summary).
+pub fn render(report: &AccountReport, format: Format) -> String {
+    match format {
+        Format::Table => render_table(report),
+        Format::Csv => render_csv(report),
+        Format::Json => render_json(report),
+    }
+}
+
+fn provenance_line(report: &AccountReport) -> String {
+    let set = &report.set;
+    format!(
+        "coefficient set `{}` edition {}{} · sha256 {} · {} rows{}",
+        set.id,
+        set.edition,
+        set.effective_from
+            .map(|d| format!(" (effective {d})"))
+            .unwrap_or_default(),
+        set.content_hash,
+        set.rows,
+        if set.synthetic { " · SYNTHETIC" } else { "" }
+    )
+}
+
+fn grouping_line(report: &AccountReport) -> String {
+    format!(
+        "totals by year, {} region, {}; missing operation rate k: {}",
+        report.grouping.region,
+        match report.grouping.industry {
+            None => "all industries".to_string(),
+            Some(level) => format!("{level} industry"),
+        },
+        match report.policy.missing_operation_rate {
+            accounting::engine::OperationRatePolicy::Nominal => "nominal (k = 1)",
+            accounting::engine::OperationRatePolicy::Strict => "strict (k = 0)",
+        }
+    )
+}
+
+/// The summary lines that say how many rows the totals cover and what was left out.
+pub fn render_summary(report: &AccountReport) -> String {
+    let s = &report.summary;
+    let mut out = format!(
+        "{} of {} activity rows accounted; {} excluded (closed enterprises); {} unaccounted (no coefficient)\n",
+        s.rows_accounted, s.rows_read, s.rows_excluded, s.rows_unaccounted
+    );
+    let mut flags = Vec::new();
+    if s.direct_fallbacks > 0 {
+        flags.push(format!("{} results fell back to `直排` (no declared treatment matched)", s.direct_fallbacks));
+    }
+    if s.operation_rates_assumed > 0 {
+        flags.push(format!("{} results assumed the operation rate k by policy", s.operation_rates_assumed));
+    }
+    if s.operation_rates_unused > 0 {
+        flags.push(format!("{} results ignored a given k (emission-coefficient rows)", s.operation_rates_unused));
+    }
+    if !flags.is_empty() {
+        out.push_str(&format!("flagged: {}\n", flags.join("; ")));
+    }
+    for (title, notes, total) in [
+        ("excluded", &report.excluded, s.rows_excluded),
+        ("unaccounted", &report.unaccounted, s.rows_unaccounted),
+    ] {
+        for note in notes {
+            out.push_str(&format!("{title}: row {} ({} {}): {}\n", note.row, note.year, note.uscc, note.message));
+            if let Some(hint) = &note.hint {
+                out.push_str(&format!("  hint: {hint}\n"));
+            }
+        }
+        let shown = notes.len() as u64;
+        if total > shown {
+            out.push_str(&format!("{title}: … and {} more rows\n", total - shown));
+        }
+    }
+    if let Some(path) = &report.results_path {
+        out.push_str(&format!("per-row results written to {}\n", path.display()));
+    }
+    out
+}
+
+fn render_table(report: &AccountReport) -> String {
+    let mut out = String::new();
+    out.push_str(&provenance_line(report));
+    out.push('\n');
+    out.push_str(&grouping_line(report));
+    out.push_str("\n\n");
+    let with_industry = report.grouping.industry.is_some();
+    let mut header = vec!["year", "region", "name"];
+    if with_industry {
+        header.extend(["industry", "industry name"]);
+    }
+    header.extend(["pollutant", "unit", "generated", "emitted", "rows"]);
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
+    for t in &report.totals {
+        let mut row = vec![
+            t.year.to_string(),
+            t.region.map(|r| r.to_string()).unwrap_or_else(|| "000000".to_string()),
+            t.region_name.clone(),
+        ];
+        if with_industry {
+            row.push(t.industry.as_ref().map(|i| i.to_string()).unwrap_or_default());
+            row.push(t.industry_name.clone());
+        }
+        row.extend([
+            t.pollutant_name.clone(),
+            t.unit.clone(),
+            quantity(t.generated, Precision::Decimals(TABLE_DECIMALS)),
+            quantity(t.emitted, Precision::Decimals(TABLE_DECIMALS)),
+            t.rows.to_string(),
+        ]);
+        rows.push(row);
+    }
+    let columns = rows[0].len();
+    let numeric_from = columns - 3;
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().map(|r| display_width(&r[c])).max().unwrap_or(0))
+        .collect();
+    for row in &rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let pad = widths[c] - display_width(cell);
+            if c >= numeric_from {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            }
+            if c + 1 < columns {
+                line.push_str("  ");
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    if report.totals.is_empty() {
+        out.push_str("(no totals: no row was accounted)\n");
+    }
+    out.push('\n');
+    out.push_str(&render_summary(report));
+    out
+}
+
+/// Terminal width of a string: East Asian wide characters take two columns.
+fn display_width(text: &str) -> usize {
+    text.chars()
+        .map(|c| {
+            let u = c as u32;
+            let wide = (0x1100..=0x115F).contains(&u)
+                || (0x2E80..=0xA4CF).contains(&u)
+                || (0xAC00..=0xD7A3).contains(&u)
+                || (0xF900..=0xFAFF).contains(&u)
+                || (0xFE30..=0xFE4F).contains(&u)
+                || (0xFF00..=0xFF60).contains(&u)
+                || (0xFFE0..=0xFFE6).contains(&u)
+                || (0x20000..=0x3FFFD).contains(&u);
+            if wide { 2 } else { 1 }
+        })
+        .sum()
+}
+
+const TOTALS_HEADER: [&str; 17] = [
+    "year",
+    "region_level",
+    "region_code",
+    "region_name",
+    "industry_level",
+    "industry_code",
+    "industry_name",
+    "pollutant_code",
+    "pollutant",
+    "unit",
+    "generated",
+    "emitted",
+    "rows",
+    "flagged_rows",
+    "set_id",
+    "edition",
+    "content_hash",
+];
+
+fn render_csv(report: &AccountReport) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let region_level = report.grouping.region.to_string();
+    let industry_level = report
+        .grouping
+        .industry
+        .map(|l| l.to_string())
+        .unwrap_or_else(|| "all".to_string());
+    let edition = report.set.edition.to_string();
+    let hash = report.set.content_hash.to_string();
+    // Writing into a Vec cannot fail.
+    let _ = writer.write_record(TOTALS_HEADER);
+    for t in &report.totals {
+        let _ = writer.write_record([
+            t.year.to_string().as_str(),
+            region_level.as_str(),
+            t.region.map(|r| r.to_string()).unwrap_or_default().as_str(),
+            t.region_name.as_str(),
+            industry_level.as_str(),
+            t.industry.as_ref().map(|i| i.to_string()).unwrap_or_default().as_str(),
+            t.industry_name.as_str(),
+            t.pollutant_code.as_str(),
+            t.pollutant_name.as_str(),
+            t.unit.as_str(),
+            quantity(t.generated, Precision::Exact).as_str(),
+            quantity(t.emitted, Precision::Exact).as_str(),
+            t.rows.to_string().as_str(),
+            t.flagged_rows.to_string().as_str(),
+            report.set.id.as_str(),
+            edition.as_str(),
+            hash.as_str(),
+        ]);
+    }
+    String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    coefficient_set: JsonSet<'a>,
+    grouping: JsonGrouping,
+    missing_operation_rate: &'static str,
+    summary: JsonSummary,
+    totals: Vec<JsonTotal<'a>>,
+    excluded: Vec<JsonNote<'a>>,
+    unaccounted: Vec<JsonNote<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonSet<'a> {
+    id: &'a str,
+    edition: u32,
+    title: &'a str,
+    content_hash: String,
+    effective_from: Option<String>,
+    synthetic: bool,
+    rows: usize,
+}
+
+#[derive(Serialize)]
+struct JsonGrouping {
+    region_level: String,
+    industry_level: String,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    rows_read: u64,
+    rows_accounted: u64,
+    rows_excluded: u64,
+    rows_unaccounted: u64,
+    results: u64,
+    direct_fallbacks: u64,
+    operation_rates_assumed: u64,
+    operation_rates_unused: u64,
+}
+
+/// Numbers in JSON are strings rendered by [`quantity`], so that they read back bit-exactly
+/// and render identically everywhere.
+#[derive(Serialize)]
+struct JsonTotal<'a> {
+    year: u16,
+    region_code: Option<String>,
+    region_name: &'a str,
+    industry_code: Option<String>,
+    industry_name: &'a str,
+    pollutant_code: &'a str,
+    pollutant: &'a str,
+    unit: &'a str,
+    generated: String,
+    emitted: String,
+    rows: u64,
+    flagged_rows: u64,
+}
+
+#[derive(Serialize)]
+struct JsonNote<'a> {
+    row: u64,
+    year: u16,
+    uscc: &'a str,
+    code: &'a str,
+    message: &'a str,
+    hint: Option<&'a str>,
+}
+
+fn json_total(t: &TotalLine) -> JsonTotal<'_> {
+    JsonTotal {
+        year: t.year,
+        region_code: t.region.map(|r| r.to_string()),
+        region_name: &t.region_name,
+        industry_code: t.industry.as_ref().map(|i| i.to_string()),
+        industry_name: &t.industry_name,
+        pollutant_code: &t.pollutant_code,
+        pollutant: &t.pollutant_name,
+        unit: &t.unit,
+        generated: quantity(t.generated, Precision::Exact),
+        emitted: quantity(t.emitted, Precision::Exact),
+        rows: t.rows,
+        flagged_rows: t.flagged_rows,
+    }
+}
+
+fn json_note(n: &RowNote) -> JsonNote<'_> {
+    JsonNote {
+        row: n.row,
+        year: n.year,
+        uscc: &n.uscc,
+        code: n.code,
+        message: &n.message,
+        hint: n.hint.as_deref(),
+    }
+}
+
+fn render_json(report: &AccountReport) -> String {
+    let s = report.summary;
+    let json = JsonReport {
+        coefficient_set: JsonSet {
+            id: &report.set.id,
+            edition: report.set.edition,
+            title: &report.set.title,
+            content_hash: report.set.content_hash.to_string(),
+            effective_from: report.set.effective_from.map(|d| d.to_string()),
+            synthetic: report.set.synthetic,
+            rows: report.set.rows,
+        },
+        grouping: JsonGrouping {
+            region_level: report.grouping.region.to_string(),
+            industry_level: report
+                .grouping
+                .industry
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "all".to_string()),
+        },
+        missing_operation_rate: match report.policy.missing_operation_rate {
+            accounting::engine::OperationRatePolicy::Nominal => "nominal",
+            accounting::engine::OperationRatePolicy::Strict => "strict",
+        },
+        summary: JsonSummary {
+            rows_read: s.rows_read,
+            rows_accounted: s.rows_accounted,
+            rows_excluded: s.rows_excluded,
+            rows_unaccounted: s.rows_unaccounted,
+            results: s.results,
+            direct_fallbacks: s.direct_fallbacks,
+            operation_rates_assumed: s.operation_rates_assumed,
+            operation_rates_unused: s.operation_rates_unused,
+        },
+        totals: report.totals.iter().map(json_total).collect(),
+        excluded: report.excluded.iter().map(json_note).collect(),
+        unaccounted: report.unaccounted.iter().map(json_note).collect(),
+    };
+    let mut text = serde_json::to_string_pretty(&json).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Writes a whole output file all-or-nothing: into a temporary file in the same folder, then
+/// renamed over the target, so that a failure never leaves a truncated file.
+pub fn write_file(path: &std::path::Path, contents: &[u8]) -> Result<(), crate::AppError> {
+    use std::io::Write;
+    let fail = |source: std::io::Error| crate::AppError::Path {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".npsc-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    temp.write_all(contents).map_err(fail)?;
+    temp.as_file().sync_all().map_err(fail)?;
+    temp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! Reading npsc's files into `accounting` values.
+//!
+//! Brief overview:
+//! - [`table`]: CSV (UTF-8 with or without BOM, GBK/GB18030 detected automatically) and Excel
+//!   workbooks read into records of a known [`table::Schema`], headers in English or Chinese.
+//! - [`issue`]: every problem located by file, sheet, row and column, collected, never fatal on
+//!   the first one.
+//! - [`schemas`]: the canonical formats (coefficient tables, registry, activity, reference lists).
+//! - [`reference`], [`coefficients`], [`registry`], [`activity`]: the readers of each format.
+//!
+//! ingest depends on `accounting` only; it never writes anything.
+
+pub mod activity;
+pub mod coefficients;
+pub mod issue;
+pub mod reference;
+pub mod registry;
+pub mod schemas;
+pub mod table;
+
+pub use issue::{Issue, Issues, Location, Severity};
+
+use std::path::Path;
+
+use table::{ReadOptions, Record, Schema, SourceKind, TableReader};
+
+/// Where a table comes from: a file, or bytes already in memory (an upload, or data embedded in
+/// the binary) with the name to use in messages.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// A file; CSV or Excel by extension.
+    Path(&'a Path),
+    /// CSV bytes with a display name.
+    Bytes {
+        /// Name used in locations.
+        name: &'a str,
+        /// The content.
+        bytes: &'a [u8],
+    },
+}
+
+impl Source<'_> {
+    /// The name used in locations.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Path(path) => path.display().to_string(),
+            Source::Bytes { name, .. } => (*name).to_string(),
+        }
+    }
+}
+
+/// Opens a table reader over a source.
+pub fn open_table(
+    source: Source<'_>,
+    schema: &'static Schema,
+    options: &ReadOptions,
+) -> Result<TableReader, Issues> {
+    match source {
+        Source::Path(path) => TableReader::open(path, schema, options),
+        Source::Bytes { name, bytes } => {
+            let kind = SourceKind::from_path(Path::new(name)).unwrap_or(SourceKind::Csv);
+            TableReader::from_bytes(name, bytes.to_vec(), kind, schema, options)
+        }
+    }
+}
+
+/// Calls `f` for every non-blank record of a table. Opening problems and row-structure problems
+/// go into `issues`; returns `None` when the table could not be read at all.
+pub(crate) fn each_record(
+    source: Source<'_>,
+    schema: &'static Schema,
+    options: &ReadOptions,
+    issues: &mut Issues,
+    mut f: impl FnMut(&TableReader, &Record, &mut Issues),
+) -> Option<()> {
+    let mut reader = match open_table(source, schema, options) {
+        Ok(reader) => reader,
+        Err(problems) => {
+            issues.extend(problems);
+            return None;
+        }
+    };
+    let mut record = Record::new();
+    loop {
+        match reader.read(&mut record, issues) {
+            Ok(true) => {
+                if !record.is_blank() {
+                    f(&reader, &record, issues);
+                }
+            }
+            Ok(false) => return Some(()),
+            Err(issue) => {
+                issues.push(issue);
+                return None;
+            }
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! The canonical file formats: for each table, its fields with the English snake_case name and the
+//! Chinese headers accepted for it. Field indices are named constants so that readers never
+//! depend on column order in the file.
+
+use crate::table::{Field, Schema};
+
+const fn required(name: &'static str, aliases: &'static [&'static str]) -> Field {
+    Field {
+        name,
+        aliases,
+        required: true,
+    }
+}
+
+const fn optional(name: &'static str, aliases: &'static [&'static str]) -> Field {
+    Field {
+        name,
+        aliases,
+        required: false,
+    }
+}
+
+/// Field indices of [`COEFFICIENT_TABLE`].
+pub mod coefficient {
+    #![allow(missing_docs)]
+    pub const INDUSTRY_CODE: usize = 0;
+    pub const SECTION: usize = 1;
+    pub const PRODUCT: usize = 2;
+    pub const RAW_MATERIAL: usize = 3;
+    pub const PROCESS: usize = 4;
+    pub const SCALE: usize = 5;
+    pub const POLLUTANT: usize = 6;
+    pub const UNIT: usize = 7;
+    pub const GENERATION_COEFFICIENT: usize = 8;
+    pub const TREATMENT: usize = 9;
+    pub const REMOVAL_EFFICIENCY: usize = 10;
+    pub const EMISSION_COEFFICIENT: usize = 11;
+    pub const SOURCE: usize = 12;
+}
+
+/// A coefficient table (产排污系数表).
+pub static COEFFICIENT_TABLE: Schema = Schema {
+    kind: "coefficient table",
+    fields: &[
+        required("industry_code", &["行业代码", "行业类别代码"]),
+        optional("section", &["工段名称", "工段"]),
+        required("product", &["产品名称"]),
+        required("raw_material", &["原料名称"]),
+        required("process", &["工艺名称"]),
+        required("scale", &["规模等级"]),
+        required("pollutant", &["污染物指标", "污染物名称"]),
+        required("unit", &["单位", "计量单位"]),
+        required("generation_coefficient", &["产污系数"]),
+        required("treatment", &["末端治理技术名称", "末端治理技术"]),
+        optional("removal_efficiency", &["末端治理技术效率", "去除效率", "去除率"]),
+        optional("emission_coefficient", &["排污系数"]),
+        optional("source", &["备注", "来源"]),
+    ],
+};
+
+/// Field indices of [`REGISTRY`].
+pub mod registry {
+    #![allow(missing_docs)]
+    pub const USCC: usize = 0;
+    pub const NAME: usize = 1;
+    pub const REGION_CODE: usize = 2;
+    pub const INDUSTRY_CODE: usize = 3;
+    pub const STATUS: usize = 4;
+    pub const STATUS_DATE: usize = 5;
+    pub const PERMIT_NO: usize = 6;
+}
+
+/// The enterprise registry (排污单位名录).
+pub static REGISTRY: Schema = Schema {
+    kind: "enterprise registry",
+    fields: &[
+        required("uscc", &["统一社会信用代码"]),
+        required("name", &["单位名称", "企业名称"]),
+        required("region_code", &["行政区划代码", "区划代码"]),
+        required("industry_code", &["行业代码", "行业类别代码"]),
+        required("status", &["运行状态", "状态"]),
+        optional("status_date", &["状态日期"]),
+        optional("permit_no", &["排污许可证编号", "许可证编号"]),
+    ],
+};
+
+/// Field indices of [`ACTIVITY`].
+pub mod activity {
+    #![allow(missing_docs)]
+    pub const YEAR: usize = 0;
+    pub const USCC: usize = 1;
+    pub const UNIT_ID: usize = 2;
+    pub const INDUSTRY_CODE: usize = 3;
+    pub const PRODUCT: usize = 4;
+    pub const RAW_MATERIAL: usize = 5;
+    pub const PROCESS: usize = 6;
+    pub const SCALE: usize = 7;
+    pub const CAPACITY: usize = 8;
+    pub const CAPACITY_UNIT: usize = 9;
+    pub const TREATMENT: usize = 10;
+    pub const ACTIVITY: usize = 11;
+    pub const ACTIVITY_UNIT: usize = 12;
+    pub const OPERATION_RATE: usize = 13;
+    pub const PARAMETERS: usize = 14;
+    pub const OUTLET_ID: usize = 15;
+}
+
+/// Activity data (活动水平数据).
+pub static ACTIVITY: Schema = Schema {
+    kind: "activity data",
+    fields: &[
+        required("year", &["年份"]),
+        required("uscc", &["统一社会信用代码"]),
+        optional("unit_id", &["生产单元编号"]),
+        optional("industry_code", &["行业代码", "行业类别代码"]),
+        required("product", &["产品名称"]),
+        required("raw_material", &["原料名称"]),
+        required("process", &["工艺名称"]),
+        optional("scale", &["规模等级"]),
+        optional("capacity", &["生产规模"]),
+        optional("capacity_unit", &["规模单位"]),
+        optional("treatment", &["末端治理技术名称", "末端治理技术"]),
+        required("activity", &["活动水平"]),
+        required("activity_unit", &["计量单位"]),
+        optional("operation_rate", &["治理设施运行率", "治理设施实际运行率", "运行率"]),
+        optional("parameters", &["参数"]),
+        optional("outlet_id", &["排放口编号"]),
+    ],
+};
+
+/// A code list (`code,name,level,parent`): regions and industries.
+pub static CODE_LIST: Schema = Schema {
+    kind: "code list",
+    fields: &[
+        required("code", &["代码"]),
+        required("name", &["名称"]),
+        required("level", &["级别"]),
+        required("parent", &["上级代码"]),
+    ],
+};
+
+/// Field indices of [`POLLUTANTS`].
+pub mod pollutants {
+    #![allow(missing_docs)]
+    pub const CODE: usize = 0;
+    pub const NAME: usize = 1;
+    pub const MEDIUM: usize = 2;
+    pub const REPORT_UNIT: usize = 3;
+    pub const ALIASES: usize = 4;
+    pub const TAX_ITEM: usize = 5;
+    pub const NOTE: usize = 6;
+}
+
+/// npsc's pollutant list.
+pub static POLLUTANTS: Schema = Schema {
+    kind: "pollutant list",
+    fields: &[
+        required("code", &["代码"]),
+        required("name", &["名称", "污染物"]),
+        required("medium", &["介质"]),
+        required("report_unit", &["报告单位"]),
+        optional("aliases", &["别名"]),
+        optional("tax_item", &["应税项目"]),
+        optional("note", &["备注"]),
+    ],
+};
+
+/// Field indices of [`EQUIVALENTS`].
+pub mod equivalents {
+    #![allow(missing_docs)]
+    pub const MEDIUM: usize = 0;
+    pub const CLASS: usize = 1;
+    pub const ITEM: usize = 2;
+    pub const POLLUTANT: usize = 3;
+    pub const EQUIVALENT_VALUE: usize = 4;
+    pub const EQUIVALENT_UNIT: usize = 5;
+    pub const NOTE: usize = 6;
+}
+
+/// The tax law's pollution-equivalent table.
+pub static EQUIVALENTS: Schema = Schema {
+    kind: "pollution equivalent table",
+    fields: &[
+        required("medium", &["介质"]),
+        required("class", &["类别"]),
+        required("item", &["序号"]),
+        required("pollutant", &["污染物"]),
+        required("equivalent_value", &["污染当量值"]),
+        required("equivalent_unit", &["单位"]),
+        optional("note", &["备注"]),
+    ],
+};

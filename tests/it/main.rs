@@ -1,0 +1,20 @@
+//! End-to-end tests of npsc over `datasets/` and `coefficients/`, through the application API and
+//! the real command line run in-process. One test binary for the whole package (faster linking).
+//!
+//! Where new tests go:
+//! - `sample`: the bundled sample against its hand computation. Add a case to the sample and to
+//!   its independent computation, not a second sample.
+//! - `engine`: single activity rows against the real coefficient excerpt, expectations computed by
+//!   hand in the test. Most accounting-rule tests belong here.
+//! - `bad_input`: files with deliberate errors and the located messages they must produce.
+//! - `cli`: exit codes, output formats, help texts of the `npsc` command line.
+//! - `properties`: invariants (linearity, order and partition independence).
+//! - `golden`: snapshots of whole outputs over `datasets/`.
+
+mod bad_input;
+mod cli;
+mod engine;
+mod golden;
+mod properties;
+mod sample;
+mod support;
