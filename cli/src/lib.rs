@@ -381,7 +381,11 @@ fn validate(args: ValidateArgs, out: &mut dyn Write) -> Result<i32, AppError> {
     let _ = writeln!(
         out,
         "{}: {} ({}), {} records, {} error{}, {} warning{}",
-        if report.has_errors() { "invalid" } else { "valid" },
+        if report.has_errors() {
+            "invalid"
+        } else {
+            "valid"
+        },
         report.file,
         report.kind,
         report.records,

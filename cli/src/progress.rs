@@ -17,7 +17,8 @@ impl Bar {
 
 impl app::account::Progress for Bar {
     fn start(&self, total_bytes: Option<u64>) {
-        self.bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        self.bar
+            .set_draw_target(indicatif::ProgressDrawTarget::stderr());
         if let Some(total) = total_bytes {
             self.bar.set_length(total);
         }

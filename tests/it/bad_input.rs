@@ -29,7 +29,10 @@ fn activity_with_many_bad_cells_reports_all_of_them_and_writes_nothing() {
     assert_eq!(stdout, "");
     assert!(!out.exists() && !results.exists(), "nothing is written");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
-    assert!(leftovers.is_empty(), "no temporary file is left behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "no temporary file is left behind: {leftovers:?}"
+    );
     insta::assert_snapshot!(stderr);
 }
 

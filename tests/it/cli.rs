@@ -57,10 +57,16 @@ fn csv_and_json_outputs_carry_provenance() {
     let (status, stdout, stderr) = npsc(&args);
     assert_eq!(status, 0, "{stderr}");
     assert_eq!(stdout, "");
-    assert!(stderr.contains("65 of 67 activity rows accounted"), "{stderr}");
+    assert!(
+        stderr.contains("65 of 67 activity rows accounted"),
+        "{stderr}"
+    );
     let text = std::fs::read_to_string(&out).expect("totals written");
     assert!(text.starts_with("year,region_level,region_code,"), "{text}");
-    assert!(text.lines().all(|l| l.contains("npsc1-excerpt") || l.starts_with("year")));
+    assert!(
+        text.lines()
+            .all(|l| l.contains("npsc1-excerpt") || l.starts_with("year"))
+    );
 
     let mut args = ARGS.to_vec();
     args.extend(["--format", "json", "--region-level", "national"]);
@@ -81,7 +87,10 @@ fn deny_unaccounted_fails_without_writing() {
     args.extend(["--deny-unaccounted", "--out", out.to_str().expect("utf-8")]);
     let (status, _, err) = npsc(&args);
     assert_eq!(status, 1, "{err}");
-    assert!(err.contains("row 42") && err.contains("no-coefficient-key"), "{err}");
+    assert!(
+        err.contains("row 42") && err.contains("no-coefficient-key"),
+        "{err}"
+    );
     assert!(!out.exists());
 }
 
@@ -89,7 +98,10 @@ fn deny_unaccounted_fails_without_writing() {
 fn validate_accepts_the_bundled_files() {
     for (path, kind) in [
         ("../coefficients/npsc1-excerpt", "coefficient set"),
-        ("../datasets/sample-synthetic/registry.csv", "enterprise registry"),
+        (
+            "../datasets/sample-synthetic/registry.csv",
+            "enterprise registry",
+        ),
         ("../datasets/sample-synthetic/activity.csv", "activity data"),
         ("fixtures/sample-activity-gbk.csv", "activity data"),
     ] {
@@ -106,10 +118,17 @@ fn codes_look_up_regions_industries_and_usccs() {
     assert!(out.contains("北京市 / 市辖区 / 朝阳区"), "{out}");
     let (status, out, _) = npsc(&["codes", "industry", "4430"]);
     assert_eq!(status, 0);
-    assert!(out.contains("D4430") && out.contains("热力生产和供应"), "{out}");
+    assert!(
+        out.contains("D4430") && out.contains("热力生产和供应"),
+        "{out}"
+    );
     let (status, out, _) = npsc(&["codes", "uscc", "91350100M000100Y43", "91512081MA62K0260E"]);
     assert_eq!(status, 0, "{out}");
-    assert_eq!(out.lines().filter(|l| l.starts_with("valid")).count(), 2, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("valid")).count(),
+        2,
+        "{out}"
+    );
     let (status, out, _) = npsc(&["codes", "uscc", "91350100M000100Y4Z"]);
     assert_eq!(status, 1);
     assert!(out.contains("invalid") && out.contains("`3`"), "{out}");

@@ -93,7 +93,11 @@ fn slaughterhouse_year_by_label_with_sedimentation() {
     check(&lines, "氨氮", 1.9, 1.7); // 19 g, 17 g
     check(&lines, "总磷", 0.07, 0.06); // 0.7 g, 0.6 g
     check(&lines, "总氮", 3.9, 3.5); // 39 g, 35 g
-    assert!(lines.iter().all(|l| l.treatment == "沉淀分离" && l.flags.is_empty()));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.treatment == "沉淀分离" && l.flags.is_empty())
+    );
 }
 
 #[test]
@@ -108,7 +112,10 @@ fn slaughterhouse_year_by_capacity_with_biological_treatment() {
     check(&lines, "化学需氧量", 59.4, 2.64);
     check(&lines, "氨氮", 2.28, 0.36); // 19 g, 3 g × 120 000
     // A given k is not used by emission-coefficient rows, and says so.
-    assert!(lines.iter().all(|l| l.flags == "operation_rate_unused"), "{lines:?}");
+    assert!(
+        lines.iter().all(|l| l.flags == "operation_rate_unused"),
+        "{lines:?}"
+    );
 }
 
 #[test]
@@ -140,7 +147,7 @@ fn boiler_desulfurizer_with_sulfur_formula_and_nox_falling_back_to_direct() {
     check(&lines, "氮氧化物", 35.28, 35.28);
     assert_eq!(find(&lines, "二氧化硫").treatment, "湿式除尘脱硫");
     assert_eq!(find(&lines, "二氧化硫").flags, "");
-    assert_eq!(find(&lines, "二氧化硫").coefficient_row, 35);
+    assert_eq!(find(&lines, "二氧化硫").coefficient_row, 36);
     assert_eq!(find(&lines, "氮氧化物").flags, "direct_fallback");
 }
 
@@ -180,8 +187,14 @@ fn row_errors_name_the_row_the_coefficient_row_and_the_value() {
     let (status, lines, err) = run(rows, &[]);
     assert_eq!(status, 1, "{err}");
     assert!(lines.is_empty(), "nothing is written on error");
-    assert!(err.contains("row 2") && err.contains("`S`") && err.contains("coefficients.csv:34"), "{err}");
+    assert!(
+        err.contains("row 2") && err.contains("`S`") && err.contains("coefficients.csv:35"),
+        "{err}"
+    );
     assert!(err.contains("row 3") && err.contains("千瓦时"), "{err}");
-    assert!(err.contains("row 4") && err.contains("ambiguous-treatment"), "{err}");
+    assert!(
+        err.contains("row 4") && err.contains("ambiguous-treatment"),
+        "{err}"
+    );
     assert!(err.contains("nothing was written"), "{err}");
 }

@@ -31,11 +31,66 @@ type Template = (
 );
 
 const TEMPLATES: &[Template] = &[
-    ("91152502MA2BPPBJ0K", "1351", "冻羊肉", "羊", "屠宰、分割", "≥1500头/天屠宰", "沉淀分离", "头", None, None),
-    ("91152525MAWTL29GX3", "1351", "冻羊肉", "羊", "屠宰、分割", "<1500头/天屠宰", "化学+好氧生物处理", "万头", Some(0.9), None),
-    ("91130109MAK4GR6066", "4430", "蒸汽", "煤炭", "层燃炉", "所有规模", "二氧化硫:湿式除尘脱硫", "吨", Some(0.8), Some(1.2)),
-    ("91130123MA2XB6W94M", "4430", "蒸汽", "煤炭", "层燃炉", "所有规模", "添加脱硫剂", "万吨", None, Some(0.7)),
-    ("91370783MAQ848J576", "4411", "电能", "煤炭", "煤粉炉", "≥750兆瓦", "直排", "万吨", None, None),
+    (
+        "91152502MA2BPPBJ0K",
+        "1351",
+        "冻羊肉",
+        "羊",
+        "屠宰、分割",
+        "≥1500头/天屠宰",
+        "沉淀分离",
+        "头",
+        None,
+        None,
+    ),
+    (
+        "91152525MAWTL29GX3",
+        "1351",
+        "冻羊肉",
+        "羊",
+        "屠宰、分割",
+        "<1500头/天屠宰",
+        "化学+好氧生物处理",
+        "万头",
+        Some(0.9),
+        None,
+    ),
+    (
+        "91130109MAK4GR6066",
+        "4430",
+        "蒸汽",
+        "煤炭",
+        "层燃炉",
+        "所有规模",
+        "二氧化硫:湿式除尘脱硫",
+        "吨",
+        Some(0.8),
+        Some(1.2),
+    ),
+    (
+        "91130123MA2XB6W94M",
+        "4430",
+        "蒸汽",
+        "煤炭",
+        "层燃炉",
+        "所有规模",
+        "添加脱硫剂",
+        "万吨",
+        None,
+        Some(0.7),
+    ),
+    (
+        "91370783MAQ848J576",
+        "4411",
+        "电能",
+        "煤炭",
+        "煤粉炉",
+        "≥750兆瓦",
+        "直排",
+        "万吨",
+        None,
+        None,
+    ),
 ];
 
 struct World {
@@ -55,8 +110,14 @@ fn world() -> World {
     let registry = ingest::registry::read_registry(Source::Path(&registry_path), &reference, &read)
         .expect("registry loads");
     World {
-        industries: TEMPLATES.iter().map(|t| IndustryCode::parse(t.1).expect("code")).collect(),
-        units: TEMPLATES.iter().map(|t| Unit::parse(t.7).expect("unit")).collect(),
+        industries: TEMPLATES
+            .iter()
+            .map(|t| IndustryCode::parse(t.1).expect("code"))
+            .collect(),
+        units: TEMPLATES
+            .iter()
+            .map(|t| Unit::parse(t.7).expect("unit"))
+            .collect(),
         parameters: TEMPLATES
             .iter()
             .map(|t| match t.9 {
@@ -75,7 +136,12 @@ fn totals(world: &World, rows: &[(usize, u16, f64)]) -> Totals {
     let policy = Policy {
         missing_operation_rate: OperationRatePolicy::Nominal,
     };
-    let mut engine = Engine::new(&world.set, &world.reference.pollutants, &world.registry, policy);
+    let mut engine = Engine::new(
+        &world.set,
+        &world.reference.pollutants,
+        &world.registry,
+        policy,
+    );
     let mut totals = Totals::new();
     let mut out = Vec::new();
     for (n, &(t, year, activity)) in rows.iter().enumerate() {
@@ -118,7 +184,10 @@ const SUM_TOLERANCE: f64 = 1e-12;
 fn same(a: &[TotalRow], b: &[TotalRow], scale: f64, tolerance: f64) -> Result<(), TestCaseError> {
     prop_assert_eq!(a.len(), b.len());
     for (x, y) in a.iter().zip(b) {
-        prop_assert_eq!((x.year, x.region, x.pollutant, x.rows), (y.year, y.region, y.pollutant, y.rows));
+        prop_assert_eq!(
+            (x.year, x.region, x.pollutant, x.rows),
+            (y.year, y.region, y.pollutant, y.rows)
+        );
         prop_assert!(
             relative_eq!(x.generated * scale, y.generated, max_relative = tolerance),
             "generated {} × {scale} vs {}",

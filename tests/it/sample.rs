@@ -87,7 +87,10 @@ fn check_level(level: RegionLevel, national: bool) {
             .iter()
             .find(|t| {
                 t.year == *year
-                    && t.region.map(|r| r.to_string()).unwrap_or_else(|| "000000".into()) == *region
+                    && t.region
+                        .map(|r| r.to_string())
+                        .unwrap_or_else(|| "000000".into())
+                        == *region
                     && t.pollutant_name == *pollutant
             })
             .unwrap_or_else(|| panic!("no total for {year} {region} {pollutant}"));
@@ -119,13 +122,11 @@ fn summary_counts_every_row() {
     assert_eq!(report.excluded[0].code, "closed");
     assert_eq!(report.unaccounted[0].row, 42);
     assert_eq!(report.unaccounted[0].code, "no-coefficient-key");
-    // From EXPECTED.md: 2 rows with k assumed (rows 19 and 53), fallbacks listed there.
-    assert_eq!(s.operation_rates_assumed, 2);
-    assert_eq!(s.direct_fallbacks, EXPECTED_FALLBACKS);
+    // EXPECTED.md's flag list: k assumed on rows 19, 53 and 62 (SO2), and 43 distinct
+    // (row, pollutant) fallbacks to 直排.
+    assert_eq!(s.operation_rates_assumed, 3);
+    assert_eq!(s.direct_fallbacks, 43);
 }
-
-/// Count of "treatment fallback" lines in EXPECTED.md's flag list.
-const EXPECTED_FALLBACKS: u64 = 86;
 
 #[test]
 fn gbk_twin_with_chinese_headers_gives_the_same_totals() {

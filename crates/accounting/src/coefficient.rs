@@ -216,7 +216,7 @@ impl CoefficientSet {
         for (index, row) in rows.iter().enumerate() {
             let row_id = u32::try_from(index).expect("fewer than 2^32 coefficient rows");
             let group_key = group_key(
-                &row.industry.to_string(),
+                row.industry.digits(),
                 &row.product,
                 &row.raw_material,
                 &row.process,
@@ -372,7 +372,7 @@ impl CoefficientSet {
     }
 
     /// Finds the group for an industry class, product, raw material and process (names compared
-    /// after [`normalize_name`]).
+    /// after [`normalize_name`]; the class by its digits, so `1351` and `C1351` are the same).
     pub fn find_group(
         &self,
         industry: &IndustryCode,
@@ -382,7 +382,7 @@ impl CoefficientSet {
     ) -> Option<GroupId> {
         self.group_index
             .get(&group_key(
-                &industry.to_string(),
+                industry.digits(),
                 product,
                 raw_material,
                 process,
@@ -395,7 +395,9 @@ impl CoefficientSet {
         &'a self,
         industry: &'a IndustryCode,
     ) -> impl Iterator<Item = &'a Group> + 'a {
-        self.groups.iter().filter(move |g| &g.industry == industry)
+        self.groups
+            .iter()
+            .filter(move |g| g.industry.digits() == industry.digits())
     }
 }
 

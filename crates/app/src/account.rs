@@ -181,9 +181,12 @@ pub fn account(
 ) -> Result<AccountReport, AppError> {
     let set = ingest::coefficients::load_set(&settings.coefficients, reference, &settings.read)
         .map_err(|issues| AppError::input("the coefficient set", issues))?;
-    let registry =
-        ingest::registry::read_registry(Source::Path(&settings.registry), reference, &settings.read)
-            .map_err(|issues| AppError::input("the registry", issues))?;
+    let registry = ingest::registry::read_registry(
+        Source::Path(&settings.registry),
+        reference,
+        &settings.read,
+    )
+    .map_err(|issues| AppError::input("the registry", issues))?;
     let mut reader = ActivityReader::open(Source::Path(&settings.activity), &settings.read)
         .map_err(|issues| AppError::input("the activity data", issues))?;
 
@@ -209,7 +212,9 @@ pub fn account(
                 let outcome = match engine.account(row, &mut emissions) {
                     Ok(Outcome::Accounted(_)) => {
                         let enterprise = registry.get(row.enterprise);
-                        let region = reference.regions.at_level(enterprise.region, settings.grouping.region);
+                        let region = reference
+                            .regions
+                            .at_level(enterprise.region, settings.grouping.region);
                         let industry = settings
                             .grouping
                             .industry
@@ -219,7 +224,13 @@ pub fn account(
                         }
                         if let Some(writer) = results.as_mut() {
                             if write_error.is_none() {
-                                if let Err(e) = writer.write(item, enterprise.region, &emissions, engine.set(), reference) {
+                                if let Err(e) = writer.write(
+                                    item,
+                                    enterprise.region,
+                                    &emissions,
+                                    engine.set(),
+                                    reference,
+                                ) {
                                     write_error = Some(e);
                                 }
                             }
@@ -283,8 +294,16 @@ pub fn account(
             RowResult::Problem(problem) => {
                 let field = column_index(problem.column());
                 let mut issue = match problem.severity() {
-                    Severity::Error => Issue::error(reader.location(row, field), problem.code(), problem.to_string()),
-                    Severity::Unaccounted => Issue::warning(reader.location(row, field), problem.code(), problem.to_string()),
+                    Severity::Error => Issue::error(
+                        reader.location(row, field),
+                        problem.code(),
+                        problem.to_string(),
+                    ),
+                    Severity::Unaccounted => Issue::warning(
+                        reader.location(row, field),
+                        problem.code(),
+                        problem.to_string(),
+                    ),
                 };
                 if let Some(hint) = problem.hint() {
                     issue = issue.with_hint(hint);
@@ -302,7 +321,10 @@ pub fn account(
                         });
                     }
                     if settings.deny_unaccounted {
-                        issues.push(Issue { severity: ingest::Severity::Error, ..issue });
+                        issues.push(Issue {
+                            severity: ingest::Severity::Error,
+                            ..issue
+                        });
                     }
                 } else {
                     issues.push(issue);
@@ -406,10 +428,12 @@ pub fn parse_industry_level(text: &str) -> Result<Option<IndustryLevel>, AppErro
     if matches!(text.trim(), "all" | "none" | "全部") {
         return Ok(None);
     }
-    IndustryLevel::parse(text).map(Some).ok_or_else(|| AppError::Argument {
-        message: format!("unknown industry level `{text}`"),
-        hint: Some("use all, section, division (2), group (3) or class (4)".to_string()),
-    })
+    IndustryLevel::parse(text)
+        .map(Some)
+        .ok_or_else(|| AppError::Argument {
+            message: format!("unknown industry level `{text}`"),
+            hint: Some("use all, section, division (2), group (3) or class (4)".to_string()),
+        })
 }
 
 /// Writes per-row results to a temporary file, renamed into place by [`ResultsWriter::commit`].
@@ -461,11 +485,12 @@ impl ResultsWriter {
                 source,
             })?;
         let mut file = csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 18, temp));
-        file.write_record(RESULT_HEADER).map_err(|e| AppError::Path {
-            action: "write",
-            path: path.to_path_buf(),
-            source: std::io::Error::other(e),
-        })?;
+        file.write_record(RESULT_HEADER)
+            .map_err(|e| AppError::Path {
+                action: "write",
+                path: path.to_path_buf(),
+                source: std::io::Error::other(e),
+            })?;
         let meta = set.meta();
         Ok(ResultsWriter {
             path: path.to_path_buf(),
@@ -495,8 +520,12 @@ impl ResultsWriter {
             let coefficient = set.row(e.coefficient_row);
             let pollutant = reference.pollutants.get(e.pollutant);
             let removal = match &coefficient.removal {
-                accounting::coefficient::Removal::Efficiency { percent } => format!("efficiency {percent}%"),
-                accounting::coefficient::Removal::EmissionCoefficient(f) => format!("emission coefficient {}", f.canonical()),
+                accounting::coefficient::Removal::Efficiency { percent } => {
+                    format!("efficiency {percent}%")
+                }
+                accounting::coefficient::Removal::EmissionCoefficient(f) => {
+                    format!("emission coefficient {}", f.canonical())
+                }
                 accounting::coefficient::Removal::None => "none".to_string(),
             };
             let generated = quantity(e.generated, Precision::Exact);
@@ -558,4 +587,3 @@ impl ResultsWriter {
         Ok(path)
     }
 }
-

@@ -80,13 +80,22 @@ pub fn render_summary(report: &AccountReport) -> String {
     );
     let mut flags = Vec::new();
     if s.direct_fallbacks > 0 {
-        flags.push(format!("{} results fell back to `直排` (no declared treatment matched)", s.direct_fallbacks));
+        flags.push(format!(
+            "{} results fell back to `直排` (no declared treatment matched)",
+            s.direct_fallbacks
+        ));
     }
     if s.operation_rates_assumed > 0 {
-        flags.push(format!("{} results assumed the operation rate k by policy", s.operation_rates_assumed));
+        flags.push(format!(
+            "{} results assumed the operation rate k by policy",
+            s.operation_rates_assumed
+        ));
     }
     if s.operation_rates_unused > 0 {
-        flags.push(format!("{} results ignored a given k (emission-coefficient rows)", s.operation_rates_unused));
+        flags.push(format!(
+            "{} results ignored a given k (emission-coefficient rows)",
+            s.operation_rates_unused
+        ));
     }
     if !flags.is_empty() {
         out.push_str(&format!("flagged: {}\n", flags.join("; ")));
@@ -96,7 +105,10 @@ pub fn render_summary(report: &AccountReport) -> String {
         ("unaccounted", &report.unaccounted, s.rows_unaccounted),
     ] {
         for note in notes {
-            out.push_str(&format!("{title}: row {} ({} {}): {}\n", note.row, note.year, note.uscc, note.message));
+            out.push_str(&format!(
+                "{title}: row {} ({} {}): {}\n",
+                note.row, note.year, note.uscc, note.message
+            ));
             if let Some(hint) = &note.hint {
                 out.push_str(&format!("  hint: {hint}\n"));
             }
@@ -128,11 +140,18 @@ fn render_table(report: &AccountReport) -> String {
     for t in &report.totals {
         let mut row = vec![
             t.year.to_string(),
-            t.region.map(|r| r.to_string()).unwrap_or_else(|| "000000".to_string()),
+            t.region
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "000000".to_string()),
             t.region_name.clone(),
         ];
         if with_industry {
-            row.push(t.industry.as_ref().map(|i| i.to_string()).unwrap_or_default());
+            row.push(
+                t.industry
+                    .as_ref()
+                    .map(|i| i.to_string())
+                    .unwrap_or_default(),
+            );
             row.push(t.industry_name.clone());
         }
         row.extend([
@@ -232,7 +251,11 @@ fn render_csv(report: &AccountReport) -> String {
             t.region.map(|r| r.to_string()).unwrap_or_default().as_str(),
             t.region_name.as_str(),
             industry_level.as_str(),
-            t.industry.as_ref().map(|i| i.to_string()).unwrap_or_default().as_str(),
+            t.industry
+                .as_ref()
+                .map(|i| i.to_string())
+                .unwrap_or_default()
+                .as_str(),
             t.industry_name.as_str(),
             t.pollutant_code.as_str(),
             t.pollutant_name.as_str(),

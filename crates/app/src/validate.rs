@@ -3,7 +3,6 @@
 use std::fmt;
 use std::path::Path;
 
-use accounting::activity::Registry;
 use ingest::activity::{ActivityReader, Next};
 use ingest::reference::Reference;
 use ingest::table::ReadOptions;
@@ -205,4 +204,3 @@ fn validate_activity(
     issues.extend(row_issues);
     Ok((rows, issues))
 }
-

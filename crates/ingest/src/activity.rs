@@ -101,7 +101,11 @@ impl ActivityReader {
         let required = |field: usize, issues: &mut Issues| -> Option<&str> {
             let value = record.get(field);
             if value.is_none() {
-                issues.push(Issue::error(at(field), "missing-value", "a value is required"));
+                issues.push(Issue::error(
+                    at(field),
+                    "missing-value",
+                    "a value is required",
+                ));
             }
             value
         };
@@ -117,7 +121,7 @@ impl ActivityReader {
             }
             year
         });
-        let enterprise = required(a::USCC, issues).and_then(|text| match parse_uscc(text) {
+        let enterprise = required(a::USCC, issues).and_then(|text| match parse_uscc(text, at(a::USCC)) {
             Ok(uscc) => match registry.find(&uscc) {
                 Some(id) => Some(id),
                 None => {
@@ -130,7 +134,7 @@ impl ActivityReader {
                 }
             },
             Err(issue) => {
-                issues.push(issue.relocate(at(a::USCC)));
+                issues.push(issue);
                 None
             }
         });
@@ -151,7 +155,7 @@ impl ActivityReader {
         let raw_material = required(a::RAW_MATERIAL, issues);
         let process = required(a::PROCESS, issues);
 
-        let mut unit_for = |field: usize, issues: &mut Issues, units: &mut HashMap<String, Unit>| {
+        let unit_for = |field: usize, issues: &mut Issues, units: &mut HashMap<String, Unit>| {
             let text = record.get(field)?;
             if !units.contains_key(text) {
                 match Unit::parse(text) {
@@ -159,7 +163,9 @@ impl ActivityReader {
                         units.insert(text.to_string(), unit);
                     }
                     Err(e) => {
-                        issues.push(Issue::error(at(field), "unknown-unit", e.to_string()).with_value(text));
+                        issues.push(
+                            Issue::error(at(field), "unknown-unit", e.to_string()).with_value(text),
+                        );
                         return None;
                     }
                 }
@@ -168,7 +174,11 @@ impl ActivityReader {
         };
         let activity_unit_text = match record.get(a::ACTIVITY_UNIT) {
             None => {
-                issues.push(Issue::error(at(a::ACTIVITY_UNIT), "missing-value", "a value is required"));
+                issues.push(Issue::error(
+                    at(a::ACTIVITY_UNIT),
+                    "missing-value",
+                    "a value is required",
+                ));
                 None
             }
             Some(_) => unit_for(a::ACTIVITY_UNIT, issues, &mut self.units),
@@ -180,7 +190,10 @@ impl ActivityReader {
             match parse_plain_number(text) {
                 Some(v) if v >= 0.0 => Some(v),
                 Some(_) => {
-                    issues.push(Issue::error(at(field), "negative-quantity", "must not be negative").with_value(text));
+                    issues.push(
+                        Issue::error(at(field), "negative-quantity", "must not be negative")
+                            .with_value(text),
+                    );
                     None
                 }
                 None => {
@@ -195,18 +208,30 @@ impl ActivityReader {
         };
         let activity = match record.get(a::ACTIVITY) {
             None => {
-                issues.push(Issue::error(at(a::ACTIVITY), "missing-value", "a value is required"));
+                issues.push(Issue::error(
+                    at(a::ACTIVITY),
+                    "missing-value",
+                    "a value is required",
+                ));
                 None
             }
             Some(_) => number(a::ACTIVITY, issues),
         };
         let capacity = number(a::CAPACITY, issues);
         if capacity.is_some() != record.get(a::CAPACITY_UNIT).is_some() {
-            let field = if capacity.is_some() { a::CAPACITY_UNIT } else { a::CAPACITY };
+            let field = if capacity.is_some() {
+                a::CAPACITY_UNIT
+            } else {
+                a::CAPACITY
+            };
             if record.get(a::CAPACITY).is_some() == capacity.is_some() {
                 issues.push(
-                    Issue::error(at(field), "missing-value", "`capacity` and `capacity_unit` go together")
-                        .with_hint("give both, e.g. `1800` and `头/天`, or give `scale` instead"),
+                    Issue::error(
+                        at(field),
+                        "missing-value",
+                        "`capacity` and `capacity_unit` go together",
+                    )
+                    .with_hint("give both, e.g. `1800` and `头/天`, or give `scale` instead"),
                 );
             }
         }
@@ -220,9 +245,13 @@ impl ActivityReader {
                 Some(k) if (0.0..=1.0).contains(&k) => Some(k),
                 _ => {
                     issues.push(
-                        Issue::error(at(a::OPERATION_RATE), "bad-operation-rate", "the operation rate k must be between 0 and 1")
-                            .with_value(text)
-                            .with_hint("write `0.8` or `80%`"),
+                        Issue::error(
+                            at(a::OPERATION_RATE),
+                            "bad-operation-rate",
+                            "the operation rate k must be between 0 and 1",
+                        )
+                        .with_value(text)
+                        .with_hint("write `0.8` or `80%`"),
                     );
                     None
                 }
@@ -236,7 +265,10 @@ impl ActivityReader {
                     true
                 }
                 Err(e) => {
-                    issues.push(Issue::error(at(a::PARAMETERS), "bad-parameters", e.to_string()).with_value(text));
+                    issues.push(
+                        Issue::error(at(a::PARAMETERS), "bad-parameters", e.to_string())
+                            .with_value(text),
+                    );
                     false
                 }
             },

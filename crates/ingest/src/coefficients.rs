@@ -56,7 +56,12 @@ pub fn load_set(
             provenance: String::new(),
             synthetic: false,
         };
-        build(meta, &[(Source::Path(path), file_label(path))], reference, options)
+        build(
+            meta,
+            &[(Source::Path(path), file_label(path))],
+            reference,
+            options,
+        )
     }
 }
 
@@ -88,7 +93,11 @@ fn load_folder(
     })?;
     let manifest: Manifest = toml::from_str(&text).map_err(|e| {
         let mut issues = Issues::new();
-        issues.push(Issue::error(manifest_location.clone(), "bad-manifest", e.to_string().trim().to_string()));
+        issues.push(Issue::error(
+            manifest_location.clone(),
+            "bad-manifest",
+            e.to_string().trim().to_string(),
+        ));
         issues
     })?;
     let mut issues = Issues::new();
@@ -96,15 +105,27 @@ fn load_folder(
         None => None,
         Some(Ok(date)) => Some(date),
         Some(Err(e)) => {
-            issues.push(Issue::error(manifest_location.clone(), "bad-date", format!("effective_from: {e}")));
+            issues.push(Issue::error(
+                manifest_location.clone(),
+                "bad-date",
+                format!("effective_from: {e}"),
+            ));
             None
         }
     };
     if manifest.tables.is_empty() {
-        issues.push(Issue::error(manifest_location.clone(), "bad-manifest", "`tables` lists no table"));
+        issues.push(Issue::error(
+            manifest_location.clone(),
+            "bad-manifest",
+            "`tables` lists no table",
+        ));
     }
     if manifest.id.trim().is_empty() || manifest.provenance.trim().is_empty() {
-        issues.push(Issue::error(manifest_location, "bad-manifest", "`id` and `provenance` must not be empty"));
+        issues.push(Issue::error(
+            manifest_location,
+            "bad-manifest",
+            "`id` and `provenance` must not be empty",
+        ));
     }
     if issues.has_errors() {
         return Err(issues);
@@ -117,8 +138,15 @@ fn load_folder(
         provenance: manifest.provenance.trim().to_string(),
         synthetic: manifest.synthetic,
     };
-    let paths: Vec<_> = manifest.tables.iter().map(|t| (dir.join(t), t.clone())).collect();
-    let sources: Vec<_> = paths.iter().map(|(p, t)| (Source::Path(p), t.clone())).collect();
+    let paths: Vec<_> = manifest
+        .tables
+        .iter()
+        .map(|t| (dir.join(t), t.clone()))
+        .collect();
+    let sources: Vec<_> = paths
+        .iter()
+        .map(|(p, t)| (Source::Path(p), t.clone()))
+        .collect();
     build(meta, &sources, reference, options)
 }
 
@@ -158,10 +186,14 @@ pub fn build(
         }
         readers.insert(label.clone(), reader);
     }
-    if issues.has_errors() {
-        return Err(issues);
+    // Set-level checks (duplicates, inconsistencies) run on the rows that parsed, so that one
+    // run reports cell problems and set problems together.
+    let cell_errors = issues.has_errors();
+    let built = CoefficientSet::build(meta, rows, &reference.pollutants);
+    if let Ok(set) = built {
+        return if cell_errors { Err(issues) } else { Ok(set) };
     }
-    CoefficientSet::build(meta, rows, &reference.pollutants).map_err(|problems| {
+    built.map_err(|problems| {
         for p in problems {
             let field = field_index(p.column);
             let location = match (readers.get(&p.origin.table), field) {
@@ -196,11 +228,15 @@ fn parse_row(
     let before = issues.error_count();
     let row = record.row();
     let at = |field| reader.location(row, field);
-    let mut required = |field: usize, issues: &mut Issues| -> String {
+    let required = |field: usize, issues: &mut Issues| -> String {
         match record.get(field) {
             Some(v) => v.to_string(),
             None => {
-                issues.push(Issue::error(at(field), "missing-value", "a value is required"));
+                issues.push(Issue::error(
+                    at(field),
+                    "missing-value",
+                    "a value is required",
+                ));
                 String::new()
             }
         }
@@ -219,8 +255,12 @@ fn parse_row(
     let scale = (!scale_text.is_empty())
         .then(|| ScaleClass::parse(&scale_text))
         .and_then(|r| {
-            r.map_err(|e| issues.push(Issue::error(at(c::SCALE), "bad-scale", e.to_string()).with_value(&scale_text)))
-                .ok()
+            r.map_err(|e| {
+                issues.push(
+                    Issue::error(at(c::SCALE), "bad-scale", e.to_string()).with_value(&scale_text),
+                )
+            })
+            .ok()
         });
     let pollutant_text = required(c::POLLUTANT, issues);
     let pollutant = if pollutant_text.is_empty() {
@@ -240,8 +280,12 @@ fn parse_row(
     let unit = (!unit_text.is_empty())
         .then(|| CoefficientUnit::parse(&unit_text))
         .and_then(|r| {
-            r.map_err(|e| issues.push(Issue::error(at(c::UNIT), "unknown-unit", e.to_string()).with_value(&unit_text)))
-                .ok()
+            r.map_err(|e| {
+                issues.push(
+                    Issue::error(at(c::UNIT), "unknown-unit", e.to_string()).with_value(&unit_text),
+                )
+            })
+            .ok()
         });
     let generation_text = required(c::GENERATION_COEFFICIENT, issues);
     let generation = (!generation_text.is_empty())
@@ -249,7 +293,8 @@ fn parse_row(
         .and_then(|r| {
             r.map_err(|e| {
                 issues.push(
-                    Issue::error(at(c::GENERATION_COEFFICIENT), "bad-formula", e.to_string()).with_value(&generation_text),
+                    Issue::error(at(c::GENERATION_COEFFICIENT), "bad-formula", e.to_string())
+                        .with_value(&generation_text),
                 )
             })
             .ok()
@@ -259,8 +304,12 @@ fn parse_row(
         let number = accounting::activity::parse_plain_number(text.trim_end_matches(['%', '％']));
         if number.is_none() {
             issues.push(
-                Issue::error(at(c::REMOVAL_EFFICIENCY), "bad-number", "removal efficiency must be a number of percent, 0–100")
-                    .with_value(text),
+                Issue::error(
+                    at(c::REMOVAL_EFFICIENCY),
+                    "bad-number",
+                    "removal efficiency must be a number of percent, 0–100",
+                )
+                .with_value(text),
             );
         }
         number
@@ -268,15 +317,22 @@ fn parse_row(
     let emission = record.get(c::EMISSION_COEFFICIENT).and_then(|text| {
         Formula::parse(text)
             .map_err(|e| {
-                issues.push(Issue::error(at(c::EMISSION_COEFFICIENT), "bad-formula", e.to_string()).with_value(text))
+                issues.push(
+                    Issue::error(at(c::EMISSION_COEFFICIENT), "bad-formula", e.to_string())
+                        .with_value(text),
+                )
             })
             .ok()
     });
     let removal = match (efficiency, emission) {
         (Some(_), Some(_)) => {
             issues.push(
-                Issue::error(at(c::EMISSION_COEFFICIENT), "both-removal-forms", "a row gives a removal efficiency or an emission coefficient, not both")
-                    .with_hint("second-census tables give 去除效率; first-census tables give 排污系数"),
+                Issue::error(
+                    at(c::EMISSION_COEFFICIENT),
+                    "both-removal-forms",
+                    "a row gives a removal efficiency or an emission coefficient, not both",
+                )
+                .with_hint("second-census tables give 去除效率; first-census tables give 排污系数"),
             );
             None
         }
@@ -317,7 +373,8 @@ pub(crate) fn parse_industry_class(
     let parsed = match IndustryCode::parse(text) {
         Ok(code) => code,
         Err(e) => {
-            let mut issue = Issue::error(location, "bad-industry-code", e.to_string()).with_value(text);
+            let mut issue =
+                Issue::error(location, "bad-industry-code", e.to_string()).with_value(text);
             if let Some(hint) = e.hint() {
                 issue = issue.with_hint(hint);
             }

@@ -77,9 +77,18 @@ type CodeListRow = (u64, [String; 4]);
 
 fn read_code_list(source: Source<'_>, issues: &mut Issues) -> Option<Vec<CodeListRow>> {
     let mut rows = Vec::new();
-    each_record(source, &schemas::CODE_LIST, &ReadOptions::default(), issues, |_, record, _| {
-        rows.push((record.row(), [0, 1, 2, 3].map(|f| record.get(f).unwrap_or("").to_string())));
-    })?;
+    each_record(
+        source,
+        &schemas::CODE_LIST,
+        &ReadOptions::default(),
+        issues,
+        |_, record, _| {
+            rows.push((
+                record.row(),
+                [0, 1, 2, 3].map(|f| record.get(f).unwrap_or("").to_string()),
+            ));
+        },
+    )?;
     Some(rows)
 }
 
@@ -97,67 +106,92 @@ fn push_table_problems(
             row,
             column: Some(problem.column.to_string()),
         };
-        issues.push(Issue::error(location, "bad-code-list", problem.message).with_value(problem.value));
+        issues.push(
+            Issue::error(location, "bad-code-list", problem.message).with_value(problem.value),
+        );
     }
 }
 
-fn read_equivalents(
-    source: Source<'_>,
-    issues: &mut Issues,
-) -> HashMap<String, TaxEquivalent> {
+fn read_equivalents(source: Source<'_>, issues: &mut Issues) -> HashMap<String, TaxEquivalent> {
     let mut out = HashMap::new();
-    each_record(source, &schemas::EQUIVALENTS, &ReadOptions::default(), issues, |reader, record, issues| {
-        let medium_text = record.get(eq::MEDIUM).unwrap_or("");
-        let Some(medium) = Medium::parse(medium_text) else {
-            issues.push(
-                Issue::error(reader.location(record.row(), eq::MEDIUM), "bad-medium", "medium must be `water` or `air`")
-                    .with_value(medium_text),
-            );
-            return;
-        };
-        let class: u8 = match (medium, record.get(eq::CLASS)) {
-            (Medium::Air, None) => 0,
-            (_, Some("1")) => 1,
-            (_, Some("2")) => 2,
-            (_, other) => {
+    each_record(
+        source,
+        &schemas::EQUIVALENTS,
+        &ReadOptions::default(),
+        issues,
+        |reader, record, issues| {
+            let medium_text = record.get(eq::MEDIUM).unwrap_or("");
+            let Some(medium) = Medium::parse(medium_text) else {
                 issues.push(
-                    Issue::error(reader.location(record.row(), eq::CLASS), "bad-class", "water class must be 1 or 2, air has none")
+                    Issue::error(
+                        reader.location(record.row(), eq::MEDIUM),
+                        "bad-medium",
+                        "medium must be `water` or `air`",
+                    )
+                    .with_value(medium_text),
+                );
+                return;
+            };
+            let class: u8 = match (medium, record.get(eq::CLASS)) {
+                (Medium::Air, None) => 0,
+                (_, Some("1")) => 1,
+                (_, Some("2")) => 2,
+                (_, other) => {
+                    issues.push(
+                        Issue::error(
+                            reader.location(record.row(), eq::CLASS),
+                            "bad-class",
+                            "water class must be 1 or 2, air has none",
+                        )
                         .with_value(other.unwrap_or("")),
+                    );
+                    return;
+                }
+            };
+            let item = record.get(eq::ITEM).unwrap_or("");
+            let value_text = record.get(eq::EQUIVALENT_VALUE).unwrap_or("");
+            let value = accounting::activity::parse_plain_number(value_text).filter(|v| *v > 0.0);
+            let Some(value) = value else {
+                issues.push(
+                    Issue::error(
+                        reader.location(record.row(), eq::EQUIVALENT_VALUE),
+                        "bad-number",
+                        "equivalent value must be a positive number",
+                    )
+                    .with_value(value_text),
+                );
+                return;
+            };
+            let unit = record.get(eq::EQUIVALENT_UNIT).unwrap_or("");
+            if unit != "kg" {
+                issues.push(
+                    Issue::error(
+                        reader.location(record.row(), eq::EQUIVALENT_UNIT),
+                        "bad-unit",
+                        "only equivalents in `kg` are supported so far",
+                    )
+                    .with_value(unit),
                 );
                 return;
             }
-        };
-        let item = record.get(eq::ITEM).unwrap_or("");
-        let value_text = record.get(eq::EQUIVALENT_VALUE).unwrap_or("");
-        let value = accounting::activity::parse_plain_number(value_text).filter(|v| *v > 0.0);
-        let Some(value) = value else {
-            issues.push(
-                Issue::error(reader.location(record.row(), eq::EQUIVALENT_VALUE), "bad-number", "equivalent value must be a positive number")
-                    .with_value(value_text),
-            );
-            return;
-        };
-        let unit = record.get(eq::EQUIVALENT_UNIT).unwrap_or("");
-        if unit != "kg" {
-            issues.push(
-                Issue::error(reader.location(record.row(), eq::EQUIVALENT_UNIT), "bad-unit", "only equivalents in `kg` are supported so far")
-                    .with_value(unit),
-            );
-            return;
-        }
-        let key = format!("{}:{item}", medium.as_str());
-        let equivalent = TaxEquivalent {
-            item: record.get(eq::POLLUTANT).unwrap_or("").to_string(),
-            class,
-            kg_per_equivalent: value,
-        };
-        if out.insert(key.clone(), equivalent).is_some() {
-            issues.push(
-                Issue::error(reader.location(record.row(), eq::ITEM), "duplicate-item", format!("item `{key}` is given twice"))
+            let key = format!("{}:{item}", medium.as_str());
+            let equivalent = TaxEquivalent {
+                item: record.get(eq::POLLUTANT).unwrap_or("").to_string(),
+                class,
+                kg_per_equivalent: value,
+            };
+            if out.insert(key.clone(), equivalent).is_some() {
+                issues.push(
+                    Issue::error(
+                        reader.location(record.row(), eq::ITEM),
+                        "duplicate-item",
+                        format!("item `{key}` is given twice"),
+                    )
                     .with_value(item),
-            );
-        }
-    });
+                );
+            }
+        },
+    );
     out
 }
 
@@ -169,50 +203,77 @@ fn read_pollutants(
     let mut defs = Vec::new();
     let mut rows = Vec::new();
     let mut reader_name = String::new();
-    each_record(source, &schemas::POLLUTANTS, &ReadOptions::default(), issues, |reader, record, issues| {
-        reader_name = reader.file_name().to_string();
-        let at = |field| reader.location(record.row(), field);
-        let medium_text = record.get(pol::MEDIUM).unwrap_or("");
-        let Some(medium) = Medium::parse(medium_text) else {
-            issues.push(Issue::error(at(pol::MEDIUM), "bad-medium", "medium must be `water`, `air` or `solid`").with_value(medium_text));
-            return;
-        };
-        let unit_text = record.get(pol::REPORT_UNIT).unwrap_or("");
-        let report_unit = match Unit::parse(unit_text) {
-            Ok(u) => u,
-            Err(e) => {
-                issues.push(Issue::error(at(pol::REPORT_UNIT), "unknown-unit", e.to_string()).with_value(unit_text));
+    each_record(
+        source,
+        &schemas::POLLUTANTS,
+        &ReadOptions::default(),
+        issues,
+        |reader, record, issues| {
+            reader_name = reader.file_name().to_string();
+            let at = |field| reader.location(record.row(), field);
+            let medium_text = record.get(pol::MEDIUM).unwrap_or("");
+            let Some(medium) = Medium::parse(medium_text) else {
+                issues.push(
+                    Issue::error(
+                        at(pol::MEDIUM),
+                        "bad-medium",
+                        "medium must be `water`, `air` or `solid`",
+                    )
+                    .with_value(medium_text),
+                );
                 return;
-            }
-        };
-        let tax = match record.get(pol::TAX_ITEM) {
-            None => None,
-            Some(item) => match equivalents.get(item) {
-                Some(e) => Some(e.clone()),
-                None => {
+            };
+            let unit_text = record.get(pol::REPORT_UNIT).unwrap_or("");
+            let report_unit = match Unit::parse(unit_text) {
+                Ok(u) => u,
+                Err(e) => {
                     issues.push(
-                        Issue::error(at(pol::TAX_ITEM), "unknown-tax-item", "no such item in the pollution-equivalent table")
-                            .with_value(item)
-                            .with_hint("write `medium:item`, e.g. `water:13` for 化学需氧量(CODcr)"),
+                        Issue::error(at(pol::REPORT_UNIT), "unknown-unit", e.to_string())
+                            .with_value(unit_text),
                     );
                     return;
                 }
-            },
-        };
-        let aliases = record
-            .get(pol::ALIASES)
-            .map(|a| a.split('|').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
-            .unwrap_or_default();
-        rows.push(record.row());
-        defs.push(PollutantDef {
-            code: record.get(pol::CODE).unwrap_or("").to_string(),
-            name: record.get(pol::NAME).unwrap_or("").to_string(),
-            medium,
-            report_unit,
-            aliases,
-            tax,
-        });
-    })?;
+            };
+            let tax = match record.get(pol::TAX_ITEM) {
+                None => None,
+                Some(item) => match equivalents.get(item) {
+                    Some(e) => Some(e.clone()),
+                    None => {
+                        issues.push(
+                            Issue::error(
+                                at(pol::TAX_ITEM),
+                                "unknown-tax-item",
+                                "no such item in the pollution-equivalent table",
+                            )
+                            .with_value(item)
+                            .with_hint(
+                                "write `medium:item`, e.g. `water:13` for 化学需氧量(CODcr)",
+                            ),
+                        );
+                        return;
+                    }
+                },
+            };
+            let aliases = record
+                .get(pol::ALIASES)
+                .map(|a| {
+                    a.split('|')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
+            rows.push(record.row());
+            defs.push(PollutantDef {
+                code: record.get(pol::CODE).unwrap_or("").to_string(),
+                name: record.get(pol::NAME).unwrap_or("").to_string(),
+                medium,
+                report_unit,
+                aliases,
+                tax,
+            });
+        },
+    )?;
     match PollutantCatalog::new(defs) {
         Ok(catalog) => Some(catalog),
         Err(problems) => {
@@ -229,4 +290,3 @@ fn read_pollutants(
         }
     }
 }
-

@@ -20,44 +20,63 @@ pub fn read_registry(
     let mut issues = Issues::with_cap(options.issue_cap);
     let mut enterprises = Vec::new();
     let mut file = String::new();
-    let opened = each_record(source, &schemas::REGISTRY, options, &mut issues, |reader, record, issues| {
-        file = reader.file_name().to_string();
-        let row = record.row();
-        let at = |field| reader.location(row, field);
-        let before = issues.error_count();
-        let mut required = |field: usize, issues: &mut Issues| -> Option<String> {
-            let value = record.get(field).map(str::to_string);
-            if value.is_none() {
-                issues.push(Issue::error(at(field), "missing-value", "a value is required"));
-            }
-            value
-        };
-        let uscc = required(r::USCC, issues).and_then(|text| {
-            parse_uscc(&text).map_err(|issue| issues.push(issue.relocate(at(r::USCC)))).ok()
-        });
-        let name = required(r::NAME, issues);
-        let region = required(r::REGION_CODE, issues).and_then(|text| match RegionCode::parse(&text) {
-            Ok(code) if reference.regions.get(code).is_some() => Some(code),
-            Ok(_) => {
-                issues.push(
-                    Issue::error(at(r::REGION_CODE), "unknown-region", "not in the GB/T 2260 region list")
-                        .with_value(&text)
-                        .with_hint("look codes up with `npsc codes region <code or name>`"),
-                );
-                None
-            }
-            Err(e) => {
-                let mut issue = Issue::error(at(r::REGION_CODE), "bad-region-code", e.to_string()).with_value(&text);
-                if let Some(hint) = e.hint() {
-                    issue = issue.with_hint(hint);
+    let opened = each_record(
+        source,
+        &schemas::REGISTRY,
+        options,
+        &mut issues,
+        |reader, record, issues| {
+            file = reader.file_name().to_string();
+            let row = record.row();
+            let at = |field| reader.location(row, field);
+            let before = issues.error_count();
+            let required = |field: usize, issues: &mut Issues| -> Option<String> {
+                let value = record.get(field).map(str::to_string);
+                if value.is_none() {
+                    issues.push(Issue::error(
+                        at(field),
+                        "missing-value",
+                        "a value is required",
+                    ));
                 }
-                issues.push(issue);
-                None
-            }
-        });
-        let industry = required(r::INDUSTRY_CODE, issues)
-            .and_then(|text| parse_industry_class(&text, reference, at(r::INDUSTRY_CODE), issues));
-        let status = required(r::STATUS, issues).and_then(|text| {
+                value
+            };
+            let uscc = required(r::USCC, issues).and_then(|text| {
+                parse_uscc(&text, at(r::USCC))
+                    .map_err(|issue| issues.push(issue))
+                    .ok()
+            });
+            let name = required(r::NAME, issues);
+            let region =
+                required(r::REGION_CODE, issues).and_then(|text| match RegionCode::parse(&text) {
+                    Ok(code) if reference.regions.get(code).is_some() => Some(code),
+                    Ok(_) => {
+                        issues.push(
+                            Issue::error(
+                                at(r::REGION_CODE),
+                                "unknown-region",
+                                "not in the GB/T 2260 region list",
+                            )
+                            .with_value(&text)
+                            .with_hint("look codes up with `npsc codes region <code or name>`"),
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        let mut issue =
+                            Issue::error(at(r::REGION_CODE), "bad-region-code", e.to_string())
+                                .with_value(&text);
+                        if let Some(hint) = e.hint() {
+                            issue = issue.with_hint(hint);
+                        }
+                        issues.push(issue);
+                        None
+                    }
+                });
+            let industry = required(r::INDUSTRY_CODE, issues).and_then(|text| {
+                parse_industry_class(&text, reference, at(r::INDUSTRY_CODE), issues)
+            });
+            let status = required(r::STATUS, issues).and_then(|text| {
             let status = Status::parse(&text);
             if status.is_none() {
                 issues.push(
@@ -68,39 +87,49 @@ pub fn read_registry(
             }
             status
         });
-        let status_date = record.get(r::STATUS_DATE).and_then(|text| {
-            Date::parse(text)
-                .map_err(|e| {
-                    issues.push(
-                        Issue::error(at(r::STATUS_DATE), "bad-date", e.to_string())
-                            .with_value(text)
-                            .with_hint("write dates as `2022-09-30`"),
-                    )
-                })
-                .ok()
-        });
-        if issues.error_count() > before {
-            return;
-        }
-        if let (Some(uscc), Some(name), Some(region), Some(industry), Some(status)) =
-            (uscc, name, region, industry, status)
-        {
-            enterprises.push(Enterprise {
-                uscc,
-                name,
-                region,
-                industry,
-                status,
-                status_date,
-                permit_no: record.get(r::PERMIT_NO).map(str::to_string),
-                row,
+            let status_date = record.get(r::STATUS_DATE).and_then(|text| {
+                Date::parse(text)
+                    .map_err(|e| {
+                        issues.push(
+                            Issue::error(at(r::STATUS_DATE), "bad-date", e.to_string())
+                                .with_value(text)
+                                .with_hint("write dates as `2022-09-30`"),
+                        )
+                    })
+                    .ok()
             });
-        }
-    });
-    if opened.is_none() || issues.has_errors() {
+            if issues.error_count() > before {
+                return;
+            }
+            if let (Some(uscc), Some(name), Some(region), Some(industry), Some(status)) =
+                (uscc, name, region, industry, status)
+            {
+                enterprises.push(Enterprise {
+                    uscc,
+                    name,
+                    region,
+                    industry,
+                    status,
+                    status_date,
+                    permit_no: record.get(r::PERMIT_NO).map(str::to_string),
+                    row,
+                });
+            }
+        },
+    );
+    if opened.is_none() {
         return Err(issues);
     }
-    Registry::new(enterprises).map_err(|duplicates| {
+    let cell_errors = issues.has_errors();
+    let built = Registry::new(enterprises);
+    if let Ok(registry) = built {
+        return if cell_errors {
+            Err(issues)
+        } else {
+            Ok(registry)
+        };
+    }
+    built.map_err(|duplicates| {
         for (row, first, uscc) in duplicates {
             let location = crate::issue::Location {
                 file: file.clone(),
@@ -109,18 +138,22 @@ pub fn read_registry(
                 column: Some("uscc".to_string()),
             };
             issues.push(
-                Issue::error(location, "duplicate-enterprise", format!("enterprise `{uscc}` is already listed at row {first}"))
-                    .with_value(uscc.as_str()),
+                Issue::error(
+                    location,
+                    "duplicate-enterprise",
+                    format!("enterprise `{uscc}` is already listed at row {first}"),
+                )
+                .with_value(uscc.as_str()),
             );
         }
         issues
     })
 }
 
-/// Parses a USCC into an issue with an unset location (the caller relocates it).
-pub(crate) fn parse_uscc(text: &str) -> Result<Uscc, Issue> {
+/// Parses a USCC; a bad one becomes an issue at `location`.
+pub(crate) fn parse_uscc(text: &str, location: crate::issue::Location) -> Result<Uscc, Issue> {
     Uscc::parse(text).map_err(|e| {
-        let mut issue = Issue::error(crate::issue::Location::default(), "bad-uscc", e.to_string()).with_value(text);
+        let mut issue = Issue::error(location, "bad-uscc", e.to_string()).with_value(text);
         if let Some(hint) = e.hint() {
             issue = issue.with_hint(hint);
         }

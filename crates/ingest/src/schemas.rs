@@ -52,7 +52,10 @@ pub static COEFFICIENT_TABLE: Schema = Schema {
         required("unit", &["单位", "计量单位"]),
         required("generation_coefficient", &["产污系数"]),
         required("treatment", &["末端治理技术名称", "末端治理技术"]),
-        optional("removal_efficiency", &["末端治理技术效率", "去除效率", "去除率"]),
+        optional(
+            "removal_efficiency",
+            &["末端治理技术效率", "去除效率", "去除率"],
+        ),
         optional("emission_coefficient", &["排污系数"]),
         optional("source", &["备注", "来源"]),
     ],
@@ -122,7 +125,10 @@ pub static ACTIVITY: Schema = Schema {
         optional("treatment", &["末端治理技术名称", "末端治理技术"]),
         required("activity", &["活动水平"]),
         required("activity_unit", &["计量单位"]),
-        optional("operation_rate", &["治理设施运行率", "治理设施实际运行率", "运行率"]),
+        optional(
+            "operation_rate",
+            &["治理设施运行率", "治理设施实际运行率", "运行率"],
+        ),
         optional("parameters", &["参数"]),
         optional("outlet_id", &["排放口编号"]),
     ],

@@ -1,0 +1,2282 @@
+//! Reading a CSV file or an Excel sheet into records addressed by a [`Schema`] of known fields.
+//!
+//! Users of npsc live in Excel and in Chinese-headed CSV files, often GBK-encoded, so this reader
+//! accepts both kinds of file, both languages of header and both encodings, and reports every
+//! problem with file, sheet, row, column and value instead of stopping at the first one.
+//!
+//! # Opening
+//!
+//! [`TableReader::open`] picks CSV or Excel by extension ([`SourceKind::from_path`]; a file with
+//! another extension is read as Excel when it starts like a workbook and as CSV otherwise), and
+//! [`TableReader::from_bytes`] reads an upload already in memory. Every problem that makes the
+//! table unreadable comes back at once as [`Issues`]: every missing, unknown, duplicated or
+//! unnamed column of the header together, not only the first.
+//!
+//! # Headers
+//!
+//! A header cell names a schema [`Field`] when, after trimming whitespace and any byte-order mark
+//! and after turning full-width brackets `（）` into `()`, it equals
+//! - the field's English name, compared case-insensitively, with a space or `-` accepted for `_`
+//!   (`Industry Code` names `industry_code`), or
+//! - one of its Chinese aliases exactly, or
+//! - either of those followed by a parenthesised note such as a unit: `活动水平（吨）` and
+//!   `末端治理技术效率(%)` name `活动水平` and `末端治理技术效率`. An alias that itself ends in
+//!   brackets is matched whole first.
+//!
+//! # CSV
+//!
+//! Fields are separated by commas and quoted with `"` (a quote inside a quoted field is doubled),
+//! records end at LF, CRLF or CR. The encoding is, unless [`ReadOptions::encoding`] forces one:
+//! - UTF-8 when the file starts with a UTF-8 byte-order mark (which is dropped);
+//! - otherwise UTF-8 when its first 64 KiB are valid UTF-8 (a multi-byte character cut by the
+//!   64 KiB boundary is allowed), and GB18030 otherwise. GB18030 is a superset of GBK and GB2312,
+//!   the encodings of Chinese Excel's "CSV (逗号分隔)".
+//!
+//! A UTF-16 file (byte-order mark `FF FE` or `FE FF`, or many NUL bytes), a workbook saved with a
+//! `.csv` name and a tab-separated file are refused with a hint. The CSV is split on the raw
+//! bytes, which is safe for GB18030 because none of its multi-byte sequences contains `,`, `"`,
+//! CR or LF, and each field is then decoded on its own, so that a field invalid in the chosen
+//! encoding is reported at its row and column (`bad-encoding`, with its first bytes in hex) while
+//! the rest of the file is read normally. The file is streamed through a 256 KiB buffer and
+//! never held whole in memory; on the UTF-8 path a record costs no allocation once its buffers
+//! have grown.
+//!
+//! # Excel
+//!
+//! `.xlsx`, `.xlsm`, `.xlsb`, `.xls` and `.ods` workbooks are read with calamine, which loads the
+//! whole sheet into memory: workbooks are limited to about a million rows by Excel itself, so
+//! this is acceptable. The first sheet is read unless [`ReadOptions::sheet`] names another; the
+//! header is the sheet's first row that has a non-empty cell, and row numbers are the sheet's
+//! own. Columns whose header cell and every other cell are empty are ignored. Cells become text
+//! as follows (see [`TableReader::read`] for error cells):
+//! - text as it is; integers without decimals;
+//! - numbers with Rust's shortest round-trip formatting, which writes integral values without
+//!   `.0` (`1500`, `0.25`, `0.000001`) and never uses an exponent;
+//! - booleans as `TRUE` and `FALSE`;
+//! - dates as ISO `YYYY-MM-DD`, date-times as `YYYY-MM-DD HH:MM:SS` (with `.mmm` when there are
+//!   milliseconds), times of day as `HH:MM:SS` and durations as `H:MM:SS`. The serial number is
+//!   converted by calamine's `ExcelDateTime::to_ymd_hms_milli`, which knows whether the workbook
+//!   uses the 1900 or the 1904 date system. In the 1900 system Excel counts the non-existent day
+//!   1900-02-29 (serial 60), inherited from Lotus 1-2-3: serials from 61 on are the true dates,
+//!   serials 1 to 59 are 1900-01-01 to 1900-02-28 as Excel shows them, and serial 60 is written
+//!   `1900-02-29` exactly as Excel shows it, so that a date parser downstream rejects it instead
+//!   of silently moving it to another day.
+
+use std::fmt::{self, Write as _};
+use std::fs::File;
+use std::io::{self, Cursor, Read, Seek, SeekFrom};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::str::FromStr;
+
+use calamine::{
+    Data, ExcelDateTime, ExcelDateTimeType, Ods, Range, Reader, Sheets, Xls, Xlsb, Xlsx,
+};
+use encoding_rs::GB18030;
+
+use crate::issue::{Issue, Issues, Location};
+
+/// One known column of a canonical table: the English snake_case name and the accepted Chinese
+/// headers.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    /// English snake_case name, accepted as a header case-insensitively.
+    pub name: &'static str,
+    /// Chinese headers accepted for the field.
+    pub aliases: &'static [&'static str],
+    /// Whether the column must be present in the file (its cells may still be empty).
+    pub required: bool,
+}
+
+/// The known columns of one canonical table.
+#[derive(Debug, Clone, Copy)]
+pub struct Schema {
+    /// What the table is, e.g. `coefficient table`, used in messages.
+    pub kind: &'static str,
+    /// The fields; a field is addressed by its index in this slice.
+    pub fields: &'static [Field],
+}
+
+impl Schema {
+    /// The index of the field with this English name.
+    pub fn field_index(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+}
+
+/// The encoding a CSV file was read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// UTF-8, with or without a byte-order mark.
+    Utf8,
+    /// GB18030, a superset of GBK and GB2312.
+    Gb18030,
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Encoding::Utf8 => "UTF-8",
+            Encoding::Gb18030 => "GB18030 (GBK)",
+        })
+    }
+}
+
+/// Which encoding to read a CSV file in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EncodingChoice {
+    /// Detect it: see the module documentation.
+    #[default]
+    Auto,
+    /// UTF-8 whatever the content.
+    Utf8,
+    /// GB18030 (GBK, GB2312) whatever the content; a UTF-8 byte-order mark is still dropped.
+    Gb18030,
+}
+
+/// An encoding name that [`EncodingChoice`] does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown encoding `{0}`: use auto, utf-8 or gbk (also gb18030, gb2312)")]
+pub struct UnknownEncoding(pub String);
+
+impl FromStr for EncodingChoice {
+    type Err = UnknownEncoding;
+
+    /// Accepts `auto`, `utf-8`, `utf8`, `gbk`, `gb18030`, `gb2312` and `cp936`, in any case.
+    fn from_str(s: &str) -> Result<EncodingChoice, UnknownEncoding> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(EncodingChoice::Auto),
+            "utf-8" | "utf8" => Ok(EncodingChoice::Utf8),
+            "gbk" | "gb18030" | "gb2312" | "cp936" => Ok(EncodingChoice::Gb18030),
+            _ => Err(UnknownEncoding(s.to_string())),
+        }
+    }
+}
+
+/// How to read a table.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// CSV encoding; detected by default. Ignored for Excel.
+    pub encoding: EncodingChoice,
+    /// Excel: the sheet to read, by name; the first sheet by default. Ignored for CSV.
+    pub sheet: Option<String>,
+    /// How many issues to keep (see [`Issues::with_cap`]); 0 means the default of 1000.
+    pub issue_cap: usize,
+}
+
+/// What kind of file a table is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// Comma-separated text.
+    Csv,
+    /// An Excel or OpenDocument workbook.
+    Excel,
+}
+
+impl SourceKind {
+    /// The kind by extension, case-insensitively: `.csv`, `.txt` and `.tsv` are CSV (a
+    /// tab-separated file is then refused with a hint), `.xlsx`, `.xlsm`, `.xlsb`, `.xls` and
+    /// `.ods` are Excel.
+    pub fn from_path(path: &Path) -> Option<SourceKind> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        match extension.as_str() {
+            "csv" | "txt" | "tsv" => Some(SourceKind::Csv),
+            "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => Some(SourceKind::Excel),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the records of one table, one at a time.
+pub struct TableReader {
+    layout: Layout,
+    body: Body,
+}
+
+impl fmt::Debug for TableReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TableReader")
+            .field("file", &self.layout.file)
+            .field("sheet", &self.layout.sheet)
+            .field("headers", &self.layout.headers)
+            .field("encoding", &self.encoding())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TableReader {
+    /// Opens a file, CSV or Excel by extension (see [`SourceKind::from_path`]), and reads its
+    /// header. Problems that make the table unreadable (the file cannot be opened, is empty or
+    /// not a table, or its header is wrong) come back together as issues; the file name in
+    /// locations is the path as given.
+    pub fn open(
+        path: &Path,
+        schema: &'static Schema,
+        options: &ReadOptions,
+    ) -> Result<TableReader, Issues> {
+        let name = path.display().to_string();
+        let fatal = |code, message: String| Err(fatal(&name, options, code, message, None));
+        if path.is_dir() {
+            return fatal("cannot-open", "this is a folder, not a file".to_string());
+        }
+        let mut file = match File::open(path) {
+            Ok(file) => file,
+            Err(e) => return fatal("cannot-open", format!("cannot open the file: {e}")),
+        };
+        let total = match file.metadata() {
+            Ok(metadata) => metadata.len(),
+            Err(e) => return fatal("cannot-open", format!("cannot read the file: {e}")),
+        };
+        let kind = match SourceKind::from_path(path) {
+            Some(kind) => kind,
+            None => {
+                let mut magic = [0; 8];
+                let n = read_full(&mut file, &mut magic)
+                    .and_then(|n| file.seek(SeekFrom::Start(0)).map(|_| n));
+                match n {
+                    Ok(n) if is_workbook(&magic[..n]) => SourceKind::Excel,
+                    Ok(_) => SourceKind::Csv,
+                    Err(e) => return fatal("cannot-open", format!("cannot read the file: {e}")),
+                }
+            }
+        };
+        match kind {
+            SourceKind::Csv => open_csv(name, Source::File(file), total, schema, options),
+            SourceKind::Excel => {
+                // calamine reads the whole workbook anyway; reading it here first gives one code
+                // path for files and uploads.
+                let mut bytes = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+                if let Err(e) = file.read_to_end(&mut bytes) {
+                    return fatal("cannot-open", format!("cannot read the file: {e}"));
+                }
+                open_excel(name, bytes, extension(path), schema, options)
+            }
+        }
+    }
+
+    /// Reads a table from bytes already in memory (an upload); `name` is the file name used in
+    /// locations, and its extension, if any, tells the workbook format.
+    pub fn from_bytes(
+        name: &str,
+        bytes: Vec<u8>,
+        kind: SourceKind,
+        schema: &'static Schema,
+        options: &ReadOptions,
+    ) -> Result<TableReader, Issues> {
+        match kind {
+            SourceKind::Csv => {
+                let total = bytes.len() as u64;
+                let source = Source::Memory(Cursor::new(bytes));
+                open_csv(name.to_string(), source, total, schema, options)
+            }
+            SourceKind::Excel => {
+                let extension = extension(Path::new(name));
+                open_excel(name.to_string(), bytes, extension, schema, options)
+            }
+        }
+    }
+
+    /// The encoding a CSV file is read in; `None` for Excel.
+    pub fn encoding(&self) -> Option<Encoding> {
+        match &self.body {
+            Body::Csv(csv) => Some(csv.encoding),
+            Body::Excel(_) => None,
+        }
+    }
+
+    /// The header cells as written in the file, trimmed, one per column of the file (for Excel,
+    /// one per column of the sheet's used range, starting at its first column).
+    pub fn headers(&self) -> &[String] {
+        &self.layout.headers
+    }
+
+    /// Whether the file has a column for this schema field (optional fields may be absent).
+    pub fn field_present(&self, field: usize) -> bool {
+        self.column(field).is_some()
+    }
+
+    /// The index in [`TableReader::headers`] of this schema field's column, `None` when the
+    /// field is absent.
+    pub fn column(&self, field: usize) -> Option<usize> {
+        self.layout.columns.get(field).copied().flatten()
+    }
+
+    /// The row of the header, 1-based.
+    pub fn header_row(&self) -> u64 {
+        self.layout.header_row
+    }
+
+    /// Reads the next record into `record`, reusing its buffers. Returns `Ok(false)` at the end.
+    ///
+    /// A row with problems of its own is still returned, with [`Record::is_bad`] true and its
+    /// problems pushed to `issues`, so that the caller can go on checking its other cells and
+    /// report every bad cell of the file in one pass. Those problems are:
+    /// - `ragged-row`: more or fewer fields than the header has columns; missing cells read as
+    ///   absent and extra cells are ignored;
+    /// - `unclosed-quote`: a quote opened in the last record is never closed, so the rest of the
+    ///   file was read into one field;
+    /// - `bad-encoding`: a cell invalid in the file's encoding; it reads as its lossy decoding
+    ///   (U+FFFD for each bad sequence) and [`Record::is_bad_cell`] is true for it;
+    /// - `nul-byte`: a cell with NUL bytes; it reads without them and is a bad cell;
+    /// - `excel-error-cell`: an Excel error such as `#DIV/0!`; it reads as that text and is a
+    ///   bad cell.
+    ///
+    /// Blank rows (every cell empty) are returned too, never reported: see [`Record::is_blank`].
+    /// The `Err` is a fatal I/O error in the middle of the file, after which reading stops.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the error is one located Issue, returned at most once per file"
+    )]
+    pub fn read(&mut self, record: &mut Record, issues: &mut Issues) -> Result<bool, Issue> {
+        match &mut self.body {
+            Body::Csv(csv) => csv.read(&self.layout, record, issues),
+            Body::Excel(excel) => Ok(excel.read(&self.layout, record, issues)),
+        }
+    }
+
+    /// How far reading has got, for a progress bar: CSV bytes consumed, or for Excel the
+    /// workbook's size scaled by the share of its rows read.
+    pub fn bytes_read(&self) -> u64 {
+        match &self.body {
+            Body::Csv(csv) => (csv.base + csv.reader.position().byte()).min(csv.total),
+            Body::Excel(excel) => {
+                let height = excel.range.height().max(1) as u64;
+                excel.size * (excel.next as u64).min(height) / height
+            }
+        }
+    }
+
+    /// The size of the file in bytes, for a progress bar with [`TableReader::bytes_read`].
+    pub fn total_bytes(&self) -> Option<u64> {
+        match &self.body {
+            Body::Csv(csv) => Some(csv.total),
+            Body::Excel(excel) => Some(excel.size),
+        }
+    }
+
+    /// The location of a cell: file, sheet, row and the header of this field's column, for
+    /// Excel prefixed by its letter (`C (产污系数)`). For a field absent from the file, the
+    /// column is the field's English name.
+    pub fn location(&self, row: u64, field: usize) -> Location {
+        self.layout.location(row, field)
+    }
+
+    /// The file name used in locations.
+    pub fn file_name(&self) -> &str {
+        &self.layout.file
+    }
+
+    /// The sheet read, for Excel.
+    pub fn sheet(&self) -> Option<&str> {
+        self.layout.sheet.as_deref()
+    }
+
+    /// The schema the table is read with.
+    pub fn schema(&self) -> &'static Schema {
+        self.layout.schema
+    }
+}
+
+/// One record of a table, reused from row to row: the text of its cells lives in one buffer.
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    row: u64,
+    text: String,
+    spans: Vec<(usize, usize)>,
+    bad_cells: Vec<bool>,
+    bad: bool,
+    blank: bool,
+}
+
+impl Record {
+    /// An empty record to read into.
+    pub fn new() -> Record {
+        Record::default()
+    }
+
+    /// The 1-based row as the user sees it (the header is row 1 when it is the first line); for
+    /// a CSV record spanning several lines (quoted line breaks), its first line.
+    pub fn row(&self) -> u64 {
+        self.row
+    }
+
+    /// The trimmed text of a schema field, or `None` when the column is absent or the cell is
+    /// empty or only whitespace.
+    pub fn get(&self, field: usize) -> Option<&str> {
+        match self.spans.get(field) {
+            Some(&(start, end)) if start < end => Some(&self.text[start..end]),
+            _ => None,
+        }
+    }
+
+    /// Whether every cell is empty or whitespace. Callers skip such rows silently: Excel often
+    /// has trailing blank rows and CSV exports rows of bare commas.
+    pub fn is_blank(&self) -> bool {
+        self.blank
+    }
+
+    /// Whether the reader found a problem in this row (see [`TableReader::read`]).
+    pub fn is_bad(&self) -> bool {
+        self.bad
+    }
+
+    /// Whether this field's cell has a problem already reported by the reader, so that the
+    /// caller need not report it again.
+    pub fn is_bad_cell(&self, field: usize) -> bool {
+        self.bad_cells.get(field).copied().unwrap_or(false)
+    }
+
+    fn begin(&mut self, row: u64, fields: usize) {
+        self.row = row;
+        self.text.clear();
+        self.spans.clear();
+        self.spans.resize(fields, (0, 0));
+        self.bad_cells.clear();
+        self.bad_cells.resize(fields, false);
+        self.bad = false;
+        self.blank = true;
+    }
+
+    /// Records the span of text appended since `start`, trimmed, as the field's cell.
+    fn finish(&mut self, field: usize, start: usize) {
+        let cell = &self.text[start..];
+        let trimmed = cell.trim_start();
+        let from = start + (cell.len() - trimmed.len());
+        let to = from + trimmed.trim_end().len();
+        self.spans[field] = (from, to);
+        if from < to {
+            self.blank = false;
+        }
+    }
+
+    fn mark_bad(&mut self, field: usize) {
+        self.bad = true;
+        self.bad_cells[field] = true;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared by CSV and Excel.
+
+/// How the columns of the file map to the schema, and how to name them in locations.
+struct Layout {
+    file: String,
+    sheet: Option<String>,
+    schema: &'static Schema,
+    headers: Vec<String>,
+    /// For each schema field, its column index in `headers`.
+    columns: Vec<Option<usize>>,
+    header_row: u64,
+    /// For Excel, the sheet column of `headers[0]` (0 for A); `None` for CSV.
+    first_column: Option<u32>,
+}
+
+impl Layout {
+    fn location(&self, row: u64, field: usize) -> Location {
+        let column = match self.columns.get(field).copied().flatten() {
+            Some(column) => Some(self.column_label(column)),
+            None => self.schema.fields.get(field).map(|f| f.name.to_string()),
+        };
+        Location {
+            file: self.file.clone(),
+            sheet: self.sheet.clone(),
+            row: Some(row),
+            column,
+        }
+    }
+
+    fn row_location(&self, row: u64) -> Location {
+        Location {
+            file: self.file.clone(),
+            sheet: self.sheet.clone(),
+            row: Some(row),
+            column: None,
+        }
+    }
+
+    /// The header text, for Excel prefixed by the column letter.
+    fn column_label(&self, column: usize) -> String {
+        let header = self.headers.get(column).map_or("", String::as_str);
+        match self.first_column {
+            None => header.to_string(),
+            Some(first) => {
+                let letter = column_letter(first as usize + column);
+                if header.is_empty() {
+                    letter
+                } else {
+                    format!("{letter} ({header})")
+                }
+            }
+        }
+    }
+
+    /// How an unnamed column is named in a message: its number for CSV, its letter for Excel.
+    fn column_number(&self, column: usize) -> String {
+        match self.first_column {
+            None => format!("column {}", column + 1),
+            Some(first) => format!("column {}", column_letter(first as usize + column)),
+        }
+    }
+}
+
+/// Matches the header cells to the schema, reporting every problem. `ignored` columns (Excel
+/// columns entirely empty) are neither matched nor reported.
+fn match_headers(layout: &mut Layout, ignored: &[bool], issues: &mut Issues) {
+    let schema = layout.schema;
+    let mut columns: Vec<Option<usize>> = vec![None; schema.fields.len()];
+    let named = layout.headers.iter().filter(|h| !h.is_empty()).count();
+    let looks_like_title = named == 1 && schema.fields.len() > 1;
+    for (column, header) in layout.headers.iter().enumerate() {
+        if ignored.get(column).copied().unwrap_or(false) {
+            continue;
+        }
+        let mut location = layout.row_location(layout.header_row);
+        if header.is_empty() {
+            issues.push(
+                Issue::error(
+                    location,
+                    "empty-column-name",
+                    format!("the header of {} is empty", layout.column_number(column)),
+                )
+                .with_hint(format!(
+                    "name the column (accepted names: {}) or delete it",
+                    accepted_names(schema)
+                )),
+            );
+            continue;
+        }
+        location.column = Some(layout.column_label(column));
+        match field_for_header(schema, header) {
+            Some(field) => match columns[field] {
+                None => columns[field] = Some(column),
+                Some(first) => issues.push(
+                    Issue::error(
+                        location,
+                        "duplicate-column",
+                        format!(
+                            "column `{header}` gives `{}` a second time (first given by column `{}`)",
+                            schema.fields[field].name,
+                            layout.column_label(first)
+                        ),
+                    )
+                    .with_hint("keep only one of the two columns"),
+                ),
+            },
+            None => {
+                let mut hint = String::new();
+                if let Some(close) = closest_name(schema, header) {
+                    let _ = write!(hint, "did you mean `{close}`? ");
+                }
+                if looks_like_title {
+                    hint.push_str(
+                        "the first non-empty row is taken as the header and this one looks like \
+                         a title: delete the rows above the header; ",
+                    );
+                }
+                let _ = write!(hint, "a {} has the columns {}", schema.kind, accepted_names(schema));
+                issues.push(
+                    Issue::error(
+                        location,
+                        "unknown-column",
+                        format!("unknown column `{header}` in a {}", schema.kind),
+                    )
+                    .with_hint(hint),
+                );
+            }
+        }
+    }
+    for (field, spec) in schema.fields.iter().enumerate() {
+        if spec.required && columns[field].is_none() {
+            let mut names: Vec<String> = spec.aliases.iter().map(|a| format!("`{a}`")).collect();
+            names.push(format!("`{}`", spec.name));
+            let last = names.pop().unwrap_or_default();
+            let choices = if names.is_empty() {
+                last
+            } else {
+                format!("{} or {last}", names.join(", "))
+            };
+            let aliases = if spec.aliases.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", spec.aliases.join(", "))
+            };
+            issues.push(
+                Issue::error(
+                    layout.row_location(layout.header_row),
+                    "missing-column",
+                    format!(
+                        "the required column `{}`{aliases} is missing from the {}",
+                        spec.name, schema.kind
+                    ),
+                )
+                .with_hint(format!("add a column headed {choices}")),
+            );
+        }
+    }
+    layout.columns = columns;
+}
+
+/// The schema field a header names, following the rules in the module documentation.
+fn field_for_header(schema: &Schema, header: &str) -> Option<usize> {
+    let header = normalise_header(header);
+    let matches = |text: &str| {
+        schema.fields.iter().position(|field| {
+            english_name_matches(field.name, text)
+                || field
+                    .aliases
+                    .iter()
+                    .any(|alias| normalise_header(alias) == text)
+        })
+    };
+    matches(&header).or_else(|| strip_note(&header).and_then(matches))
+}
+
+/// Trims whitespace and byte-order marks and turns full-width brackets into ASCII ones.
+fn normalise_header(header: &str) -> String {
+    header
+        .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        .chars()
+        .map(|c| match c {
+            '（' => '(',
+            '）' => ')',
+            c => c,
+        })
+        .collect()
+}
+
+/// Case-insensitive, with a space or `-` accepted for `_`.
+fn english_name_matches(name: &str, header: &str) -> bool {
+    name.len() == header.len()
+        && name
+            .bytes()
+            .zip(header.bytes())
+            .all(|(n, h)| n.eq_ignore_ascii_case(&h) || (n == b'_' && (h == b' ' || h == b'-')))
+}
+
+/// `活动水平(吨)` → `活动水平`: the header without a final parenthesised note, if it has one.
+fn strip_note(header: &str) -> Option<&str> {
+    let inner = header.strip_suffix(')')?;
+    let mut depth = 0usize;
+    for (at, c) in inner.char_indices().rev() {
+        match c {
+            ')' => depth += 1,
+            '(' if depth == 0 => {
+                let base = inner[..at].trim_end();
+                return (!base.is_empty()).then_some(base);
+            }
+            '(' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Every accepted header, for hints: `industry_code` (行业代码, 行业类别代码), ….
+fn accepted_names(schema: &Schema) -> String {
+    let mut out = String::new();
+    for (i, field) in schema.fields.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "`{}`", field.name);
+        if !field.aliases.is_empty() {
+            let _ = write!(out, " ({})", field.aliases.join(", "));
+        }
+    }
+    out
+}
+
+/// The accepted header closest to an unknown one, when it is close enough to be a typo: one
+/// character differs, or at most a third of them.
+fn closest_name(schema: &Schema, header: &str) -> Option<&'static str> {
+    let header = normalise_header(header).to_lowercase();
+    let header = strip_note(&header).unwrap_or(&header).to_string();
+    let mut best: Option<(usize, &'static str)> = None;
+    for field in schema.fields {
+        for &candidate in std::iter::once(&field.name).chain(field.aliases) {
+            let distance = edit_distance(&header, &candidate.to_lowercase());
+            let length = candidate.chars().count().max(header.chars().count());
+            if distance <= (length / 3).max(1) && best.is_none_or(|(d, _)| distance < d) {
+                best = Some((distance, candidate));
+            }
+        }
+    }
+    best.map(|(_, name)| name)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        current[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous[b.len()]
+}
+
+/// `0` → `A`, `25` → `Z`, `26` → `AA`.
+fn column_letter(mut column: usize) -> String {
+    let mut letters = Vec::new();
+    loop {
+        letters.push(b'A' + (column % 26) as u8);
+        if column < 26 {
+            break;
+        }
+        column = column / 26 - 1;
+    }
+    letters.iter().rev().map(|&b| char::from(b)).collect()
+}
+
+fn fatal(
+    file: &str,
+    options: &ReadOptions,
+    code: &'static str,
+    message: String,
+    hint: Option<&str>,
+) -> Issues {
+    let mut issue = Issue::error(Location::file(file), code, message);
+    if let Some(hint) = hint {
+        issue = issue.with_hint(hint);
+    }
+    let mut issues = Issues::with_cap(options.issue_cap);
+    issues.push(issue);
+    issues
+}
+
+fn extension(path: &Path) -> Option<String> {
+    Some(path.extension()?.to_str()?.to_ascii_lowercase())
+}
+
+/// Whether bytes start like a ZIP archive (xlsx, ods) or an OLE compound file (xls).
+fn is_workbook(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0])
+}
+
+/// Reads until `buf` is full or the input ends.
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+enum Body {
+    Csv(Box<CsvBody>),
+    Excel(ExcelBody),
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV.
+
+/// How many bytes are sniffed to detect the encoding.
+const SNIFF: usize = 64 * 1024;
+/// The read buffer: large reads keep the streaming fast.
+const BUFFER: usize = 256 * 1024;
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A CSV source: a file, or bytes in memory. Both can seek, which the check for an unclosed
+/// quote at the end of the file needs.
+struct Input {
+    source: Source,
+    /// Turns every CR into LF, for files whose lines end with CR alone (classic Mac OS), so that
+    /// they split into lines like the others with offsets unchanged.
+    cr_to_lf: bool,
+}
+
+enum Source {
+    File(File),
+    Memory(Cursor<Vec<u8>>),
+}
+
+impl Read for Input {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = match &mut self.source {
+            Source::File(file) => file.read(buf)?,
+            Source::Memory(cursor) => cursor.read(buf)?,
+        };
+        if self.cr_to_lf {
+            for b in &mut buf[..n] {
+                if *b == b'\r' {
+                    *b = b'\n';
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl Seek for Input {
+    fn seek(&mut self, position: SeekFrom) -> io::Result<u64> {
+        match &mut self.source {
+            Source::File(file) => file.seek(position),
+            Source::Memory(cursor) => cursor.seek(position),
+        }
+    }
+}
+
+struct CsvBody {
+    reader: csv::Reader<Input>,
+    raw: csv::ByteRecord,
+    encoding: Encoding,
+    /// Why the encoding was chosen, for the hint of `bad-encoding` issues.
+    encoding_hint: &'static str,
+    /// Length of the byte-order mark skipped before the CSV reader starts.
+    base: u64,
+    total: u64,
+    /// The file's last byte, which tells whether the last record ends with a line break.
+    last_byte: Option<u8>,
+    /// Number of columns of the header.
+    width: usize,
+    done: bool,
+}
+
+fn open_csv(
+    file: String,
+    source: Source,
+    total: u64,
+    schema: &'static Schema,
+    options: &ReadOptions,
+) -> Result<TableReader, Issues> {
+    let fail = |code, message: String, hint: &str| {
+        Err(fatal(
+            &file,
+            options,
+            code,
+            message,
+            (!hint.is_empty()).then_some(hint),
+        ))
+    };
+    let cannot_read = |e: io::Error| fail("cannot-open", format!("cannot read the file: {e}"), "");
+    let mut input = Input {
+        source,
+        cr_to_lf: false,
+    };
+    let wanted = SNIFF + UTF8_BOM.len();
+    let mut head = vec![0; wanted];
+    let n = match read_full(&mut input, &mut head) {
+        Ok(n) => n,
+        Err(e) => return cannot_read(e),
+    };
+    head.truncate(n);
+    if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) || looks_utf16(&head) {
+        return fail(
+            "bad-encoding",
+            "the file is encoded in UTF-16, which is not supported".to_string(),
+            "save it as UTF-8 (Excel: Save As ▸ \"CSV UTF-8 (逗号分隔)\") or as GBK (\"CSV \
+             (逗号分隔)\")",
+        );
+    }
+    let bom = head.starts_with(UTF8_BOM);
+    let base = if bom { UTF8_BOM.len() } else { 0 };
+    let body = &head[base..];
+    if is_workbook(body) {
+        return fail(
+            "wrong-format",
+            "the file is an Excel workbook, not a CSV file".to_string(),
+            "give it its real extension (.xlsx or .xls), or save it from Excel as CSV",
+        );
+    }
+    let window = &body[..body.len().min(SNIFF)];
+    // The window is cut when the file goes on beyond it.
+    let cut = n == wanted || window.len() < body.len();
+    let (encoding, encoding_hint) = match options.encoding {
+        EncodingChoice::Utf8 => (
+            Encoding::Utf8,
+            "the file was read as UTF-8 as requested; save it as UTF-8, or pass --encoding gbk",
+        ),
+        EncodingChoice::Gb18030 => (
+            Encoding::Gb18030,
+            "the file was read as GB18030 (GBK) as requested; save it as GBK, or pass \
+             --encoding utf-8",
+        ),
+        EncodingChoice::Auto if bom => (
+            Encoding::Utf8,
+            "the file was read as UTF-8 because it starts with a UTF-8 byte-order mark; save it \
+             as UTF-8, or pass --encoding gbk",
+        ),
+        EncodingChoice::Auto if is_utf8_prefix(window, cut) => (
+            Encoding::Utf8,
+            "the file was read as UTF-8 because its first 64 KiB were valid UTF-8; save it as \
+             UTF-8 or pass --encoding gbk",
+        ),
+        EncodingChoice::Auto => (
+            Encoding::Gb18030,
+            "the file was read as GB18030 (GBK) because its first 64 KiB were not valid UTF-8; \
+             save it as UTF-8 or GBK throughout",
+        ),
+    };
+    input.cr_to_lf = window.contains(&b'\r') && !window.contains(&b'\n');
+    let last_byte = if n < wanted {
+        head.last().copied()
+    } else {
+        let mut last = [0];
+        let read = input
+            .seek(SeekFrom::End(-1))
+            .and_then(|_| read_full(&mut input, &mut last));
+        match read {
+            Ok(1) => Some(last[0]),
+            Ok(_) => None,
+            Err(e) => return cannot_read(e),
+        }
+    };
+    let last_byte = last_byte.map(|b| {
+        if input.cr_to_lf && b == b'\r' {
+            b'\n'
+        } else {
+            b
+        }
+    });
+    if let Err(e) = input.seek(SeekFrom::Start(base as u64)) {
+        return cannot_read(e);
+    }
+    // Only LF ends a record: a CR before it stays at the end of the last field, where trimming
+    // removes it. csv's CRLF mode would report the line of a record wrongly, one line early,
+    // because it takes a record's position before skipping the LF of the previous CRLF.
+    let reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .buffer_capacity(BUFFER)
+        .from_reader(input);
+    let mut csv = CsvBody {
+        reader,
+        raw: csv::ByteRecord::new(),
+        encoding,
+        encoding_hint,
+        base: base as u64,
+        total,
+        last_byte,
+        width: 0,
+        done: false,
+    };
+    let mut layout = Layout {
+        file: file.clone(),
+        sheet: None,
+        schema,
+        headers: Vec::new(),
+        columns: Vec::new(),
+        header_row: 1,
+        first_column: None,
+    };
+    let mut issues = Issues::with_cap(options.issue_cap);
+
+    // The header is the first record with a non-blank field: Excel exports rows of bare commas
+    // above a table as readily as below it.
+    loop {
+        match csv.reader.read_byte_record(&mut csv.raw) {
+            Ok(true) if raw_is_blank(&csv.raw) => {}
+            Ok(true) => break,
+            Ok(false) => {
+                return fail(
+                    "empty-file",
+                    format!("the file is empty: a {} needs a header row", schema.kind),
+                    "",
+                );
+            }
+            Err(e) => return fail("cannot-open", format!("cannot read the file: {e}"), ""),
+        }
+    }
+    let (header_row, unclosed) = csv.locate();
+    layout.header_row = header_row;
+    csv.width = csv.raw.len();
+    if csv.raw.len() == 1 && schema.fields.len() > 1 {
+        let only = &csv.raw[0];
+        let separator = if only.contains(&b'\t') {
+            Some(("tabs", "tab-separated"))
+        } else if only.contains(&b';') {
+            Some(("semicolons", "semicolon-separated"))
+        } else {
+            None
+        };
+        if let Some((what, kind)) = separator {
+            issues.push(
+                Issue::error(
+                    layout.row_location(header_row),
+                    "wrong-delimiter",
+                    format!("the header has no commas but {what}: the file looks {kind}"),
+                )
+                .with_value(decode(only, encoding).unwrap_or_else(|lossy| lossy).trim())
+                .with_hint(
+                    "npsc reads comma-separated files: in Excel, Save As ▸ \"CSV UTF-8 \
+                     (逗号分隔)\"",
+                ),
+            );
+            return Err(issues);
+        }
+    }
+    // A header cell that cannot be decoded is reported as such, not also as an unknown column.
+    let mut undecodable = Vec::new();
+    for field in &csv.raw {
+        let decoded = decode(field, encoding);
+        undecodable.push(decoded.is_err());
+        let text = match decoded {
+            Ok(text) => text,
+            Err(lossy) => {
+                issues.push(
+                    Issue::error(
+                        layout.row_location(header_row),
+                        "bad-encoding",
+                        format!(
+                            "a header cell is not valid {encoding}: bytes {}",
+                            hex(field)
+                        ),
+                    )
+                    .with_value(lossy.trim())
+                    .with_hint(encoding_hint),
+                );
+                lossy
+            }
+        };
+        layout.headers.push(normalise_text(&text));
+    }
+    if let Some((column, lines)) = unclosed {
+        issues.push(unclosed_quote_issue(&layout, header_row, column, lines));
+    }
+    match_headers(&mut layout, &undecodable, &mut issues);
+    if issues.has_errors() {
+        return Err(issues);
+    }
+    Ok(TableReader {
+        layout,
+        body: Body::Csv(Box::new(csv)),
+    })
+}
+
+impl CsvBody {
+    #[allow(
+        clippy::result_large_err,
+        reason = "the error is one located Issue, returned at most once per file"
+    )]
+    fn read(
+        &mut self,
+        layout: &Layout,
+        record: &mut Record,
+        issues: &mut Issues,
+    ) -> Result<bool, Issue> {
+        if self.done {
+            return Ok(false);
+        }
+        match self.reader.read_byte_record(&mut self.raw) {
+            Ok(true) => {}
+            Ok(false) => {
+                self.done = true;
+                return Ok(false);
+            }
+            Err(e) => {
+                self.done = true;
+                let mut location = Location::file(&layout.file);
+                location.row = e.position().map(csv::Position::line);
+                return Err(Issue::error(
+                    location,
+                    "read-error",
+                    format!("cannot read the file: {e}"),
+                ));
+            }
+        }
+        let (row, unclosed) = self.locate();
+        record.begin(row, layout.columns.len());
+        for (field, column) in layout.columns.iter().enumerate() {
+            let Some(bytes) = column.and_then(|c| self.raw.get(c)) else {
+                continue;
+            };
+            self.decode_cell(layout, record, field, bytes, issues);
+        }
+        record.blank &= self.raw.iter().skip(self.width).all(is_blank_bytes);
+        if let Some((column, lines)) = unclosed {
+            record.bad = true;
+            issues.push(unclosed_quote_issue(layout, row, column, lines));
+        } else if self.raw.len() != self.width && !record.blank {
+            record.bad = true;
+            let issue = Issue::error(
+                layout.row_location(row),
+                "ragged-row",
+                format!(
+                    "the row has {} fields but the header has {} columns",
+                    self.raw.len(),
+                    self.width
+                ),
+            );
+            let multi_line = self.raw.as_slice().contains(&b'\n');
+            issues.push(if multi_line {
+                issue.with_hint(
+                    "the row runs over several lines because a quoted field holds a line break: \
+                     check that every opening `\"` is closed, and write a quote inside a quoted \
+                     field twice (`\"\"`)",
+                )
+            } else if self.raw.len() > self.width {
+                issue.with_hint("a value containing a comma must be quoted: `\"1,234\"`")
+            } else {
+                issue.with_hint("add the missing cells, empty if need be: `a,,c`")
+            });
+        }
+        Ok(true)
+    }
+
+    /// The row where the record just read starts, and, when it runs to the end of the file
+    /// inside a quoted field, that field's column and the number of line breaks it swallowed.
+    ///
+    /// csv gives the line where its parser was when it started the record, before skipping the
+    /// blank lines in front of it, and the line where it stopped. So the record's first line is
+    /// the line where the parser stopped less the line breaks inside the record's fields and
+    /// less the line break that ended it, if any. Counting the line breaks is needed only when
+    /// the record spans lines or follows blank lines, which is rare.
+    fn locate(&mut self) -> (u64, Option<(usize, u64)>) {
+        let (start_line, start_byte) = self.raw.position().map_or((1, 0), |p| (p.line(), p.byte()));
+        let end = self.reader.position();
+        let end_line = end.line();
+        let at_end = self.base + end.byte() >= self.total;
+        let unclosed = if at_end {
+            // The parser has consumed everything, so the input can be repositioned freely.
+            scan_for_unclosed_quote(self.reader.get_mut(), self.base + start_byte)
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
+        let ended_by_newline = if !at_end {
+            true
+        } else {
+            unclosed.is_none() && self.last_byte == Some(b'\n')
+        };
+        let terminator = u64::from(ended_by_newline);
+        if end_line - start_line == terminator {
+            return (start_line, unclosed);
+        }
+        let inside = self.raw.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+        let row = end_line.saturating_sub(inside + terminator).max(start_line);
+        (row, unclosed)
+    }
+
+    /// Decodes one cell into the record, reporting invalid bytes and NUL bytes.
+    fn decode_cell(
+        &self,
+        layout: &Layout,
+        record: &mut Record,
+        field: usize,
+        bytes: &[u8],
+        issues: &mut Issues,
+    ) {
+        let start = record.text.len();
+        let valid = match self.encoding {
+            Encoding::Utf8 => match std::str::from_utf8(bytes) {
+                Ok(text) => {
+                    record.text.push_str(text);
+                    true
+                }
+                Err(_) => {
+                    record.text.push_str(&String::from_utf8_lossy(bytes));
+                    false
+                }
+            },
+            Encoding::Gb18030 => match std::str::from_utf8(bytes) {
+                Ok(text) if text.is_ascii() => {
+                    record.text.push_str(text);
+                    true
+                }
+                _ => decode_gb18030_into(bytes, &mut record.text),
+            },
+        };
+        if !valid {
+            record.mark_bad(field);
+            let value = record.text[start..].trim().to_string();
+            issues.push(
+                Issue::error(
+                    layout.location(record.row, field),
+                    "bad-encoding",
+                    format!(
+                        "the cell is not valid {}: bytes {}",
+                        self.encoding,
+                        hex(bytes)
+                    ),
+                )
+                .with_value(value)
+                .with_hint(self.encoding_hint),
+            );
+        }
+        if bytes.contains(&0) {
+            let cleaned = record.text[start..].replace('\0', "");
+            record.text.truncate(start);
+            record.text.push_str(&cleaned);
+            record.mark_bad(field);
+            issues.push(
+                Issue::error(
+                    layout.location(record.row, field),
+                    "nul-byte",
+                    "the cell contains NUL bytes, which never occur in text",
+                )
+                .with_value(cleaned.trim())
+                .with_hint("the file may be binary or UTF-16: save it as CSV in UTF-8 or GBK"),
+            );
+        }
+        record.finish(field, start);
+    }
+}
+
+fn unclosed_quote_issue(layout: &Layout, row: u64, column: usize, lines: u64) -> Issue {
+    let field = layout.columns.iter().position(|&c| c == Some(column));
+    let location = match field {
+        Some(field) => layout.location(row, field),
+        None => layout.row_location(row),
+    };
+    let extent = match lines {
+        0 => "on this line".to_string(),
+        1 => "over 1 more line".to_string(),
+        n => format!("over {n} more lines"),
+    };
+    Issue::error(
+        location,
+        "unclosed-quote",
+        format!(
+            "a quote opened in this field is never closed: the field runs to the end of the file \
+             ({extent})"
+        ),
+    )
+    .with_hint("close the quote; a quote inside a quoted field is written twice: `\"\"`")
+}
+
+/// Re-reads a record's raw bytes from `start` to the end of the file with the grammar of the
+/// `csv` crate as configured here (comma, `"` quoting with doubled quotes, LF ending records),
+/// because the parser accepts a quote left open at the end of the file silently. Returns the
+/// index of the field where a never-closed quote opened and how many line breaks it swallowed.
+fn scan_for_unclosed_quote(input: &mut Input, start: u64) -> io::Result<Option<(usize, u64)>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        StartField,
+        InField,
+        Quoted,
+        QuoteInQuoted,
+    }
+    input.seek(SeekFrom::Start(start))?;
+    let mut state = State::StartField;
+    let mut field = 0usize;
+    let mut lines = 0u64;
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let n = read_full(input, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        for &b in &buf[..n] {
+            state = match (state, b) {
+                (State::Quoted, b'"') => State::QuoteInQuoted,
+                (State::Quoted, b) => {
+                    lines += u64::from(b == b'\n');
+                    State::Quoted
+                }
+                (State::StartField | State::QuoteInQuoted, b'"') => State::Quoted,
+                (_, b',') => {
+                    field += 1;
+                    State::StartField
+                }
+                (_, b'\n') => {
+                    field = 0;
+                    State::StartField
+                }
+                _ => State::InField,
+            };
+        }
+    }
+    Ok((state == State::Quoted).then_some((field, lines)))
+}
+
+/// Whether the sniffed window is UTF-8, allowing a character cut at the window's end.
+fn is_utf8_prefix(window: &[u8], cut: bool) -> bool {
+    match std::str::from_utf8(window) {
+        Ok(_) => true,
+        Err(e) => cut && e.error_len().is_none(),
+    }
+}
+
+/// UTF-16 without a byte-order mark: text of mostly ASCII characters has a NUL in every other
+/// byte, which neither UTF-8 nor GB18030 text ever has.
+fn looks_utf16(head: &[u8]) -> bool {
+    let window = &head[..head.len().min(4096)];
+    let nuls = window.iter().filter(|&&b| b == 0).count();
+    window.len() >= 4 && nuls * 4 >= window.len()
+}
+
+fn decode(bytes: &[u8], encoding: Encoding) -> Result<String, String> {
+    let mut text = String::new();
+    let valid = match encoding {
+        Encoding::Utf8 => match std::str::from_utf8(bytes) {
+            Ok(s) => {
+                text.push_str(s);
+                true
+            }
+            Err(_) => {
+                text.push_str(&String::from_utf8_lossy(bytes));
+                false
+            }
+        },
+        Encoding::Gb18030 => decode_gb18030_into(bytes, &mut text),
+    };
+    if valid { Ok(text) } else { Err(text) }
+}
+
+/// Appends the GB18030 decoding of `bytes` to `text`; returns false, after appending a lossy
+/// decoding, when the bytes are not valid GB18030.
+fn decode_gb18030_into(bytes: &[u8], text: &mut String) -> bool {
+    let start = text.len();
+    let mut decoder = GB18030.new_decoder_without_bom_handling();
+    let needed = decoder
+        .max_utf8_buffer_length_without_replacement(bytes.len())
+        .unwrap_or(bytes.len() * 3);
+    text.reserve(needed);
+    let (result, _) = decoder.decode_to_string_without_replacement(bytes, text, true);
+    if matches!(result, encoding_rs::DecoderResult::InputEmpty) {
+        return true;
+    }
+    text.truncate(start);
+    let (lossy, _) = GB18030.decode_without_bom_handling(bytes);
+    text.push_str(&lossy);
+    false
+}
+
+/// Trims whitespace and byte-order marks.
+fn normalise_text(text: &str) -> String {
+    text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        .to_string()
+}
+
+/// The first 16 bytes in hex: `d6 d0 ce c4 …`.
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for (i, b) in bytes.iter().take(16).enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let _ = write!(out, "{b:02x}");
+    }
+    if bytes.len() > 16 {
+        out.push_str(" …");
+    }
+    out
+}
+
+fn is_blank_bytes(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
+}
+
+fn raw_is_blank(raw: &csv::ByteRecord) -> bool {
+    raw.iter().all(is_blank_bytes)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Excel.
+
+struct ExcelBody {
+    range: Range<Data>,
+    /// The next row of `range` to read.
+    next: usize,
+    /// The sheet row of `range`'s first row, 0-based.
+    first_row: u32,
+    /// The workbook's size, for progress.
+    size: u64,
+}
+
+/// What stopped a workbook from being opened.
+struct WorkbookProblem {
+    code: &'static str,
+    message: String,
+    hint: String,
+}
+
+fn open_excel(
+    file: String,
+    bytes: Vec<u8>,
+    extension: Option<String>,
+    schema: &'static Schema,
+    options: &ReadOptions,
+) -> Result<TableReader, Issues> {
+    let size = bytes.len() as u64;
+    // calamine is fed untrusted files; a panic inside it must become an issue, not a crash.
+    let loaded = catch_unwind(AssertUnwindSafe(|| {
+        load_sheet(bytes, extension.as_deref(), options.sheet.as_deref())
+    }))
+    .unwrap_or_else(|_| {
+        Err(WorkbookProblem {
+            code: "bad-workbook",
+            message: "the workbook is damaged and cannot be read".to_string(),
+            hint: "open it in Excel and save it again as .xlsx".to_string(),
+        })
+    });
+    let (sheet, range) = match loaded {
+        Ok(loaded) => loaded,
+        Err(problem) => {
+            let mut issues = Issues::with_cap(options.issue_cap);
+            issues.push(
+                Issue::error(Location::file(&file), problem.code, problem.message)
+                    .with_hint(problem.hint),
+            );
+            return Err(issues);
+        }
+    };
+    let (first_row, first_column) = range.start().unwrap_or((0, 0));
+    let (height, width) = (range.height(), range.width());
+    let cell_is_empty = |row: usize, column: usize| {
+        range.get((row, column)).is_none_or(|cell| match cell {
+            Data::Empty => true,
+            Data::String(s) => s.trim().is_empty(),
+            _ => false,
+        })
+    };
+    let Some(header) = (0..height).find(|&r| (0..width).any(|c| !cell_is_empty(r, c))) else {
+        let mut issues = Issues::with_cap(options.issue_cap);
+        let mut location = Location::file(&file);
+        location.sheet = Some(sheet.clone());
+        issues.push(
+            Issue::error(
+                location,
+                "empty-file",
+                format!("the sheet is empty: a {} needs a header row", schema.kind),
+            )
+            .with_hint("pick the sheet holding the table (--sheet NAME)"),
+        );
+        return Err(issues);
+    };
+    let mut text = String::new();
+    let headers: Vec<String> = (0..width)
+        .map(|c| {
+            text.clear();
+            if let Some(cell) = range.get((header, c)) {
+                render_cell(cell, &mut text);
+            }
+            normalise_text(&text)
+        })
+        .collect();
+    let ignored: Vec<bool> = (0..width)
+        .map(|c| headers[c].is_empty() && (header..height).all(|r| cell_is_empty(r, c)))
+        .collect();
+    let mut layout = Layout {
+        file,
+        sheet: Some(sheet),
+        schema,
+        headers,
+        columns: Vec::new(),
+        header_row: u64::from(first_row) + header as u64 + 1,
+        first_column: Some(first_column),
+    };
+    let mut issues = Issues::with_cap(options.issue_cap);
+    match_headers(&mut layout, &ignored, &mut issues);
+    if issues.has_errors() {
+        return Err(issues);
+    }
+    Ok(TableReader {
+        layout,
+        body: Body::Excel(ExcelBody {
+            range,
+            next: header + 1,
+            first_row,
+            size,
+        }),
+    })
+}
+
+/// Opens the workbook and reads the wanted sheet whole.
+fn load_sheet(
+    bytes: Vec<u8>,
+    extension: Option<&str>,
+    wanted: Option<&str>,
+) -> Result<(String, Range<Data>), WorkbookProblem> {
+    let cursor = Cursor::new(bytes);
+    let opened = match extension {
+        Some("xlsx" | "xlsm" | "xlam") => Xlsx::new(cursor)
+            .map(Sheets::Xlsx)
+            .map_err(calamine::Error::Xlsx),
+        Some("xls" | "xla") => Xls::new(cursor)
+            .map(Sheets::Xls)
+            .map_err(calamine::Error::Xls),
+        Some("xlsb") => Xlsb::new(cursor)
+            .map(Sheets::Xlsb)
+            .map_err(calamine::Error::Xlsb),
+        Some("ods") => Ods::new(cursor)
+            .map(Sheets::Ods)
+            .map_err(calamine::Error::Ods),
+        _ => calamine::open_workbook_auto_from_rs(cursor),
+    };
+    let mut workbook = opened.map_err(workbook_problem)?;
+    let names = workbook.sheet_names();
+    let sheet = match wanted {
+        Some(wanted) => names
+            .iter()
+            .find(|name| name.as_str() == wanted)
+            .or_else(|| names.iter().find(|name| name.trim() == wanted.trim()))
+            .cloned()
+            .ok_or_else(|| WorkbookProblem {
+                code: "unknown-sheet",
+                message: format!("the workbook has no sheet `{wanted}`"),
+                hint: format!("its sheets are {}", quoted_list(&names)),
+            })?,
+        None => names.first().cloned().ok_or_else(|| WorkbookProblem {
+            code: "empty-file",
+            message: "the workbook has no sheet".to_string(),
+            hint: String::new(),
+        })?,
+    };
+    let range = workbook.worksheet_range(&sheet).map_err(workbook_problem)?;
+    Ok((sheet, range))
+}
+
+fn workbook_problem(error: calamine::Error) -> WorkbookProblem {
+    let password = matches!(
+        error,
+        calamine::Error::Xlsx(calamine::XlsxError::Password)
+            | calamine::Error::Xls(calamine::XlsError::Password)
+            | calamine::Error::Xlsb(calamine::XlsbError::Password)
+            | calamine::Error::Ods(calamine::OdsError::Password)
+    );
+    if password {
+        WorkbookProblem {
+            code: "password-protected",
+            message: "the workbook is protected by a password".to_string(),
+            hint: "remove the password in Excel (File ▸ Info ▸ Protect Workbook ▸ Encrypt with \
+                   Password, then clear it) and save again"
+                .to_string(),
+        }
+    } else {
+        WorkbookProblem {
+            code: "bad-workbook",
+            message: format!("cannot read the workbook: {error}"),
+            hint: "check that the file is an Excel workbook (.xlsx, .xlsm, .xlsb, .xls) or an \
+                   OpenDocument spreadsheet (.ods); open it in Excel and save it again as .xlsx"
+                .to_string(),
+        }
+    }
+}
+
+fn quoted_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl ExcelBody {
+    fn read(&mut self, layout: &Layout, record: &mut Record, issues: &mut Issues) -> bool {
+        if self.next >= self.range.height() {
+            return false;
+        }
+        let r = self.next;
+        self.next += 1;
+        let row = u64::from(self.first_row) + r as u64 + 1;
+        record.begin(row, layout.columns.len());
+        for (field, column) in layout.columns.iter().enumerate() {
+            let Some(cell) = column.and_then(|c| self.range.get((r, c))) else {
+                continue;
+            };
+            let start = record.text.len();
+            render_cell(cell, &mut record.text);
+            record.finish(field, start);
+            if let Data::Error(error) = cell {
+                record.mark_bad(field);
+                issues.push(
+                    Issue::error(
+                        layout.location(row, field),
+                        "excel-error-cell",
+                        format!("the cell holds the Excel error `{error}`"),
+                    )
+                    .with_value(error.to_string())
+                    .with_hint("correct the formula, or type the value itself"),
+                );
+            }
+        }
+        true
+    }
+}
+
+/// Writes a cell as text, following the rules in the module documentation.
+fn render_cell(cell: &Data, out: &mut String) {
+    match cell {
+        Data::Empty => {}
+        Data::String(s) => out.push_str(s),
+        Data::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Data::Float(f) => {
+            // `{}` is the shortest round-trip form and never writes `.0` or an exponent; only
+            // negative zero needs care.
+            let f = if *f == 0.0 { 0.0 } else { *f };
+            let _ = write!(out, "{f}");
+        }
+        Data::Bool(b) => out.push_str(if *b { "TRUE" } else { "FALSE" }),
+        Data::DateTime(dt) => render_datetime(dt, out),
+        Data::DateTimeIso(s) => {
+            let s = s.strip_suffix("T00:00:00").unwrap_or(s);
+            out.push_str(&s.replacen('T', " ", 1));
+        }
+        Data::DurationIso(s) => out.push_str(s),
+        Data::Error(e) => {
+            let _ = write!(out, "{e}");
+        }
+    }
+}
+
+fn render_datetime(dt: &ExcelDateTime, out: &mut String) {
+    let serial = dt.as_f64();
+    if dt.is_duration() {
+        let seconds = (serial * 86_400.0).round() as i64;
+        let sign = if seconds < 0 { "-" } else { "" };
+        let seconds = seconds.unsigned_abs();
+        let _ = write!(
+            out,
+            "{sign}{}:{:02}:{:02}",
+            seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60
+        );
+        return;
+    }
+    let (year, month, day, hour, minute, second, milli) = dt.to_ymd_hms_milli();
+    // A serial below 1 is a time of day in the 1900 date system, whose day 0 does not exist,
+    // but 1904-01-01 in the 1904 system. calamine keeps the system private; comparing with a
+    // value built in the 1904 system reveals it.
+    let in_1904 = *dt == ExcelDateTime::new(serial, ExcelDateTimeType::DateTime, true);
+    let time_only = !in_1904 && (0.0..1.0).contains(&serial);
+    if !time_only {
+        let _ = write!(out, "{year:04}-{month:02}-{day:02}");
+    }
+    if time_only || (hour, minute, second, milli) != (0, 0, 0, 0) {
+        if !time_only {
+            out.push(' ');
+        }
+        let _ = write!(out, "{hour:02}:{minute:02}:{second:02}");
+        if milli != 0 {
+            let _ = write!(out, ".{milli:03}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema of every test: two required fields and an optional one.
+    static SCHEMA: Schema = Schema {
+        kind: "test table",
+        fields: &[
+            Field {
+                name: "name",
+                aliases: &["名称", "产品名称"],
+                required: true,
+            },
+            Field {
+                name: "amount",
+                aliases: &["数量", "活动水平"],
+                required: true,
+            },
+            Field {
+                name: "date",
+                aliases: &["日期"],
+                required: false,
+            },
+        ],
+    };
+    const NAME: usize = 0;
+    const AMOUNT: usize = 1;
+    const DATE: usize = 2;
+
+    const WORKBOOK: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/table/workbook.xlsx"
+    );
+
+    /// A record as plain data: its row and its three cells.
+    type Row = (u64, [Option<String>; 3]);
+
+    /// Builds an expected row; empty strings stand for absent cells.
+    fn row(n: u64, cells: [&str; 3]) -> Row {
+        (n, cells.map(|c| (!c.is_empty()).then(|| c.to_string())))
+    }
+
+    fn open(bytes: &[u8], options: &ReadOptions) -> Result<TableReader, Issues> {
+        TableReader::from_bytes("t.csv", bytes.to_vec(), SourceKind::Csv, &SCHEMA, options)
+    }
+
+    /// Reads every non-blank record; also returns which rows were bad.
+    fn read_all(reader: &mut TableReader) -> (Vec<Row>, Vec<u64>, Vec<Issue>) {
+        let mut issues = Issues::new();
+        let mut record = Record::new();
+        let (mut rows, mut bad) = (Vec::new(), Vec::new());
+        while reader.read(&mut record, &mut issues).expect("no I/O error") {
+            if record.is_blank() {
+                continue;
+            }
+            if record.is_bad() {
+                bad.push(record.row());
+            }
+            let cells = [NAME, AMOUNT, DATE].map(|f| record.get(f).map(str::to_string));
+            rows.push((record.row(), cells));
+        }
+        (rows, bad, issues.into_vec())
+    }
+
+    /// Reads a CSV that must open.
+    fn csv(bytes: &[u8]) -> (Vec<Row>, Vec<u64>, Vec<Issue>) {
+        let mut reader = open(bytes, &ReadOptions::default())
+            .unwrap_or_else(|issues| panic!("cannot open:\n{issues}"));
+        read_all(&mut reader)
+    }
+
+    /// The issues of a CSV that must not open.
+    fn refused(bytes: &[u8]) -> Vec<Issue> {
+        match open(bytes, &ReadOptions::default()) {
+            Ok(_) => panic!("opened {:?}", String::from_utf8_lossy(bytes)),
+            Err(issues) => issues.into_vec(),
+        }
+    }
+
+    fn codes(issues: &[Issue]) -> Vec<&'static str> {
+        let mut codes: Vec<_> = issues.iter().map(|i| i.code).collect();
+        codes.sort_unstable();
+        codes
+    }
+
+    fn gbk(text: &str) -> Vec<u8> {
+        encoding_rs::GBK.encode(text).0.into_owned()
+    }
+
+    fn excel(options: &ReadOptions) -> Result<TableReader, Issues> {
+        TableReader::open(Path::new(WORKBOOK), &SCHEMA, options)
+    }
+
+    const TABLE: &str = "名称,数量,日期\n钢铁,1500,2024-03-01\n\" 水泥 \",\"1,234.5\",\n";
+
+    #[test]
+    fn utf8_with_or_without_bom_and_gbk_give_the_same_records() {
+        let expected = vec![
+            row(2, ["钢铁", "1500", "2024-03-01"]),
+            row(3, ["水泥", "1,234.5", ""]),
+        ];
+        let crlf = TABLE.replace('\n', "\r\n");
+        let cases = [
+            (TABLE.as_bytes().to_vec(), Encoding::Utf8),
+            ([UTF8_BOM, TABLE.as_bytes()].concat(), Encoding::Utf8),
+            (crlf.as_bytes().to_vec(), Encoding::Utf8),
+            (gbk(TABLE), Encoding::Gb18030),
+            (gbk(&crlf), Encoding::Gb18030),
+        ];
+        for (bytes, encoding) in cases {
+            let mut reader = open(&bytes, &ReadOptions::default()).unwrap();
+            assert_eq!(reader.encoding(), Some(encoding));
+            assert_eq!(reader.headers(), ["名称", "数量", "日期"]);
+            assert_eq!(read_all(&mut reader), (expected.clone(), vec![], vec![]));
+        }
+    }
+
+    #[test]
+    fn headers_match_in_either_language_in_any_order() {
+        let cases = [
+            ("名称,数量,日期", "钢铁,12,2024"),
+            ("name,amount,date", "钢铁,12,2024"),
+            ("Amount,NAME,Date", "12,钢铁,2024"),
+            ("日期,amount,产品名称", "2024,12,钢铁"),
+            ("\u{feff}  名称 ,活动水平（吨）,日期 (年)", "钢铁,12,2024"),
+            ("名称,数量(t),date（YYYY）", "钢铁,12,2024"),
+        ];
+        for (header, line) in cases {
+            let (rows, _, issues) = csv(format!("{header}\n{line}\n").as_bytes());
+            assert_eq!(rows, [row(2, ["钢铁", "12", "2024"])], "{header}");
+            assert!(issues.is_empty());
+        }
+        let mut reader = open("数量,名称\n1,a\n".as_bytes(), &ReadOptions::default()).unwrap();
+        assert!(!reader.field_present(DATE));
+        assert_eq!(
+            (reader.column(NAME), reader.column(AMOUNT)),
+            (Some(1), Some(0))
+        );
+        assert_eq!(read_all(&mut reader).0, [row(2, ["a", "1", ""])]);
+    }
+
+    #[test]
+    fn every_header_problem_is_reported_at_once() {
+        let issues = refused("名称,foo,name,日期,bar\n".as_bytes());
+        assert_eq!(
+            codes(&issues),
+            [
+                "duplicate-column",
+                "missing-column",
+                "unknown-column",
+                "unknown-column"
+            ]
+        );
+        let unknown = issues.iter().find(|i| i.code == "unknown-column").unwrap();
+        assert_eq!(unknown.location.row, Some(1));
+        assert_eq!(unknown.location.column.as_deref(), Some("foo"));
+        assert!(
+            unknown
+                .hint
+                .as_ref()
+                .unwrap()
+                .contains("`amount` (数量, 活动水平)")
+        );
+        let missing = issues.iter().find(|i| i.code == "missing-column").unwrap();
+        assert!(missing.message.contains("`amount` (数量, 活动水平)"));
+        assert_eq!(
+            missing.hint.as_deref(),
+            Some("add a column headed `数量`, `活动水平` or `amount`")
+        );
+        let duplicate = issues
+            .iter()
+            .find(|i| i.code == "duplicate-column")
+            .unwrap();
+        assert_eq!(duplicate.location.column.as_deref(), Some("name"));
+    }
+
+    #[test]
+    fn header_problems_come_with_helpful_hints() {
+        let typo = refused("名秤,数量\n".as_bytes());
+        assert!(
+            typo[0]
+                .hint
+                .as_ref()
+                .unwrap()
+                .starts_with("did you mean `名称`?")
+        );
+        let title = refused("2024年活动数据表\n名称,数量\n".as_bytes());
+        assert!(
+            title
+                .iter()
+                .any(|i| i.hint.as_ref().unwrap().contains("looks like a title"))
+        );
+        let empty = refused("名称,,数量\n".as_bytes());
+        assert_eq!(codes(&empty), ["empty-column-name"]);
+        assert_eq!(empty[0].message, "the header of column 2 is empty");
+        let tabs = refused("名称\t数量\na\t1\n".as_bytes());
+        assert_eq!(codes(&tabs), ["wrong-delimiter"]);
+        assert!(tabs[0].hint.as_ref().unwrap().contains("CSV UTF-8"));
+    }
+
+    #[test]
+    fn ragged_rows_are_reported_and_still_returned() {
+        let (rows, bad, issues) =
+            csv("名称,数量,日期\na,1,x\nb,2\nc,3,y,z\n,,\n,\nd,4,w\n".as_bytes());
+        assert_eq!(
+            rows,
+            [
+                row(2, ["a", "1", "x"]),
+                row(3, ["b", "2", ""]),
+                row(4, ["c", "3", "y"]),
+                row(7, ["d", "4", "w"]),
+            ]
+        );
+        assert_eq!(bad, [3, 4]);
+        let found: Vec<_> = issues
+            .iter()
+            .map(|i| (i.code, i.location.row, i.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "ragged-row",
+                    Some(3),
+                    "the row has 2 fields but the header has 3 columns"
+                ),
+                (
+                    "ragged-row",
+                    Some(4),
+                    "the row has 4 fields but the header has 3 columns"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn rows_are_lines_as_an_editor_shows_them() {
+        let cases: [(&str, Vec<u64>); 4] = [
+            ("\n\n名称,数量\na,1\n\nb,2", vec![4, 6]),
+            ("名称,数量\r\n\r\na,1\r\nb,2\r\n", vec![3, 4]),
+            ("名称,数量\ra,1\r\rb,2\r", vec![2, 4]),
+            (
+                "名称,数量\n\"a\nb\",1\n\n\"c\r\n\",\"2\n\"\nd,3\n",
+                vec![2, 5, 8],
+            ),
+        ];
+        for (text, expected) in cases {
+            let (rows, _, issues) = csv(text.as_bytes());
+            assert!(issues.is_empty(), "{text:?}: {issues:?}");
+            assert_eq!(
+                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+                expected,
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_bytes_beyond_the_sniffed_64_kib_are_located() {
+        let mut bytes = "名称,数量,日期\n".as_bytes().to_vec();
+        for i in 2..5000 {
+            bytes.extend_from_slice(format!("钢铁{i},{i},2024\n").as_bytes());
+        }
+        assert!(bytes.len() > SNIFF);
+        bytes.extend_from_slice(&gbk("钢铁,5000,2024\n"));
+        bytes.extend_from_slice(b"last,5001,\n");
+        let mut reader = open(&bytes, &ReadOptions::default()).unwrap();
+        assert_eq!(reader.encoding(), Some(Encoding::Utf8));
+        let (rows, bad, issues) = read_all(&mut reader);
+        assert_eq!(rows.len(), 5000);
+        assert_eq!(bad, [5000]);
+        assert_eq!(
+            rows[4998],
+            row(5000, ["\u{fffd}".repeat(4).as_str(), "5000", "2024"])
+        );
+        assert_eq!(issues.len(), 1);
+        let issue = &issues[0];
+        assert_eq!(issue.code, "bad-encoding");
+        assert_eq!(issue.location, reader.location(5000, NAME));
+        assert_eq!(issue.location.column.as_deref(), Some("名称"));
+        assert_eq!(
+            issue.message,
+            "the cell is not valid UTF-8: bytes b8 d6 cc fa"
+        );
+        assert!(
+            issue
+                .hint
+                .as_ref()
+                .unwrap()
+                .contains("first 64 KiB were valid UTF-8")
+        );
+        assert_eq!(reader.bytes_read(), reader.total_bytes().unwrap());
+    }
+
+    #[test]
+    fn a_forced_encoding_wins_over_detection() {
+        let utf8 = ReadOptions {
+            encoding: "utf-8".parse().unwrap(),
+            ..ReadOptions::default()
+        };
+        let issues = open(&gbk(TABLE), &utf8).unwrap_err().into_vec();
+        assert_eq!(
+            codes(&issues),
+            [
+                "bad-encoding",
+                "bad-encoding",
+                "bad-encoding",
+                "missing-column",
+                "missing-column"
+            ]
+        );
+        let gb = ReadOptions {
+            encoding: "GBK".parse().unwrap(),
+            ..ReadOptions::default()
+        };
+        let mut reader = open(&gbk(TABLE), &gb).unwrap();
+        assert_eq!(reader.encoding(), Some(Encoding::Gb18030));
+        assert_eq!(read_all(&mut reader).0.len(), 2);
+        for (text, choice) in [
+            ("auto", EncodingChoice::Auto),
+            ("UTF8", EncodingChoice::Utf8),
+            ("gb2312", EncodingChoice::Gb18030),
+            (" gb18030 ", EncodingChoice::Gb18030),
+        ] {
+            assert_eq!(text.parse::<EncodingChoice>(), Ok(choice));
+        }
+        assert!("latin1".parse::<EncodingChoice>().is_err());
+        assert_eq!(Encoding::Gb18030.to_string(), "GB18030 (GBK)");
+    }
+
+    #[test]
+    fn utf16_and_workbooks_named_csv_are_refused() {
+        let utf16le: Vec<u8> = TABLE.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let utf16be: Vec<u8> = TABLE.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let cases = [
+            ([&[0xFF, 0xFE][..], &utf16le].concat(), "bad-encoding"),
+            ([&[0xFE, 0xFF][..], &utf16be].concat(), "bad-encoding"),
+            (
+                "name,amount\n"
+                    .encode_utf16()
+                    .flat_map(u16::to_le_bytes)
+                    .collect(),
+                "bad-encoding",
+            ),
+            (std::fs::read(WORKBOOK).unwrap(), "wrong-format"),
+        ];
+        for (bytes, code) in cases {
+            let issues = refused(&bytes);
+            assert_eq!(codes(&issues), [code]);
+            assert!(issues[0].hint.is_some());
+        }
+    }
+
+    #[test]
+    fn an_empty_file_is_refused_and_a_header_alone_is_fine() {
+        for bytes in [&b""[..], UTF8_BOM, b"\n\r\n", b",,\n , \n"] {
+            assert_eq!(codes(&refused(bytes)), ["empty-file"], "{bytes:?}");
+        }
+        for text in ["名称,数量\n", "名称,数量", "名称,数量\n,,\n"] {
+            assert_eq!(csv(text.as_bytes()), (vec![], vec![], vec![]));
+        }
+    }
+
+    #[test]
+    fn a_quote_left_open_at_the_end_is_reported() {
+        let (rows, bad, issues) = csv("名称,数量\na,1\nb,\"2\nc,3\nd,4\n".as_bytes());
+        assert_eq!(
+            rows,
+            [row(2, ["a", "1", ""]), row(3, ["b", "2\nc,3\nd,4", ""])]
+        );
+        assert_eq!(bad, [3]);
+        assert_eq!(codes(&issues), ["unclosed-quote"]);
+        assert_eq!(issues[0].location.row, Some(3));
+        assert_eq!(issues[0].location.column.as_deref(), Some("数量"));
+        assert!(
+            issues[0].message.ends_with("(over 3 more lines)"),
+            "{}",
+            issues[0].message
+        );
+
+        let (_, bad, issues) = csv("名称,数量\r\na,\"1".as_bytes());
+        assert_eq!((bad, codes(&issues)), (vec![2], vec!["unclosed-quote"]));
+        assert!(issues[0].message.ends_with("(on this line)"));
+
+        // Quoted line breaks that are closed, at the end or before it, are fine.
+        for text in [
+            "名称,数量\na,\"1\n2\"",
+            "名称,数量\na,\"1\n2\"\n",
+            "名称,数量\n\"a\"\"\",1\n",
+        ] {
+            let (rows, _, issues) = csv(text.as_bytes());
+            assert!(issues.is_empty(), "{text:?}");
+            assert_eq!(rows.len(), 1);
+        }
+        assert_eq!(
+            codes(&refused("名称,\"数量\n".as_bytes())),
+            ["unclosed-quote"]
+        );
+    }
+
+    #[test]
+    fn nul_bytes_are_reported_and_removed() {
+        let (rows, bad, issues) = csv(b"name,amount\na\0b,1\n");
+        assert_eq!((rows, bad), (vec![row(2, ["ab", "1", ""])], vec![2]));
+        assert_eq!(codes(&issues), ["nul-byte"]);
+        let mut reader = open(b"name,amount\na\0b,1\n", &ReadOptions::default()).unwrap();
+        let mut record = Record::new();
+        reader.read(&mut record, &mut Issues::new()).unwrap();
+        assert!(record.is_bad_cell(NAME) && !record.is_bad_cell(AMOUNT));
+    }
+
+    #[test]
+    fn locations_name_the_file_row_and_header() {
+        let reader = open("数量,名称\n".as_bytes(), &ReadOptions::default()).unwrap();
+        assert_eq!(reader.file_name(), "t.csv");
+        let at = |field| reader.location(9, field).column;
+        assert_eq!(
+            [at(NAME), at(AMOUNT), at(DATE)],
+            [Some("名称"), Some("数量"), Some("date")].map(|c| c.map(str::to_string))
+        );
+        assert_eq!(
+            reader.location(9, NAME).to_string(),
+            "t.csv, row 9, column `名称`"
+        );
+    }
+
+    #[test]
+    fn files_open_by_extension_or_content() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a.csv", "a.TXT", "a.dat"] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, gbk(TABLE)).unwrap();
+            let mut reader = TableReader::open(&path, &SCHEMA, &ReadOptions::default()).unwrap();
+            assert_eq!(reader.encoding(), Some(Encoding::Gb18030));
+            assert_eq!(read_all(&mut reader).0.len(), 2);
+        }
+        let copy = dir.path().join("copy.bin");
+        std::fs::copy(WORKBOOK, &copy).unwrap();
+        let reader = TableReader::open(&copy, &SCHEMA, &ReadOptions::default()).unwrap();
+        assert_eq!(reader.encoding(), None);
+        let missing = TableReader::open(
+            &dir.path().join("none.csv"),
+            &SCHEMA,
+            &ReadOptions::default(),
+        );
+        assert_eq!(codes(&missing.unwrap_err().into_vec()), ["cannot-open"]);
+        let folder = TableReader::open(dir.path(), &SCHEMA, &ReadOptions::default());
+        assert_eq!(codes(&folder.unwrap_err().into_vec()), ["cannot-open"]);
+        let kinds = ["x.csv", "x.tsv", "X.XLSX", "x.xls", "x.ods", "x.json", "x"]
+            .map(|p| SourceKind::from_path(Path::new(p)));
+        use SourceKind::{Csv, Excel};
+        assert_eq!(
+            kinds,
+            [
+                Some(Csv),
+                Some(Csv),
+                Some(Excel),
+                Some(Excel),
+                Some(Excel),
+                None,
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn excel_cells_become_text() {
+        let mut reader = excel(&ReadOptions::default()).unwrap();
+        assert_eq!(reader.sheet(), Some("活动数据"));
+        assert_eq!(reader.header_row(), 2);
+        assert_eq!(reader.encoding(), None);
+        let (rows, bad, issues) = read_all(&mut reader);
+        assert_eq!(
+            rows,
+            [
+                row(3, ["钢铁", "1500", "2024-03-01"]),
+                row(4, ["水泥", "0.25", "2024-03-01 08:30:00"]),
+                row(6, ["焦炭", "0.0000001", "TRUE"]),
+                row(7, ["玻璃", "#DIV/0!", ""]),
+                row(8, ["纸", "42", "1900-03-01"]),
+                row(9, ["布", "-3.5", "1900-02-29"]),
+            ]
+        );
+        assert_eq!(bad, [7]);
+        assert_eq!(issues.len(), 1);
+        assert_eq!(
+            issues[0].to_string(),
+            format!(
+                "error[excel-error-cell]: {WORKBOOK}, sheet `活动数据`, row 7, column `C (数量（吨）)`: \
+                 the cell holds the Excel error `#DIV/0!`\n  hint: correct the formula, or type \
+                 the value itself"
+            )
+        );
+        assert_eq!(reader.bytes_read(), reader.total_bytes().unwrap());
+    }
+
+    #[test]
+    fn excel_sheets_are_chosen_by_name() {
+        let sheet = |name: &str| ReadOptions {
+            sheet: Some(name.to_string()),
+            ..ReadOptions::default()
+        };
+        let mut reader = excel(&sheet("第二页")).unwrap();
+        assert_eq!(
+            read_all(&mut reader).0,
+            [row(2, ["a", "1", ""]), row(3, ["b", "2.5", ""])]
+        );
+        assert_eq!(
+            reader.location(3, AMOUNT).column.as_deref(),
+            Some("B (amount)")
+        );
+
+        let unknown = excel(&sheet("第三页")).unwrap_err().into_vec();
+        assert_eq!(codes(&unknown), ["unknown-sheet"]);
+        assert_eq!(
+            unknown[0].hint.as_deref(),
+            Some("its sheets are `活动数据`, `第二页`, `空`")
+        );
+        assert_eq!(
+            codes(&excel(&sheet("空")).unwrap_err().into_vec()),
+            ["empty-file"]
+        );
+    }
+
+    #[test]
+    fn damaged_workbooks_are_issues_not_panics() {
+        let bytes = std::fs::read(WORKBOOK).unwrap();
+        let cases = [
+            ("half.xlsx", bytes[..bytes.len() / 2].to_vec()),
+            ("upload", bytes[..bytes.len() / 2].to_vec()),
+            ("text.xlsx", TABLE.as_bytes().to_vec()),
+            ("text.xls", TABLE.as_bytes().to_vec()),
+            ("empty.ods", Vec::new()),
+        ];
+        for (name, bytes) in cases {
+            let result = TableReader::from_bytes(
+                name,
+                bytes,
+                SourceKind::Excel,
+                &SCHEMA,
+                &ReadOptions::default(),
+            );
+            let issues = result.unwrap_err().into_vec();
+            assert_eq!(codes(&issues), ["bad-workbook"], "{name}");
+            assert_eq!(issues[0].location, Location::file(name));
+        }
+        let upload = TableReader::from_bytes(
+            "upload",
+            bytes,
+            SourceKind::Excel,
+            &SCHEMA,
+            &ReadOptions::default(),
+        );
+        assert_eq!(upload.unwrap().headers(), ["名称", "数量（吨）", "日期"]);
+    }
+
+    #[test]
+    fn excel_values_render_as_a_user_expects() {
+        let datetime = |serial, is_1904| {
+            Data::DateTime(ExcelDateTime::new(
+                serial,
+                ExcelDateTimeType::DateTime,
+                is_1904,
+            ))
+        };
+        let cases = [
+            (Data::Float(1500.0), "1500"),
+            (Data::Float(0.1), "0.1"),
+            (Data::Float(-0.0), "0"),
+            (Data::Float(1e21), "1000000000000000000000"),
+            (Data::Float(0.30000000000000004), "0.30000000000000004"),
+            (Data::Int(-7), "-7"),
+            (Data::Bool(false), "FALSE"),
+            (Data::String(" 文字 ".to_string()), " 文字 "),
+            (Data::Empty, ""),
+            (Data::Error(calamine::CellErrorType::NA), "#N/A"),
+            (datetime(45352.0, false), "2024-03-01"),
+            (datetime(1.0, false), "1900-01-01"),
+            (datetime(59.0, false), "1900-02-28"),
+            (datetime(60.0, false), "1900-02-29"),
+            (datetime(61.0, false), "1900-03-01"),
+            (datetime(45352.5005, false), "2024-03-01 12:00:43.200"),
+            (datetime(0.75, false), "18:00:00"),
+            (datetime(0.0, true), "1904-01-01"),
+            (datetime(43890.0, true), "2024-03-01"),
+            (
+                Data::DateTime(ExcelDateTime::new(1.5, ExcelDateTimeType::TimeDelta, false)),
+                "36:00:00",
+            ),
+            (
+                Data::DateTimeIso("2024-03-01T00:00:00".to_string()),
+                "2024-03-01",
+            ),
+            (
+                Data::DateTimeIso("2024-03-01T08:30:00".to_string()),
+                "2024-03-01 08:30:00",
+            ),
+            (Data::DurationIso("PT8H".to_string()), "PT8H"),
+        ];
+        for (cell, expected) in cases {
+            let mut text = String::new();
+            render_cell(&cell, &mut text);
+            assert_eq!(text, expected, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn header_helpers() {
+        let letters = [0, 25, 26, 27, 701, 702].map(column_letter);
+        assert_eq!(letters, ["A", "Z", "AA", "AB", "ZZ", "AAA"]);
+        let notes = ["活动水平(吨)", "效率(%) ", "a(b(c))", "(吨)", "plain", "x)"]
+            .map(|h| strip_note(h.trim()));
+        assert_eq!(
+            notes,
+            [Some("活动水平"), Some("效率"), Some("a"), None, None, None]
+        );
+        assert_eq!(field_for_header(&SCHEMA, "Product-Name"), None);
+        assert_eq!(field_for_header(&SCHEMA, "产品名称（中文）"), Some(NAME));
+        assert_eq!(edit_distance("产污系数", "产物系数"), 1);
+    }
+}
