@@ -137,3 +137,18 @@ fn gbk_twin_with_chinese_headers_gives_the_same_totals() {
     assert_eq!(utf8.totals, gbk.totals);
     assert_eq!(utf8.summary, gbk.summary);
 }
+
+#[test]
+fn excel_twins_with_chinese_headers_give_the_same_totals() {
+    let csv = account_sample(&sample_settings());
+    let mut settings = sample_settings();
+    settings.activity = crate::support::root().join("tests/fixtures/sample-activity.xlsx");
+    settings.registry = crate::support::root().join("tests/fixtures/sample-registry.xlsx");
+    let excel = account_sample(&settings);
+    assert_eq!(csv.totals, excel.totals);
+    assert_eq!(csv.summary, excel.summary);
+    assert_eq!(
+        excel.excluded[0].row, 55,
+        "Excel rows are numbered as in the sheet"
+    );
+}

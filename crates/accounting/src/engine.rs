@@ -14,10 +14,6 @@
 //! pollutant; else the one unprefixed declared technology the table lists for that pollutant (two
 //! is an error); else the table's `直排` row, flagged as a fallback; else an error.
 
-// Row problems carry the names a person needs to fix the row; they are the cold path, so their
-// size does not matter, while boxing them would only add an allocation per failure.
-#![allow(clippy::result_large_err)]
-
 use std::collections::HashMap;
 use std::fmt;
 
@@ -750,5 +746,195 @@ impl fmt::Display for Severity {
             Severity::Error => "error",
             Severity::Unaccounted => "unaccounted",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activity::{Enterprise, Parameters, Status};
+    use crate::codes::{IndustryCode, RegionCode, Uscc};
+    use crate::coefficient::{CoefficientRow, SetMeta};
+    use crate::formula::Formula;
+    use crate::pollutant::{Medium, PollutantDef};
+    use crate::scale::ScaleClass;
+    use crate::units::{CoefficientUnit, Unit};
+
+    /// A boiler key with SO2 (直排, 湿法 15 %, 湿式 70 %) and NOx (直排 and 低氮燃烧 30 %), or NOx
+    /// without 直排 when `nox_direct` is false.
+    fn fixture(nox_direct: bool) -> (CoefficientSet, PollutantCatalog, Registry) {
+        let def = |code: &str, name: &str| PollutantDef {
+            code: code.into(),
+            name: name.into(),
+            medium: Medium::Air,
+            report_unit: Unit::parse("吨").unwrap(),
+            aliases: vec![],
+            tax: None,
+        };
+        let catalog =
+            PollutantCatalog::new(vec![def("SO2", "二氧化硫"), def("NOX", "氮氧化物")]).unwrap();
+        let mut rows = Vec::new();
+        let mut add = |pollutant: &str, generation: &str, treatment: &str, percent: f64| {
+            rows.push(CoefficientRow {
+                origin: RowOrigin {
+                    table: "t.csv".into(),
+                    row: rows.len() as u64 + 2,
+                },
+                industry: IndustryCode::parse("4430").unwrap(),
+                section: None,
+                product: "蒸汽".into(),
+                raw_material: "煤炭".into(),
+                process: "层燃炉".into(),
+                scale: ScaleClass::parse("所有规模").unwrap(),
+                pollutant: catalog.lookup(pollutant).unwrap(),
+                unit: CoefficientUnit::parse("千克/吨-原料").unwrap(),
+                generation: Formula::parse(generation).unwrap(),
+                treatment: treatment.into(),
+                removal: Removal::Efficiency { percent },
+                note: None,
+            });
+        };
+        add("二氧化硫", "16S", "直排", 0.0);
+        add("二氧化硫", "16S", "湿法除尘法", 15.0);
+        add("二氧化硫", "16S", "湿式除尘脱硫", 70.0);
+        if nox_direct {
+            add("氮氧化物", "2.94", "直排", 0.0);
+        }
+        add("氮氧化物", "2.94", "低氮燃烧", 30.0);
+        let meta = SetMeta {
+            id: "test".into(),
+            edition: 1,
+            title: String::new(),
+            effective_from: None,
+            provenance: "test".into(),
+            synthetic: true,
+        };
+        let set = CoefficientSet::build(meta, rows, &catalog).unwrap();
+        let registry = Registry::new(vec![Enterprise {
+            uscc: Uscc::parse("91350100M000100Y43").unwrap(),
+            name: "测试".into(),
+            region: RegionCode::parse("350100").unwrap(),
+            industry: IndustryCode::parse("4430").unwrap(),
+            status: Status::Operating,
+            status_date: None,
+            permit_no: None,
+            row: 2,
+        }])
+        .unwrap();
+        (set, catalog, registry)
+    }
+
+    /// Accounts 1000 t of coal with S = 1 (SO2 generated 16 t, NOx 2.94 t) under `treatment`;
+    /// returns `pollutant: treatment emitted [flags]` lines (emitted in t, 6 decimals: the binary
+    /// rounding of 0.7 × 0.8 shows in the 16th digit), or the problem's code.
+    fn check(
+        nox_direct: bool,
+        treatment: &str,
+        k: Option<f64>,
+    ) -> Result<Vec<String>, &'static str> {
+        let (set, catalog, registry) = fixture(nox_direct);
+        let policy = Policy {
+            missing_operation_rate: OperationRatePolicy::Nominal,
+        };
+        let mut engine = Engine::new(&set, &catalog, &registry, policy);
+        let industry = IndustryCode::parse("4430").unwrap();
+        let unit = Unit::parse("吨").unwrap();
+        let parameters = Parameters::parse("S=1").unwrap();
+        let row = ActivityRow {
+            row: 2,
+            year: 2023,
+            enterprise: registry
+                .find(&Uscc::parse("91350100M000100Y43").unwrap())
+                .unwrap(),
+            industry: &industry,
+            product: "蒸汽",
+            raw_material: "煤炭",
+            process: "层燃炉",
+            scale: ScaleSpec::Unspecified,
+            treatment,
+            activity: 1000.0,
+            activity_unit: &unit,
+            operation_rate: k,
+            parameters: &parameters,
+        };
+        let mut out = Vec::new();
+        engine.account(&row, &mut out).map_err(|p| p.code())?;
+        Ok(out
+            .iter()
+            .map(|e| {
+                let coefficient = set.row(e.coefficient_row);
+                format!(
+                    "{}: {} {} {:?}",
+                    catalog.get(e.pollutant).name,
+                    coefficient.treatment,
+                    crate::render::quantity(e.emitted, crate::render::Precision::Decimals(6)),
+                    e.flags.names()
+                )
+            })
+            .collect())
+    }
+
+    #[test]
+    fn treatment_choice_follows_the_documented_order() {
+        // Prefixed beats unprefixed; k = 0.8: 16 × (1 − 0.7 × 0.8) = 7.04; NOx falls back.
+        assert_eq!(
+            check(true, "湿法除尘法; 二氧化硫:湿式除尘脱硫", Some(0.8)).unwrap(),
+            [
+                "二氧化硫: 湿式除尘脱硫 7.040000 []",
+                "氮氧化物: 直排 2.940000 [\"direct_fallback\"]"
+            ]
+        );
+        // One unprefixed technology listed for SO2; NOx 低氮燃烧 30 % with k = 1 assumed.
+        assert_eq!(
+            check(true, "湿法除尘法；低氮燃烧", None).unwrap(),
+            [
+                "二氧化硫: 湿法除尘法 13.600000 [\"operation_rate_assumed\"]",
+                "氮氧化物: 低氮燃烧 2.058000 [\"operation_rate_assumed\"]"
+            ]
+        );
+        // Declaring 直排 is not a fallback.
+        assert_eq!(
+            check(true, "直排", None).unwrap(),
+            ["二氧化硫: 直排 16.000000 []", "氮氧化物: 直排 2.940000 []"]
+        );
+    }
+
+    #[test]
+    fn treatment_problems_are_errors_of_the_row() {
+        assert_eq!(
+            check(true, "湿法除尘法; 湿式除尘脱硫", Some(1.0)),
+            Err("ambiguous-treatment")
+        );
+        assert_eq!(
+            check(true, "二氧化硫:炉内脱硫", Some(1.0)),
+            Err("unknown-treatment")
+        );
+        assert_eq!(
+            check(true, "二氧化碳:炉内脱硫", Some(1.0)),
+            Err("bad-treatment")
+        );
+        assert_eq!(
+            check(false, "湿法除尘法", Some(1.0)),
+            Err("no-treatment-row")
+        );
+        assert_eq!(check(true, "", Some(1.0)).map(|v| v.len()), Ok(2));
+    }
+
+    #[test]
+    fn closed_enterprises_are_excluded_from_later_years_only() {
+        let (set, catalog, mut registry) = fixture(true);
+        let mut enterprises: Vec<_> = registry.iter().cloned().collect();
+        enterprises[0].status = Status::Closed;
+        enterprises[0].status_date = Some(crate::date::Date::new(2022, 9, 30).unwrap());
+        registry = Registry::new(enterprises).unwrap();
+        let id = registry
+            .find(&Uscc::parse("91350100M000100Y43").unwrap())
+            .unwrap();
+        assert_eq!(registry.exclusion(id, 2022), None);
+        assert!(matches!(
+            registry.exclusion(id, 2023),
+            Some(Exclusion::ClosedBefore { .. })
+        ));
+        let _ = (set, catalog);
     }
 }

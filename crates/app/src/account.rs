@@ -222,18 +222,16 @@ pub fn account(
                         for emission in &emissions {
                             totals.add(row.year, region, industry.as_ref(), emission);
                         }
-                        if let Some(writer) = results.as_mut() {
-                            if write_error.is_none() {
-                                if let Err(e) = writer.write(
-                                    item,
-                                    enterprise.region,
-                                    &emissions,
-                                    engine.set(),
-                                    reference,
-                                ) {
-                                    write_error = Some(e);
-                                }
-                            }
+                        if let Some(writer) = results.as_mut().filter(|_| write_error.is_none())
+                            && let Err(e) = writer.write(
+                                item,
+                                enterprise.region,
+                                &emissions,
+                                engine.set(),
+                                reference,
+                            )
+                        {
+                            write_error = Some(e);
                         }
                         RowResult::Accounted
                     }

@@ -69,10 +69,10 @@ pub fn industries(reference: &Reference, query: &str) -> Vec<IndustryMatch> {
             path: names.join(" / "),
         })
     };
-    if let Ok(code) = IndustryCode::parse(query) {
-        if let Ok(industry) = reference.industries.resolve(&code) {
-            return describe(&industry.code).into_iter().collect();
-        }
+    if let Ok(code) = IndustryCode::parse(query)
+        && let Ok(industry) = reference.industries.resolve(&code)
+    {
+        return describe(&industry.code).into_iter().collect();
     }
     reference
         .industries

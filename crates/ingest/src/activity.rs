@@ -273,7 +273,9 @@ impl ActivityReader {
                 }
             },
         };
-        if issues.error_count() > before {
+        // A cell the table reader could not decode was reported by `read`; the row is bad even
+        // though its other cells were checked above.
+        if issues.error_count() > before || record.is_bad() {
             return Ok(Next::Bad);
         }
         let (Some(year), Some(enterprise), Some(product), Some(raw_material), Some(process)) =

@@ -340,7 +340,7 @@ fn parse_row(
         (None, Some(formula)) => Some(Removal::EmissionCoefficient(formula)),
         (None, None) => Some(Removal::None),
     };
-    if issues.error_count() > before {
+    if issues.error_count() > before || record.is_bad() {
         return None;
     }
     Some(CoefficientRow {

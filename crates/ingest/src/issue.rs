@@ -127,8 +127,8 @@ impl Issue {
     }
 }
 
-/// Shows the value after the message unless the message already quotes it, so that both
-/// `"`12,3a` is not a number"` and `"not a year"` read well with the value attached.
+/// Shows the value after the message unless the message already quotes it in backticks, so
+/// that messages which name the value and messages which do not both read well.
 impl fmt::Display for Issue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -150,17 +150,6 @@ impl fmt::Display for Issue {
 }
 
 impl std::error::Error for Issue {}
-
-fn truncate(value: String) -> String {
-    match value.char_indices().nth(VALUE_LIMIT - 1) {
-        Some((cut, _)) if value[cut..].chars().nth(1).is_some() => {
-            let mut kept = value[..cut].to_string();
-            kept.push('…');
-            kept
-        }
-        _ => value,
-    }
-}
 
 /// The number of issues an [`Issues`] keeps when no cap is given.
 pub const DEFAULT_CAP: usize = 1000;
@@ -332,6 +321,18 @@ impl fmt::Display for Issues {
 }
 
 impl std::error::Error for Issues {}
+
+/// Keeps the first [`VALUE_LIMIT`] characters, the last one an ellipsis when some were cut.
+fn truncate(value: String) -> String {
+    match value.char_indices().nth(VALUE_LIMIT - 1) {
+        Some((cut, _)) if value[cut..].chars().nth(1).is_some() => {
+            let mut kept = value[..cut].to_string();
+            kept.push('…');
+            kept
+        }
+        _ => value,
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -98,7 +98,7 @@ pub fn read_registry(
                     })
                     .ok()
             });
-            if issues.error_count() > before {
+            if issues.error_count() > before || record.is_bad() {
                 return;
             }
             if let (Some(uscc), Some(name), Some(region), Some(industry), Some(status)) =

@@ -25,8 +25,12 @@
 //!
 //! # CSV
 //!
-//! Fields are separated by commas and quoted with `"` (a quote inside a quoted field is doubled),
-//! records end at LF, CRLF or CR. The encoding is, unless [`ReadOptions::encoding`] forces one:
+//! Fields are separated by commas and quoted with `"` (a quote inside a quoted field is doubled);
+//! lines end with LF, CRLF or, in old Mac files, CR. Blank lines are skipped, and the header is
+//! the first line with a non-blank cell. A record's row is the line it starts on, counting every
+//! line of the file from 1, so that it matches what an editor shows. A quote left open in the
+//! last record, which the CSV grammar would silently extend to the end of the file, is reported
+//! as `unclosed-quote`. The encoding is, unless [`ReadOptions::encoding`] forces one:
 //! - UTF-8 when the file starts with a UTF-8 byte-order mark (which is dropped);
 //! - otherwise UTF-8 when its first 64 KiB are valid UTF-8 (a multi-byte character cut by the
 //!   64 KiB boundary is allowed), and GB18030 otherwise. GB18030 is a superset of GBK and GB2312,
@@ -38,8 +42,9 @@
 //! CR or LF, and each field is then decoded on its own, so that a field invalid in the chosen
 //! encoding is reported at its row and column (`bad-encoding`, with its first bytes in hex) while
 //! the rest of the file is read normally. The file is streamed through a 256 KiB buffer and
-//! never held whole in memory; on the UTF-8 path a record costs no allocation once its buffers
-//! have grown.
+//! never held whole in memory; a record of valid UTF-8 (or of ASCII in a GB18030 file) is copied
+//! into the [`Record`]'s one text buffer in a single pass and costs no allocation once the
+//! buffers have grown.
 //!
 //! # Excel
 //!
@@ -62,6 +67,7 @@
 //!   `1900-02-29` exactly as Excel shows it, so that a date parser downstream rejects it instead
 //!   of silently moving it to another day.
 
+use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::fs::File;
 use std::io::{self, Cursor, Read, Seek, SeekFrom};
@@ -215,17 +221,17 @@ impl TableReader {
         options: &ReadOptions,
     ) -> Result<TableReader, Issues> {
         let name = path.display().to_string();
-        let fatal = |code, message: String| Err(fatal(&name, options, code, message, None));
+        let fail = |code, message: String| Err(fatal(&name, options, code, message, None));
         if path.is_dir() {
-            return fatal("cannot-open", "this is a folder, not a file".to_string());
+            return fail("cannot-open", "this is a folder, not a file".to_string());
         }
         let mut file = match File::open(path) {
             Ok(file) => file,
-            Err(e) => return fatal("cannot-open", format!("cannot open the file: {e}")),
+            Err(e) => return fail("cannot-open", format!("cannot open the file: {e}")),
         };
         let total = match file.metadata() {
             Ok(metadata) => metadata.len(),
-            Err(e) => return fatal("cannot-open", format!("cannot read the file: {e}")),
+            Err(e) => return fail("cannot-open", format!("cannot read the file: {e}")),
         };
         let kind = match SourceKind::from_path(path) {
             Some(kind) => kind,
@@ -236,7 +242,7 @@ impl TableReader {
                 match n {
                     Ok(n) if is_workbook(&magic[..n]) => SourceKind::Excel,
                     Ok(_) => SourceKind::Csv,
-                    Err(e) => return fatal("cannot-open", format!("cannot read the file: {e}")),
+                    Err(e) => return fail("cannot-open", format!("cannot read the file: {e}")),
                 }
             }
         };
@@ -247,7 +253,7 @@ impl TableReader {
                 // path for files and uploads.
                 let mut bytes = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
                 if let Err(e) = file.read_to_end(&mut bytes) {
-                    return fatal("cannot-open", format!("cannot read the file: {e}"));
+                    return fail("cannot-open", format!("cannot read the file: {e}"));
                 }
                 open_excel(name, bytes, extension(path), schema, options)
             }
@@ -439,10 +445,22 @@ impl Record {
 
     /// Records the span of text appended since `start`, trimmed, as the field's cell.
     fn finish(&mut self, field: usize, start: usize) {
-        let cell = &self.text[start..];
-        let trimmed = cell.trim_start();
-        let from = start + (cell.len() - trimmed.len());
-        let to = from + trimmed.trim_end().len();
+        self.finish_span(field, start, self.text.len());
+    }
+
+    /// Records `text[start..end]`, trimmed, as the field's cell.
+    fn finish_span(&mut self, field: usize, start: usize, end: usize) {
+        let bytes = &self.text.as_bytes()[start..end];
+        let (from, to) = if bytes.is_empty() {
+            (start, start)
+        } else if !may_start_whitespace(bytes[0]) && !may_start_whitespace(last_lead(bytes)) {
+            (start, end)
+        } else {
+            let cell = &self.text[start..end];
+            let trimmed = cell.trim_start();
+            let from = start + (cell.len() - trimmed.len());
+            (from, from + trimmed.trim_end().len())
+        };
         self.spans[field] = (from, to);
         if from < to {
             self.blank = false;
@@ -496,9 +514,9 @@ impl Layout {
 
     /// The header text, for Excel prefixed by the column letter.
     fn column_label(&self, column: usize) -> String {
-        let header = self.headers.get(column).map_or("", String::as_str);
+        let header = short(self.headers.get(column).map_or("", String::as_str));
         match self.first_column {
-            None => header.to_string(),
+            None => header.into_owned(),
             Some(first) => {
                 let letter = column_letter(first as usize + column);
                 if header.is_empty() {
@@ -520,7 +538,8 @@ impl Layout {
 }
 
 /// Matches the header cells to the schema, reporting every problem. `ignored` columns (Excel
-/// columns entirely empty) are neither matched nor reported.
+/// columns entirely empty, CSV header cells already reported as undecodable) are neither
+/// matched nor reported.
 fn match_headers(layout: &mut Layout, ignored: &[bool], issues: &mut Issues) {
     let schema = layout.schema;
     let mut columns: Vec<Option<usize>> = vec![None; schema.fields.len()];
@@ -532,6 +551,9 @@ fn match_headers(layout: &mut Layout, ignored: &[bool], issues: &mut Issues) {
         }
         let mut location = layout.row_location(layout.header_row);
         if header.is_empty() {
+            if layout.first_column.is_some() {
+                location.column = Some(layout.column_label(column));
+            }
             issues.push(
                 Issue::error(
                     location,
@@ -554,7 +576,8 @@ fn match_headers(layout: &mut Layout, ignored: &[bool], issues: &mut Issues) {
                         location,
                         "duplicate-column",
                         format!(
-                            "column `{header}` gives `{}` a second time (first given by column `{}`)",
+                            "column `{}` gives `{}` a second time (first given by column `{}`)",
+                            short(header),
                             schema.fields[field].name,
                             layout.column_label(first)
                         ),
@@ -573,12 +596,17 @@ fn match_headers(layout: &mut Layout, ignored: &[bool], issues: &mut Issues) {
                          a title: delete the rows above the header; ",
                     );
                 }
-                let _ = write!(hint, "a {} has the columns {}", schema.kind, accepted_names(schema));
+                let _ = write!(
+                    hint,
+                    "the columns of the {} are {}",
+                    schema.kind,
+                    accepted_names(schema)
+                );
                 issues.push(
                     Issue::error(
                         location,
                         "unknown-column",
-                        format!("unknown column `{header}` in a {}", schema.kind),
+                        format!("unknown column `{}` in the {}", short(header), schema.kind),
                     )
                     .with_hint(hint),
                 );
@@ -718,6 +746,44 @@ fn edit_distance(a: &str, b: &str) -> usize {
         std::mem::swap(&mut previous, &mut current);
     }
     previous[b.len()]
+}
+
+/// A header cut to 40 characters for messages: a header that swallowed a whole file through an
+/// unclosed quote must not make every location megabytes long.
+fn short(text: &str) -> Cow<'_, str> {
+    const LIMIT: usize = 40;
+    match text.char_indices().nth(LIMIT) {
+        Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
+        None => Cow::Borrowed(text),
+    }
+}
+
+/// Whether a UTF-8 character starting with this byte may be whitespace: ASCII space and
+/// controls, and the lead bytes of U+0085, U+00A0, U+1680, U+2000–U+205F and U+3000. Most cells
+/// start and end with other characters (CJK ideographs lead with E4–E9), so this byte test keeps
+/// the Unicode-aware trim off the hot path.
+fn may_start_whitespace(lead: u8) -> bool {
+    lead <= b' ' || lead == 0x7F || matches!(lead, 0xC2 | 0xE1 | 0xE2 | 0xE3)
+}
+
+/// The first byte of the last character of non-empty UTF-8.
+fn last_lead(bytes: &[u8]) -> u8 {
+    bytes
+        .iter()
+        .rev()
+        .take(4)
+        .find(|&&b| !(0x80..0xC0).contains(&b))
+        .copied()
+        .unwrap_or(0)
+}
+
+/// `1 field`, `2 fields`.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// `0` → `A`, `25` → `Z`, `26` → `AA`.
@@ -870,10 +936,16 @@ fn open_csv(
         Err(e) => return cannot_read(e),
     };
     head.truncate(n);
-    if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) || looks_utf16(&head) {
+    let utf16_bom = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
+    if utf16_bom || looks_utf16(&head) {
+        let message = if utf16_bom {
+            "the file is encoded in UTF-16, which is not supported"
+        } else {
+            "the file is full of NUL bytes: it looks encoded in UTF-16, which is not supported"
+        };
         return fail(
             "bad-encoding",
-            "the file is encoded in UTF-16, which is not supported".to_string(),
+            message.to_string(),
             "save it as UTF-8 (Excel: Save As ▸ \"CSV UTF-8 (逗号分隔)\") or as GBK (\"CSV \
              (逗号分隔)\")",
         );
@@ -981,7 +1053,7 @@ fn open_csv(
             Ok(false) => {
                 return fail(
                     "empty-file",
-                    format!("the file is empty: a {} needs a header row", schema.kind),
+                    format!("the file is empty: the {} has no header row", schema.kind),
                     "",
                 );
             }
@@ -1087,13 +1159,17 @@ impl CsvBody {
         }
         let (row, unclosed) = self.locate();
         record.begin(row, layout.columns.len());
-        for (field, column) in layout.columns.iter().enumerate() {
-            let Some(bytes) = column.and_then(|c| self.raw.get(c)) else {
-                continue;
-            };
-            self.decode_cell(layout, record, field, bytes, issues);
+        if !self.copy_valid_utf8(layout, record) {
+            for (field, column) in layout.columns.iter().enumerate() {
+                let Some(bytes) = column.and_then(|c| self.raw.get(c)) else {
+                    continue;
+                };
+                self.decode_cell(layout, record, field, bytes, issues);
+            }
         }
-        record.blank &= self.raw.iter().skip(self.width).all(is_blank_bytes);
+        if self.raw.len() > self.width {
+            record.blank &= self.raw.iter().skip(self.width).all(is_blank_bytes);
+        }
         if let Some((column, lines)) = unclosed {
             record.bad = true;
             issues.push(unclosed_quote_issue(layout, row, column, lines));
@@ -1103,9 +1179,9 @@ impl CsvBody {
                 layout.row_location(row),
                 "ragged-row",
                 format!(
-                    "the row has {} fields but the header has {} columns",
-                    self.raw.len(),
-                    self.width
+                    "the row has {} but the header has {}",
+                    plural(self.raw.len(), "field"),
+                    plural(self.width, "column")
                 ),
             );
             let multi_line = self.raw.as_slice().contains(&b'\n');
@@ -1159,6 +1235,43 @@ impl CsvBody {
         (row, unclosed)
     }
 
+    /// The fast path of UTF-8 files (and of ASCII records in GB18030 files): when the whole
+    /// record is valid UTF-8 without NUL bytes,
+    /// its fields are copied into the record's text in one go and the cells are spans of it.
+    /// Returns false, having copied nothing, when the record needs the field-by-field path.
+    fn copy_valid_utf8(&self, layout: &Layout, record: &mut Record) -> bool {
+        let all = self.raw.as_slice();
+        let usable = match self.encoding {
+            Encoding::Utf8 => !all.contains(&0),
+            // ASCII reads the same in GB18030.
+            Encoding::Gb18030 => all.is_ascii() && !all.contains(&0),
+        };
+        if !usable {
+            return false;
+        }
+        let Ok(text) = std::str::from_utf8(all) else {
+            return false;
+        };
+        // Fields are contiguous in `all`; a character split across two fields would make both
+        // invalid although their concatenation is valid, so every boundary is checked.
+        let bounds_ok = layout.columns.iter().flatten().all(|&c| {
+            self.raw
+                .range(c)
+                .is_none_or(|r| text.is_char_boundary(r.start) && text.is_char_boundary(r.end))
+        });
+        if !bounds_ok {
+            return false;
+        }
+        let base = record.text.len();
+        record.text.push_str(text);
+        for (field, column) in layout.columns.iter().enumerate() {
+            if let Some(range) = column.and_then(|c| self.raw.range(c)) {
+                record.finish_span(field, base + range.start, base + range.end);
+            }
+        }
+        true
+    }
+
     /// Decodes one cell into the record, reporting invalid bytes and NUL bytes.
     fn decode_cell(
         &self,
@@ -1180,13 +1293,7 @@ impl CsvBody {
                     false
                 }
             },
-            Encoding::Gb18030 => match std::str::from_utf8(bytes) {
-                Ok(text) if text.is_ascii() => {
-                    record.text.push_str(text);
-                    true
-                }
-                _ => decode_gb18030_into(bytes, &mut record.text),
-            },
+            Encoding::Gb18030 => decode_gb18030_into(bytes, &mut record.text),
         };
         if !valid {
             record.mark_bad(field);
@@ -1328,6 +1435,12 @@ fn decode(bytes: &[u8], encoding: Encoding) -> Result<String, String> {
 /// Appends the GB18030 decoding of `bytes` to `text`; returns false, after appending a lossy
 /// decoding, when the bytes are not valid GB18030.
 fn decode_gb18030_into(bytes: &[u8], text: &mut String) -> bool {
+    if let Ok(ascii) = std::str::from_utf8(bytes)
+        && ascii.is_ascii()
+    {
+        text.push_str(ascii);
+        return true;
+    }
     let start = text.len();
     let mut decoder = GB18030.new_decoder_without_bom_handling();
     let needed = decoder
@@ -1440,7 +1553,7 @@ fn open_excel(
             Issue::error(
                 location,
                 "empty-file",
-                format!("the sheet is empty: a {} needs a header row", schema.kind),
+                format!("the sheet is empty: the {} has no header row", schema.kind),
             )
             .with_hint("pick the sheet holding the table (--sheet NAME)"),
         );
@@ -1688,6 +1801,10 @@ mod tests {
     const AMOUNT: usize = 1;
     const DATE: usize = 2;
 
+    /// A workbook written once with rust_xlsxwriter, with the sheets `活动数据` (the table at B2
+    /// with numbers, dates, a boolean, a `#DIV/0!` formula and a blank row), `第二页` (English
+    /// headers at A1), `空` (empty), `空列` (an empty column C between named ones), `无名列` (data
+    /// under an empty header) and `标题` (a title row above the header).
     const WORKBOOK: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/table/workbook.xlsx"
@@ -1752,13 +1869,14 @@ mod tests {
         TableReader::open(Path::new(WORKBOOK), &SCHEMA, options)
     }
 
-    const TABLE: &str = "名称,数量,日期\n钢铁,1500,2024-03-01\n\" 水泥 \",\"1,234.5\",\n";
+    const TABLE: &str = "名称,数量,日期\n钢铁,1500,2024-03-01\n\" 水泥 \",\"1,234.5\",\nsteel,2,\n";
 
     #[test]
     fn utf8_with_or_without_bom_and_gbk_give_the_same_records() {
         let expected = vec![
             row(2, ["钢铁", "1500", "2024-03-01"]),
             row(3, ["水泥", "1,234.5", ""]),
+            row(4, ["steel", "2", ""]),
         ];
         let crlf = TABLE.replace('\n', "\r\n");
         let cases = [
@@ -1857,6 +1975,16 @@ mod tests {
         let tabs = refused("名称\t数量\na\t1\n".as_bytes());
         assert_eq!(codes(&tabs), ["wrong-delimiter"]);
         assert!(tabs[0].hint.as_ref().unwrap().contains("CSV UTF-8"));
+    }
+
+    #[test]
+    fn cells_are_trimmed_of_any_whitespace() {
+        let text = "名称,数量,日期\n\u{3000}钢铁\u{3000},\u{a0}12\t,\" x y \"\n 纸, 1 ,\u{2003}\n";
+        let (rows, _, _) = csv(text.as_bytes());
+        assert_eq!(
+            rows,
+            [row(2, ["钢铁", "12", "x y"]), row(3, ["纸", "1", ""])]
+        );
     }
 
     #[test]
@@ -1976,7 +2104,7 @@ mod tests {
         };
         let mut reader = open(&gbk(TABLE), &gb).unwrap();
         assert_eq!(reader.encoding(), Some(Encoding::Gb18030));
-        assert_eq!(read_all(&mut reader).0.len(), 2);
+        assert_eq!(read_all(&mut reader).0.len(), 3);
         for (text, choice) in [
             ("auto", EncodingChoice::Auto),
             ("UTF8", EncodingChoice::Utf8),
@@ -2057,6 +2185,34 @@ mod tests {
             codes(&refused("名称,\"数量\n".as_bytes())),
             ["unclosed-quote"]
         );
+        let swallowed = format!("名称,\"数量\n{}", "钢铁,1\n".repeat(100));
+        let issues = refused(swallowed.as_bytes());
+        assert_eq!(
+            codes(&issues),
+            ["missing-column", "unclosed-quote", "unknown-column"]
+        );
+        assert!(issues.iter().all(|i| i.to_string().len() < 1000));
+    }
+
+    #[test]
+    fn a_character_split_by_a_comma_is_invalid_in_both_fields() {
+        let utf8 = ReadOptions {
+            encoding: EncodingChoice::Utf8,
+            ..ReadOptions::default()
+        };
+        let mut reader = open(b"name,amount\n\xE4\xB8,\xAD\n", &utf8).unwrap();
+        let (rows, bad, issues) = read_all(&mut reader);
+        assert_eq!(rows, [row(2, ["\u{fffd}", "\u{fffd}", ""])]);
+        assert_eq!(bad, [2]);
+        assert_eq!(codes(&issues), ["bad-encoding", "bad-encoding"]);
+    }
+
+    #[test]
+    fn readers_can_move_to_another_thread() {
+        fn send<T: Send>() {}
+        send::<TableReader>();
+        send::<Record>();
+        send::<Issues>();
     }
 
     #[test]
@@ -2093,7 +2249,7 @@ mod tests {
             std::fs::write(&path, gbk(TABLE)).unwrap();
             let mut reader = TableReader::open(&path, &SCHEMA, &ReadOptions::default()).unwrap();
             assert_eq!(reader.encoding(), Some(Encoding::Gb18030));
-            assert_eq!(read_all(&mut reader).0.len(), 2);
+            assert_eq!(read_all(&mut reader).0.len(), 3);
         }
         let copy = dir.path().join("copy.bin");
         std::fs::copy(WORKBOOK, &copy).unwrap();
@@ -2175,11 +2331,51 @@ mod tests {
         assert_eq!(codes(&unknown), ["unknown-sheet"]);
         assert_eq!(
             unknown[0].hint.as_deref(),
-            Some("its sheets are `活动数据`, `第二页`, `空`")
+            Some("its sheets are `活动数据`, `第二页`, `空`, `空列`, `无名列`, `标题`")
         );
         assert_eq!(
             codes(&excel(&sheet("空")).unwrap_err().into_vec()),
             ["empty-file"]
+        );
+    }
+
+    #[test]
+    fn excel_columns_without_a_header_are_ignored_only_when_empty() {
+        let sheet = |name: &str| ReadOptions {
+            sheet: Some(name.to_string()),
+            ..ReadOptions::default()
+        };
+        let mut reader = excel(&sheet("空列")).unwrap();
+        assert_eq!(reader.headers(), ["名称", "数量", "", "日期"]);
+        assert_eq!(read_all(&mut reader).0, [row(2, ["a", "1", "2024"])]);
+        assert_eq!(reader.location(2, DATE).column.as_deref(), Some("D (日期)"));
+
+        let unnamed = excel(&sheet("无名列")).unwrap_err().into_vec();
+        assert_eq!(codes(&unnamed), ["empty-column-name"]);
+        assert_eq!(unnamed[0].location.column.as_deref(), Some("C"));
+        assert_eq!(unnamed[0].message, "the header of column C is empty");
+
+        let title = excel(&sheet("标题")).unwrap_err().into_vec();
+        assert_eq!(
+            codes(&title),
+            [
+                "empty-column-name",
+                "missing-column",
+                "missing-column",
+                "unknown-column"
+            ]
+        );
+        let unknown = title.iter().find(|i| i.code == "unknown-column").unwrap();
+        assert_eq!(
+            unknown.location.column.as_deref(),
+            Some("A (2024年活动数据表)")
+        );
+        assert!(
+            unknown
+                .hint
+                .as_ref()
+                .unwrap()
+                .contains("looks like a title")
         );
     }
 
@@ -2205,6 +2401,9 @@ mod tests {
             assert_eq!(codes(&issues), ["bad-workbook"], "{name}");
             assert_eq!(issues[0].location, Location::file(name));
         }
+        let locked = workbook_problem(calamine::Error::Xlsx(calamine::XlsxError::Password));
+        assert_eq!(locked.code, "password-protected");
+        assert!(locked.hint.contains("remove the password"));
         let upload = TableReader::from_bytes(
             "upload",
             bytes,
