@@ -356,6 +356,8 @@ struct PlanEntry {
     row: u32,
     factor: Ratio,
     fallback: bool,
+    /// Whether the coefficient row is the `直排` row (k is irrelevant there).
+    direct: bool,
 }
 
 struct Plan {
@@ -446,31 +448,38 @@ impl<'s> Engine<'s> {
         Ok(Outcome::Accounted(plan.key))
     }
 
+    /// The resolution cache key: every text the resolution depends on, joined by U+001F. Built
+    /// with `push_str` because this runs for every row.
     fn fill_key_buffer(&mut self, row: &ActivityRow<'_>) {
-        use std::fmt::Write;
+        const SEP: char = '\u{1f}';
         let b = &mut self.key_buffer;
         b.clear();
-        let sep = '\u{1f}';
-        let _ = write!(
-            b,
-            "{}{sep}{}{sep}{}{sep}{}{sep}",
-            row.industry, row.product, row.raw_material, row.process
-        );
+        for part in [
+            row.industry.digits(),
+            row.product,
+            row.raw_material,
+            row.process,
+        ] {
+            b.push_str(part);
+            b.push(SEP);
+        }
         match row.scale {
             ScaleSpec::Label(label) => {
-                let _ = write!(b, "L{label}");
+                b.push('L');
+                b.push_str(label);
             }
             ScaleSpec::Capacity { value, unit } => {
-                let _ = write!(b, "C{}{sep}{}", value.to_bits(), unit.symbol());
+                b.push('C');
+                b.push_str(&value.to_bits().to_string());
+                b.push(SEP);
+                b.push_str(unit.symbol());
             }
             ScaleSpec::Unspecified => b.push('U'),
         }
-        let _ = write!(
-            b,
-            "{sep}{}{sep}{}",
-            row.treatment,
-            row.activity_unit.symbol()
-        );
+        for part in [row.treatment, row.activity_unit.symbol()] {
+            b.push(SEP);
+            b.push_str(part);
+        }
     }
 }
 
@@ -523,7 +532,7 @@ fn compute(
         }
         Removal::Efficiency { .. } | Removal::None => generated,
         Removal::EmissionCoefficient(formula) => {
-            if row.operation_rate.is_some() && !coefficient.is_direct() {
+            if row.operation_rate.is_some() && !entry.direct {
                 flags = flags.with(Flags::OPERATION_RATE_UNUSED);
             }
             let value = evaluate(formula)?;
@@ -663,6 +672,7 @@ fn resolve(
             row: row_index,
             factor,
             fallback,
+            direct: coefficient.is_direct(),
         });
     }
     Ok(Plan {

@@ -152,6 +152,65 @@ pub struct Summary {
 /// Most row notes kept in the report; the summary counts all of them.
 pub const NOTE_CAP: usize = 1000;
 
+/// Rows left out for the same reason, counted together so that a reason shared by a million
+/// rows reads as one line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoteGroup {
+    /// Stable code.
+    pub code: &'static str,
+    /// The reason, e.g. "no coefficient for industry `C1351`, product `冻牛肉`, …".
+    pub message: String,
+    /// A suggestion.
+    pub hint: Option<String>,
+    /// How many rows.
+    pub rows: u64,
+    /// The first few row numbers.
+    pub first_rows: Vec<u64>,
+}
+
+/// Most distinct reasons kept; further rows are still counted in the summary.
+pub const GROUP_CAP: usize = 1000;
+/// Row numbers kept per reason.
+const GROUP_ROWS: usize = 5;
+
+/// Groups notes by code and message, in order of first appearance.
+#[derive(Default)]
+struct Grouper {
+    groups: Vec<NoteGroup>,
+    index: std::collections::HashMap<(&'static str, String), usize>,
+}
+
+impl Grouper {
+    fn add(&mut self, note: &RowNote, with_uscc: bool) {
+        let message = if with_uscc {
+            format!("{} {}", note.uscc, note.message)
+        } else {
+            note.message.clone()
+        };
+        match self.index.get(&(note.code, message.clone())) {
+            Some(&i) => {
+                let group = &mut self.groups[i];
+                group.rows += 1;
+                if group.first_rows.len() < GROUP_ROWS {
+                    group.first_rows.push(note.row);
+                }
+            }
+            None if self.groups.len() < GROUP_CAP => {
+                self.index
+                    .insert((note.code, message.clone()), self.groups.len());
+                self.groups.push(NoteGroup {
+                    code: note.code,
+                    message,
+                    hint: note.hint.clone(),
+                    rows: 1,
+                    first_rows: vec![note.row],
+                });
+            }
+            None => {}
+        }
+    }
+}
+
 /// The outcome of a successful run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountReport {
@@ -169,6 +228,10 @@ pub struct AccountReport {
     pub unaccounted: Vec<RowNote>,
     /// Rows of closed enterprises (first [`NOTE_CAP`]).
     pub excluded: Vec<RowNote>,
+    /// Unaccounted rows grouped by reason.
+    pub unaccounted_groups: Vec<NoteGroup>,
+    /// Excluded rows grouped by enterprise and reason.
+    pub excluded_groups: Vec<NoteGroup>,
     /// Where per-row results were written.
     pub results_path: Option<PathBuf>,
 }
@@ -200,6 +263,8 @@ pub fn account(
     let mut summary = Summary::default();
     let mut unaccounted = Vec::new();
     let mut excluded = Vec::new();
+    let mut unaccounted_groups = Grouper::default();
+    let mut excluded_groups = Grouper::default();
     let mut emissions: Vec<Emission> = Vec::new();
     let mut write_error: Option<std::io::Error> = None;
     progress.start(reader.table().total_bytes());
@@ -275,18 +340,20 @@ pub fn account(
             }
             RowResult::Excluded(exclusion) => {
                 summary.rows_excluded += 1;
+                let note = RowNote {
+                    row,
+                    year,
+                    uscc: uscc.as_str().to_string(),
+                    code: match exclusion {
+                        Exclusion::ClosedBefore { .. } => "closed",
+                        Exclusion::ClosedUndated { .. } => "closed-undated",
+                    },
+                    message: exclusion.to_string(),
+                    hint: None,
+                };
+                excluded_groups.add(&note, true);
                 if excluded.len() < NOTE_CAP {
-                    excluded.push(RowNote {
-                        row,
-                        year,
-                        uscc: uscc.as_str().to_string(),
-                        code: match exclusion {
-                            Exclusion::ClosedBefore { .. } => "closed",
-                            Exclusion::ClosedUndated { .. } => "closed-undated",
-                        },
-                        message: exclusion.to_string(),
-                        hint: None,
-                    });
+                    excluded.push(note);
                 }
             }
             RowResult::Problem(problem) => {
@@ -308,15 +375,17 @@ pub fn account(
                 }
                 if problem.severity() == Severity::Unaccounted {
                     summary.rows_unaccounted += 1;
+                    let note = RowNote {
+                        row,
+                        year,
+                        uscc: uscc.as_str().to_string(),
+                        code: problem.code(),
+                        message: problem.to_string(),
+                        hint: problem.hint(),
+                    };
+                    unaccounted_groups.add(&note, false);
                     if unaccounted.len() < NOTE_CAP {
-                        unaccounted.push(RowNote {
-                            row,
-                            year,
-                            uscc: uscc.as_str().to_string(),
-                            code: problem.code(),
-                            message: problem.to_string(),
-                            hint: problem.hint(),
-                        });
+                        unaccounted.push(note);
                     }
                     if settings.deny_unaccounted {
                         issues.push(Issue {
@@ -395,6 +464,8 @@ pub fn account(
         summary,
         unaccounted,
         excluded,
+        unaccounted_groups: unaccounted_groups.groups,
+        excluded_groups: excluded_groups.groups,
         results_path,
     })
 }

@@ -32,6 +32,9 @@ impl Format {
 /// Decimals shown in the people's table.
 const TABLE_DECIMALS: u8 = 4;
 
+/// Reasons listed in the text summary; JSON lists up to [`crate::account::NOTE_CAP`] rows.
+const SUMMARY_GROUPS: usize = 20;
+
 /// Renders the totals (and, for the table and JSON, the provenance and summary).
 pub fn render(report: &AccountReport, format: Format) -> String {
     match format {
@@ -100,22 +103,40 @@ pub fn render_summary(report: &AccountReport) -> String {
     if !flags.is_empty() {
         out.push_str(&format!("flagged: {}\n", flags.join("; ")));
     }
-    for (title, notes, total) in [
-        ("excluded", &report.excluded, s.rows_excluded),
-        ("unaccounted", &report.unaccounted, s.rows_unaccounted),
+    for (title, groups, total) in [
+        ("excluded", &report.excluded_groups, s.rows_excluded),
+        (
+            "unaccounted",
+            &report.unaccounted_groups,
+            s.rows_unaccounted,
+        ),
     ] {
-        for note in notes {
+        let mut shown = 0;
+        for group in groups.iter().take(SUMMARY_GROUPS) {
+            shown += group.rows;
+            let rows: Vec<String> = group.first_rows.iter().map(u64::to_string).collect();
+            let more = if group.rows > group.first_rows.len() as u64 {
+                ", …"
+            } else {
+                ""
+            };
             out.push_str(&format!(
-                "{title}: row {} ({} {}): {}\n",
-                note.row, note.year, note.uscc, note.message
+                "{title}: {} {} (row{} {}{more}): {}\n",
+                group.rows,
+                if group.rows == 1 { "row" } else { "rows" },
+                if rows.len() == 1 { "" } else { "s" },
+                rows.join(", "),
+                group.message
             ));
-            if let Some(hint) = &note.hint {
+            if let Some(hint) = &group.hint {
                 out.push_str(&format!("  hint: {hint}\n"));
             }
         }
-        let shown = notes.len() as u64;
         if total > shown {
-            out.push_str(&format!("{title}: … and {} more rows\n", total - shown));
+            out.push_str(&format!(
+                "{title}: {} more rows for other reasons (all of them: --format json)\n",
+                total - shown
+            ));
         }
     }
     if let Some(path) = &report.results_path {
@@ -281,6 +302,27 @@ struct JsonReport<'a> {
     totals: Vec<JsonTotal<'a>>,
     excluded: Vec<JsonNote<'a>>,
     unaccounted: Vec<JsonNote<'a>>,
+    excluded_groups: Vec<JsonGroup<'a>>,
+    unaccounted_groups: Vec<JsonGroup<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonGroup<'a> {
+    code: &'a str,
+    message: &'a str,
+    hint: Option<&'a str>,
+    rows: u64,
+    first_rows: &'a [u64],
+}
+
+fn json_group(g: &crate::account::NoteGroup) -> JsonGroup<'_> {
+    JsonGroup {
+        code: g.code,
+        message: &g.message,
+        hint: g.hint.as_deref(),
+        rows: g.rows,
+        first_rows: &g.first_rows,
+    }
 }
 
 #[derive(Serialize)]
@@ -405,6 +447,8 @@ fn render_json(report: &AccountReport) -> String {
         totals: report.totals.iter().map(json_total).collect(),
         excluded: report.excluded.iter().map(json_note).collect(),
         unaccounted: report.unaccounted.iter().map(json_note).collect(),
+        excluded_groups: report.excluded_groups.iter().map(json_group).collect(),
+        unaccounted_groups: report.unaccounted_groups.iter().map(json_group).collect(),
     };
     let mut text = serde_json::to_string_pretty(&json).unwrap_or_default();
     text.push('\n');
