@@ -49,3 +49,30 @@ fn registry_with_many_bad_cells() {
     assert_eq!(status, 1);
     insta::assert_snapshot!(stdout);
 }
+
+#[test]
+fn header_problems_are_all_reported_before_any_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let activity = crate::support::write(
+        dir.path(),
+        "activity.csv",
+        "年份,统一社会信用代码,产品名称,产品名称,工艺名称,活动水平,计量单位,备注2\n2023,91152502MA2BPPBJ0K,冻羊肉,冻羊肉,屠宰、分割,1,头,x\n",
+    );
+    let (status, _, stderr) = npsc(&[
+        "account",
+        "--coefficients",
+        EXCERPT,
+        "--registry",
+        SAMPLE_REGISTRY,
+        "--activity",
+        crate::support::s(&activity),
+    ]);
+    assert_eq!(status, 1);
+    for code in ["duplicate-column", "unknown-column", "missing-column"] {
+        assert!(stderr.contains(code), "{code} in {stderr}");
+    }
+    assert!(
+        stderr.contains("备注2") && stderr.contains("raw_material"),
+        "{stderr}"
+    );
+}

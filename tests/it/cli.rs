@@ -1,16 +1,6 @@
 //! The `npsc` command line: exit codes, formats, help, code look-ups.
 
-use crate::support::npsc;
-
-const ARGS: [&str; 7] = [
-    "account",
-    "--coefficients",
-    "../coefficients/npsc1-excerpt",
-    "--registry",
-    "../datasets/sample-synthetic/registry.csv",
-    "--activity",
-    "../datasets/sample-synthetic/activity.csv",
-];
+use crate::support::{SAMPLE_ARGS, npsc};
 
 #[test]
 fn every_command_has_help_with_examples() {
@@ -52,7 +42,7 @@ fn missing_input_file_is_a_user_error_naming_the_file() {
 fn csv_and_json_outputs_carry_provenance() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("totals.csv");
-    let mut args = ARGS.to_vec();
+    let mut args = SAMPLE_ARGS.to_vec();
     args.extend(["--format", "csv", "--out", out.to_str().expect("utf-8")]);
     let (status, stdout, stderr) = npsc(&args);
     assert_eq!(status, 0, "{stderr}");
@@ -68,7 +58,7 @@ fn csv_and_json_outputs_carry_provenance() {
             .all(|l| l.contains("npsc1-excerpt") || l.starts_with("year"))
     );
 
-    let mut args = ARGS.to_vec();
+    let mut args = SAMPLE_ARGS.to_vec();
     args.extend(["--format", "json", "--region-level", "national"]);
     let (status, stdout, _) = npsc(&args);
     assert_eq!(status, 0);
@@ -83,7 +73,7 @@ fn csv_and_json_outputs_carry_provenance() {
 fn deny_unaccounted_fails_without_writing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("totals.csv");
-    let mut args = ARGS.to_vec();
+    let mut args = SAMPLE_ARGS.to_vec();
     args.extend(["--deny-unaccounted", "--out", out.to_str().expect("utf-8")]);
     let (status, _, err) = npsc(&args);
     assert_eq!(status, 1, "{err}");

@@ -1,28 +1,18 @@
 //! Snapshots of whole outputs over the bundled data. Review changes with `cargo insta review`;
 //! a changed number here must be explained by a changed input or rule.
 
-use crate::support::npsc;
-
-const SAMPLE: [&str; 7] = [
-    "account",
-    "--coefficients",
-    "../coefficients/npsc1-excerpt",
-    "--registry",
-    "../datasets/sample-synthetic/registry.csv",
-    "--activity",
-    "../datasets/sample-synthetic/activity.csv",
-];
+use crate::support::{SAMPLE_ARGS, npsc};
 
 #[test]
 fn sample_province_table() {
-    let (status, out, err) = npsc(&SAMPLE);
+    let (status, out, err) = npsc(&SAMPLE_ARGS);
     assert_eq!(status, 0, "{err}");
     insta::assert_snapshot!(out);
 }
 
 #[test]
 fn sample_county_by_division_csv() {
-    let mut args = SAMPLE.to_vec();
+    let mut args = SAMPLE_ARGS.to_vec();
     args.extend([
         "--region-level",
         "county",
@@ -40,7 +30,7 @@ fn sample_county_by_division_csv() {
 fn sample_per_row_results() {
     let dir = tempfile::tempdir().expect("tempdir");
     let results = dir.path().join("results.csv");
-    let mut args = SAMPLE.to_vec();
+    let mut args = SAMPLE_ARGS.to_vec();
     args.extend([
         "--results",
         results.to_str().expect("utf-8"),
@@ -104,4 +94,24 @@ fn reference_lists_have_the_documented_sizes() {
         .pollutants
         .get(reference.pollutants.lookup("NH3-N").expect("NH3-N"));
     assert_eq!(nh3n.tax.as_ref().map(|t| t.kg_per_equivalent), Some(0.8));
+}
+
+#[test]
+fn results_are_bit_for_bit_deterministic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut outputs = Vec::new();
+    for name in ["a.csv", "b.csv"] {
+        let path = dir.path().join(name);
+        let mut args = SAMPLE_ARGS.to_vec();
+        args.extend([
+            "--results",
+            path.to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ]);
+        let (status, json, _) = npsc(&args);
+        assert_eq!(status, 0);
+        outputs.push((std::fs::read(&path).expect("results"), json));
+    }
+    assert_eq!(outputs[0], outputs[1]);
 }

@@ -80,3 +80,15 @@ pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 pub(crate) fn s(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
 }
+
+/// `npsc account` over the bundled sample, with paths relative to the `tests` package (cargo
+/// runs the tests there), so that messages and snapshots are stable.
+pub(crate) const SAMPLE_ARGS: [&str; 7] = [
+    "account",
+    "--coefficients",
+    "../coefficients/npsc1-excerpt",
+    "--registry",
+    "../datasets/sample-synthetic/registry.csv",
+    "--activity",
+    "../datasets/sample-synthetic/activity.csv",
+];
