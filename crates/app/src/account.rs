@@ -651,6 +651,7 @@ impl ResultsWriter {
         let temp = buffered
             .into_inner()
             .map_err(|e| fail(std::io::Error::other(e.to_string())))?;
+        crate::output::make_readable(temp.as_file()).map_err(fail)?;
         temp.as_file().sync_all().map_err(fail)?;
         temp.persist(&path).map_err(|e| fail(e.error))?;
         Ok(path)

@@ -474,7 +474,21 @@ pub fn write_file(path: &std::path::Path, contents: &[u8]) -> Result<(), crate::
         .tempfile_in(dir)
         .map_err(fail)?;
     temp.write_all(contents).map_err(fail)?;
+    make_readable(temp.as_file()).map_err(fail)?;
     temp.as_file().sync_all().map_err(fail)?;
     temp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}
+
+/// Temporary files are created readable by their owner only; an output file gets the usual
+/// `rw-r--r--` instead.
+pub(crate) fn make_readable(file: &std::fs::File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    #[cfg(not(unix))]
+    let _ = file;
     Ok(())
 }
