@@ -37,6 +37,17 @@ Examples:
   npsc validate activity.csv --registry registry.csv
   npsc validate 活动水平.xlsx --sheet 2023年 --kind activity";
 
+const COEFF_EXAMPLES: &str = "\
+Examples:
+  # The edition workflow (the database is ./npsc.db unless --database or NPSC_DATABASE_URL says otherwise)
+  npsc coeff import coefficients/npsc1-excerpt          # stored as a draft
+  npsc coeff publish npsc1-excerpt --note \"first census excerpt\"
+  npsc coeff list
+  npsc coeff resolve npsc1-excerpt --at 2024-03-20 --rule next-month
+  npsc coeff export npsc1-excerpt@1 --out excerpt.csv
+  npsc coeff retire npsc1-excerpt@1 --note \"superseded\"
+  npsc account --coefficients npsc1-excerpt@latest --registry registry.csv --activity activity.csv";
+
 const CODES_EXAMPLES: &str = "\
 Examples:
   npsc codes region 110105
@@ -50,6 +61,20 @@ Examples:
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Args)]
+struct DatabaseOptions {
+    /// The database: `sqlite://FILE` (created on first use) or `postgres://…`.
+    #[arg(long, global = true, env = "NPSC_DATABASE_URL", default_value = app::editions::DEFAULT_URL)]
+    database: String,
+    /// Who is making the change, for the audit log.
+    #[arg(long, global = true, env = "NPSC_ACTOR", default_value_t = default_actor())]
+    actor: String,
+}
+
+fn default_actor() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "unknown".to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +91,96 @@ enum Command {
         #[command(subcommand)]
         what: CodesCommand,
     },
+    /// Coefficient editions in the database: import a draft, publish, retire, resolve, export.
+    #[command(after_help = COEFF_EXAMPLES)]
+    Coeff {
+        #[command(subcommand)]
+        what: CoeffCommand,
+        #[command(flatten)]
+        db: DatabaseOptions,
+    },
+    /// Database maintenance.
+    Db {
+        #[command(subcommand)]
+        what: DbCommand,
+        #[command(flatten)]
+        db: DatabaseOptions,
+    },
+    /// The append-only log of every write to the database, newest first.
+    Audit {
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[command(flatten)]
+        db: DatabaseOptions,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// Apply pending schema migrations (also done automatically on first use).
+    Migrate,
+}
+
+#[derive(Debug, Subcommand)]
+enum CoeffCommand {
+    /// Store a coefficient set (folder with manifest.toml, CSV or Excel table) as its set's draft.
+    Import {
+        /// The folder or table.
+        path: PathBuf,
+        #[command(flatten)]
+        input: InputOptions,
+    },
+    /// List editions, of one set or of all.
+    List {
+        /// A set id.
+        set: Option<String>,
+    },
+    /// Show which edition a selector resolves to (`set@N`, `set@latest`, `set@draft`, or `set`
+    /// with --at).
+    Resolve {
+        /// The selector.
+        selector: String,
+        #[command(flatten)]
+        date: DateOptions,
+    },
+    /// Publish a draft: it becomes immutable and resolvable.
+    Publish {
+        /// `set` (its draft) or `set@N`.
+        edition: String,
+        /// What changed and why (mandatory).
+        #[arg(long)]
+        note: String,
+    },
+    /// Retire a published edition: still readable by name, never resolved by `latest` or date.
+    Retire {
+        /// `set@N`.
+        edition: String,
+        /// Why (mandatory).
+        #[arg(long)]
+        note: String,
+    },
+    /// Write an edition as a canonical coefficient table (CSV).
+    Export {
+        /// The selector.
+        selector: String,
+        #[command(flatten)]
+        date: DateOptions,
+        /// The CSV file to write (standard output when omitted).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct DateOptions {
+    /// Accounting date: resolve the edition in force on this date.
+    #[arg(long, value_name = "DATE")]
+    at: Option<String>,
+    /// How a date selects an edition: `effective` (in force on the date) or `next-month` (the tax
+    /// rule: a revision applies from the first day of the following month).
+    #[arg(long, default_value = "effective")]
+    rule: String,
 }
 
 #[derive(Debug, Args)]
@@ -80,9 +195,14 @@ struct InputOptions {
 
 #[derive(Debug, Args)]
 struct AccountArgs {
-    /// Coefficient set: a folder with manifest.toml, or a single coefficient table.
-    #[arg(long, value_name = "PATH")]
-    coefficients: PathBuf,
+    /// Coefficient set: a folder with manifest.toml or a single table; or an edition in the
+    /// database (`set@N`, `set@latest`, or `set` with --at).
+    #[arg(long, value_name = "PATH|SET@EDITION")]
+    coefficients: String,
+    #[command(flatten)]
+    date: DateOptions,
+    #[command(flatten)]
+    db: DatabaseOptions,
     /// Enterprise registry (CSV or Excel).
     #[arg(long, value_name = "FILE")]
     registry: PathBuf,
@@ -231,6 +351,27 @@ where
         Command::Account(args) => account(args, out, err, show_progress),
         Command::Validate(args) => validate(args, out),
         Command::Codes { what } => codes(what, out),
+        Command::Coeff { what, db } => block_on(coeff(what, &db, out)),
+        Command::Db {
+            what: DbCommand::Migrate,
+            db,
+        } => block_on(async {
+            let applied = app::editions::migrate(&db.database).await?;
+            let _ = writeln!(out, "{applied} migration(s) applied to {}", db.database);
+            Ok(0)
+        }),
+        Command::Audit { limit, db } => block_on(async {
+            let store = app::editions::open(&db.database).await?;
+            for e in app::editions::audit(&store, limit).await? {
+                let _ = writeln!(
+                    out,
+                    "{:>5}  {}  {:<8}  {:<8}  {}  {}",
+                    e.id, e.at, e.actor, e.action, e.object, e.detail
+                );
+            }
+            store.close().await;
+            Ok(0)
+        }),
     };
     match result {
         Ok(status) => status,
@@ -288,8 +429,10 @@ fn account(
     show_progress: bool,
 ) -> Result<i32, AppError> {
     let reference = app::reference::bundled()?;
+    // An `@` or an accounting date means an edition in the database; anything else is a path.
+    let stored = args.coefficients.contains('@') || args.date.at.is_some();
     let settings = AccountSettings {
-        coefficients: args.coefficients,
+        coefficients: PathBuf::from(&args.coefficients),
         registry: args.registry,
         activity: args.activity,
         grouping: Grouping {
@@ -324,7 +467,26 @@ fn account(
     } else {
         &NoProgress
     };
-    let report = app::account::account(&settings, &reference, progress)?;
+    let report = if stored {
+        let selector =
+            app::editions::selector(&args.coefficients, args.date.at.as_deref(), &args.date.rule)?;
+        let (info, set) = block_on(async {
+            let store = app::editions::open(&args.db.database).await?;
+            let loaded = app::editions::load(&store, &selector, &reference).await;
+            store.close().await;
+            loaded
+        })?;
+        let _ = writeln!(
+            err,
+            "using {} ({}, sha256 {})",
+            info.name(),
+            info.status,
+            info.content_hash
+        );
+        app::account::account_with(&set, &settings, &reference, progress)?
+    } else {
+        app::account::account(&settings, &reference, progress)?
+    };
     let format = match args.format {
         FormatArg::Table => Format::Table,
         FormatArg::Csv => Format::Csv,
@@ -453,4 +615,144 @@ fn not_found(out: &mut dyn Write, empty: bool, what: &str, query: &str) -> Resul
     } else {
         Ok(0)
     }
+}
+
+/// Runs a future on a small current-thread runtime: the command line does one thing at a time.
+fn block_on<T>(
+    future: impl std::future::Future<Output = Result<T, AppError>>,
+) -> Result<T, AppError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Internal(format!("cannot start the async runtime: {e}")))?
+        .block_on(future)
+}
+
+fn split_edition(text: &str) -> Result<(String, Option<u32>), AppError> {
+    match text.split_once('@') {
+        None => Ok((text.trim().to_string(), None)),
+        Some((set, n)) => n
+            .trim()
+            .parse::<u32>()
+            .map(|n| (set.trim().to_string(), Some(n)))
+            .map_err(|_| AppError::Argument {
+                message: format!("`{text}` does not name an edition"),
+                hint: Some("write `set@2`".to_string()),
+            }),
+    }
+}
+
+fn print_edition(out: &mut dyn Write, e: &app::editions::EditionInfo) {
+    let _ = writeln!(
+        out,
+        "{:<28} {:<9} effective {:<10}  {:>6} rows  sha256 {}",
+        e.name(),
+        e.status.as_str(),
+        e.effective_from
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "-".into()),
+        e.row_count,
+        e.content_hash
+    );
+}
+
+async fn coeff(
+    what: CoeffCommand,
+    db: &DatabaseOptions,
+    out: &mut dyn Write,
+) -> Result<i32, AppError> {
+    let reference = app::reference::bundled()?;
+    let store = app::editions::open(&db.database).await?;
+    let result = coeff_on(&store, what, db, &reference, out).await;
+    store.close().await;
+    result
+}
+
+async fn coeff_on(
+    store: &app::editions::Store,
+    what: CoeffCommand,
+    db: &DatabaseOptions,
+    reference: &app::Reference,
+    out: &mut dyn Write,
+) -> Result<i32, AppError> {
+    match what {
+        CoeffCommand::Import { path, input } => {
+            let info =
+                app::editions::import(store, &path, reference, &read_options(&input)?, &db.actor)
+                    .await?;
+            let _ = write!(out, "imported as draft: ");
+            print_edition(out, &info);
+            let _ = writeln!(
+                out,
+                "publish it with: npsc coeff publish {} --note \"what changed and why\"",
+                info.name()
+            );
+        }
+        CoeffCommand::List { set } => {
+            let editions = app::editions::list(store, set.as_deref()).await?;
+            if editions.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "no editions (import one with `npsc coeff import PATH`)"
+                );
+            }
+            for e in &editions {
+                print_edition(out, e);
+            }
+        }
+        CoeffCommand::Resolve { selector, date } => {
+            let selector = app::editions::selector(&selector, date.at.as_deref(), &date.rule)?;
+            let e = app::editions::resolve(store, &selector).await?;
+            print_edition(out, &e);
+            let _ = writeln!(out, "title: {}", e.title);
+            if let Some(note) = &e.revision_note {
+                let _ = writeln!(
+                    out,
+                    "published {} by {}: {note}",
+                    e.published_at.as_deref().unwrap_or("-"),
+                    e.published_by.as_deref().unwrap_or("-")
+                );
+            }
+            if let Some(note) = &e.retire_note {
+                let _ = writeln!(
+                    out,
+                    "retired {}: {note}",
+                    e.retired_at.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        CoeffCommand::Publish { edition, note } => {
+            let (set, number) = split_edition(&edition)?;
+            let e =
+                app::editions::publish(store, &set, number, &note, &db.actor, reference).await?;
+            let _ = write!(out, "published: ");
+            print_edition(out, &e);
+        }
+        CoeffCommand::Retire { edition, note } => {
+            let (set, number) = split_edition(&edition)?;
+            let number = number.ok_or_else(|| AppError::Argument {
+                message: format!("`{edition}` does not name an edition"),
+                hint: Some("retire names one edition, e.g. `npsc1-excerpt@1`".to_string()),
+            })?;
+            let e = app::editions::retire(store, &set, number, &note, &db.actor).await?;
+            let _ = write!(out, "retired: ");
+            print_edition(out, &e);
+        }
+        CoeffCommand::Export {
+            selector,
+            date,
+            out: path,
+        } => {
+            let selector = app::editions::selector(&selector, date.at.as_deref(), &date.rule)?;
+            let (_, set) = app::editions::load(store, &selector, reference).await?;
+            let text = app::editions::export_csv(&set, reference);
+            match path {
+                Some(path) => app::output::write_file(&path, text.as_bytes())?,
+                None => {
+                    let _ = out.write_all(text.as_bytes());
+                }
+            }
+        }
+    }
+    Ok(0)
 }

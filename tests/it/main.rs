@@ -10,9 +10,11 @@
 //! - `cli`: exit codes, output formats, help texts of the `npsc` command line.
 //! - `properties`: invariants (linearity, order and partition independence).
 //! - `golden`: snapshots of whole outputs over `datasets/`.
+//! - `editions`: the coefficient edition workflow through the command line and a database.
 
 mod bad_input;
 mod cli;
+mod editions;
 mod engine;
 mod golden;
 mod properties;

@@ -244,6 +244,17 @@ pub fn account(
 ) -> Result<AccountReport, AppError> {
     let set = ingest::coefficients::load_set(&settings.coefficients, reference, &settings.read)
         .map_err(|issues| AppError::input("the coefficient set", issues))?;
+    account_with(&set, settings, reference, progress)
+}
+
+/// Runs the accounting with a coefficient set already loaded (e.g. an edition from the
+/// database); `settings.coefficients` is ignored.
+pub fn account_with(
+    set: &CoefficientSet,
+    settings: &AccountSettings,
+    reference: &Reference,
+    progress: &dyn Progress,
+) -> Result<AccountReport, AppError> {
     let registry = ingest::registry::read_registry(
         Source::Path(&settings.registry),
         reference,
@@ -254,10 +265,10 @@ pub fn account(
         .map_err(|issues| AppError::input("the activity data", issues))?;
 
     let mut results = match &settings.results {
-        Some(path) => Some(ResultsWriter::create(path, &set)?),
+        Some(path) => Some(ResultsWriter::create(path, set)?),
         None => None,
     };
-    let mut engine = Engine::new(&set, &reference.pollutants, &registry, settings.policy);
+    let mut engine = Engine::new(set, &reference.pollutants, &registry, settings.policy);
     let mut totals = Totals::new();
     let mut issues = Issues::with_cap(settings.read.issue_cap);
     let mut summary = Summary::default();

@@ -44,18 +44,43 @@ pub enum AppError {
         /// A suggestion.
         hint: Option<String>,
     },
-    /// Something that should not happen.
+    /// The database refused a request (not found, conflict, invalid).
+    #[error("{message}")]
+    Store {
+        /// What happened.
+        message: String,
+        /// Stable code: `not-found`, `conflict` or `invalid`.
+        code: &'static str,
+    },
+    /// Something that should not happen, or the environment failed (database unreachable).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<store::StoreError> for AppError {
+    fn from(e: store::StoreError) -> AppError {
+        use store::StoreError as S;
+        let code = match &e {
+            S::NotFound(_) => "not-found",
+            S::Conflict(_) => "conflict",
+            S::Invalid(_) | S::BadUrl(_) => "invalid",
+            _ => return AppError::Internal(e.to_string()),
+        };
+        AppError::Store {
+            message: e.to_string(),
+            code,
+        }
+    }
 }
 
 impl AppError {
     /// Whose fault it is.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            AppError::Input { .. } | AppError::Path { .. } | AppError::Argument { .. } => {
-                ErrorKind::User
-            }
+            AppError::Input { .. }
+            | AppError::Path { .. }
+            | AppError::Argument { .. }
+            | AppError::Store { .. } => ErrorKind::User,
             AppError::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -66,6 +91,7 @@ impl AppError {
             AppError::Input { .. } => "bad-input",
             AppError::Path { .. } => "bad-path",
             AppError::Argument { .. } => "bad-argument",
+            AppError::Store { code, .. } => code,
             AppError::Internal(_) => "internal",
         }
     }

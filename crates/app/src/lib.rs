@@ -11,6 +11,7 @@
 //! each with a stable code.
 
 pub mod account;
+pub mod editions;
 pub mod error;
 pub mod lookup;
 pub mod output;
@@ -18,5 +19,6 @@ pub mod reference;
 pub mod validate;
 
 pub use error::{AppError, ErrorKind};
+pub use ingest::reference::Reference;
 pub use ingest::table::{EncodingChoice, ReadOptions};
 pub use ingest::{Issue, Issues, Location, Severity};
