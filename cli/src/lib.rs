@@ -120,6 +120,8 @@ enum Command {
 enum DbCommand {
     /// Apply pending schema migrations (also done automatically on first use).
     Migrate,
+    /// Check consistency: every edition's rows re-hashed, no orphan rows (exit 1 if any problem).
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +161,41 @@ enum CoeffCommand {
         /// Why (mandatory).
         #[arg(long)]
         note: String,
+    },
+    /// Compare two editions (or coefficient folders/tables): rows changed, added, removed.
+    Diff {
+        /// The old edition (`set@N`) or a path.
+        old: String,
+        /// The new edition (`set@N`) or a path.
+        new: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+        format: FormatArg,
+    },
+    /// Account one registry and activity under two editions and report how the totals change,
+    /// largest change first.
+    Impact {
+        /// The old edition (`set@N`) or a path.
+        old: String,
+        /// The new edition (`set@N`) or a path.
+        new: String,
+        /// Enterprise registry.
+        #[arg(long, value_name = "FILE")]
+        registry: PathBuf,
+        /// Activity data.
+        #[arg(long, value_name = "FILE")]
+        activity: PathBuf,
+        /// Region level of the totals.
+        #[arg(long, value_enum, default_value_t = RegionArg::Province)]
+        region_level: RegionArg,
+        /// Industry level of the totals.
+        #[arg(long, value_enum, default_value_t = IndustryArg::All)]
+        industry_level: IndustryArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+        format: FormatArg,
+        #[command(flatten)]
+        input: InputOptions,
     },
     /// Write an edition as a canonical coefficient table (CSV).
     Export {
@@ -285,6 +322,30 @@ enum IndustryArg {
     Class,
 }
 
+impl From<RegionArg> for RegionLevel {
+    fn from(arg: RegionArg) -> RegionLevel {
+        match arg {
+            RegionArg::National => RegionLevel::National,
+            RegionArg::Province => RegionLevel::Province,
+            RegionArg::Prefecture => RegionLevel::Prefecture,
+            RegionArg::County => RegionLevel::County,
+        }
+    }
+}
+
+impl From<IndustryArg> for Option<accounting::codes::IndustryLevel> {
+    fn from(arg: IndustryArg) -> Option<accounting::codes::IndustryLevel> {
+        use accounting::codes::IndustryLevel as L;
+        match arg {
+            IndustryArg::All => None,
+            IndustryArg::Section => Some(L::Section),
+            IndustryArg::Division => Some(L::Division),
+            IndustryArg::Group => Some(L::Group),
+            IndustryArg::Class => Some(L::Class),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum FormatArg {
     Table,
@@ -352,6 +413,28 @@ where
         Command::Validate(args) => validate(args, out),
         Command::Codes { what } => codes(what, out),
         Command::Coeff { what, db } => block_on(coeff(what, &db, out)),
+        Command::Db {
+            what: DbCommand::Check,
+            db,
+        } => block_on(async {
+            let reference = app::reference::bundled()?;
+            let report = app::editions::check(&db.database, &reference).await?;
+            for problem in &report.problems {
+                let _ = writeln!(out, "problem: {problem}");
+            }
+            let _ = writeln!(
+                out,
+                "{}: {} editions checked, {} problems",
+                if report.problems.is_empty() {
+                    "consistent"
+                } else {
+                    "inconsistent"
+                },
+                report.editions_checked,
+                report.problems.len()
+            );
+            Ok(if report.problems.is_empty() { 0 } else { 1 })
+        }),
         Command::Db {
             what: DbCommand::Migrate,
             db,
@@ -436,19 +519,8 @@ fn account(
         registry: args.registry,
         activity: args.activity,
         grouping: Grouping {
-            region: match args.region_level {
-                RegionArg::National => RegionLevel::National,
-                RegionArg::Province => RegionLevel::Province,
-                RegionArg::Prefecture => RegionLevel::Prefecture,
-                RegionArg::County => RegionLevel::County,
-            },
-            industry: app::account::parse_industry_level(match args.industry_level {
-                IndustryArg::All => "all",
-                IndustryArg::Section => "section",
-                IndustryArg::Division => "division",
-                IndustryArg::Group => "group",
-                IndustryArg::Class => "class",
-            })?,
+            region: args.region_level.into(),
+            industry: args.industry_level.into(),
         },
         policy: Policy {
             missing_operation_rate: match args.missing_operation_rate {
@@ -737,6 +809,48 @@ async fn coeff_on(
             let e = app::editions::retire(store, &set, number, &note, &db.actor).await?;
             let _ = write!(out, "retired: ");
             print_edition(out, &e);
+        }
+        CoeffCommand::Diff { old, new, format } => {
+            let read = ReadOptions::default();
+            let old = app::editions::load_any(store, &old, reference, &read).await?;
+            let new = app::editions::load_any(store, &new, reference, &read).await?;
+            let diff = accounting::diff::diff(&old.set, &new.set, &reference.pollutants, &[]);
+            let csv = !matches!(format, FormatArg::Table);
+            let _ = out.write_all(app::editions::render_diff(&diff, &old, &new, csv).as_bytes());
+        }
+        CoeffCommand::Impact {
+            old,
+            new,
+            registry,
+            activity,
+            region_level,
+            industry_level,
+            format,
+            input,
+        } => {
+            let read = read_options(&input)?;
+            let old = app::editions::load_any(store, &old, reference, &read).await?;
+            let new = app::editions::load_any(store, &new, reference, &read).await?;
+            let settings = AccountSettings {
+                coefficients: PathBuf::new(),
+                registry,
+                activity,
+                grouping: Grouping {
+                    region: region_level.into(),
+                    industry: industry_level.into(),
+                },
+                policy: Policy {
+                    missing_operation_rate: OperationRatePolicy::Nominal,
+                },
+                read,
+                results: None,
+                deny_unaccounted: false,
+            };
+            let lines = app::editions::impact(&old.set, &new.set, &settings, reference)?;
+            let csv = !matches!(format, FormatArg::Table);
+            let _ = out.write_all(
+                app::editions::render_impact(&lines, &old.name, &new.name, csv).as_bytes(),
+            );
         }
         CoeffCommand::Export {
             selector,

@@ -127,3 +127,108 @@ fn bad_selectors_and_missing_notes_are_user_errors() {
         assert!(err.starts_with("error: "), "{err}");
     }
 }
+
+/// A second edition of the excerpt with NOx 3.1 kg/t instead of 2.94, effective 2024-03-15.
+fn second_edition(dir: &std::path::Path) -> std::path::PathBuf {
+    let excerpt = crate::support::excerpt();
+    let table = std::fs::read_to_string(excerpt.join("coefficients.csv")).expect("table");
+    let old = "4430,蒸汽,煤炭,层燃炉,所有规模,氮氧化物,千克/吨-原料,2.94,直排,,2.94";
+    assert!(table.contains(old));
+    let folder = dir.join("v2");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    std::fs::write(
+        folder.join("coefficients.csv"),
+        table.replace(
+            old,
+            "4430,蒸汽,煤炭,层燃炉,所有规模,氮氧化物,千克/吨-原料,3.1,直排,,3.1",
+        ),
+    )
+    .expect("write");
+    let manifest = std::fs::read_to_string(excerpt.join("manifest.toml")).expect("manifest");
+    std::fs::write(
+        folder.join("manifest.toml"),
+        manifest.replace("2008-01-01", "2024-03-15"),
+    )
+    .expect("write");
+    folder
+}
+
+#[test]
+fn diff_and_impact_of_a_revision() {
+    let db = db();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let v2 = second_edition(dir.path());
+    for (path, note) in [
+        ("../coefficients/npsc1-excerpt", "first"),
+        (v2.to_str().expect("utf-8"), "NOx 3.1"),
+    ] {
+        assert_eq!(run(&db, &["coeff", "import", path]).0, 0);
+        assert_eq!(
+            run(&db, &["coeff", "publish", "npsc1-excerpt", "--note", note]).0,
+            0
+        );
+    }
+    let (status, out, err) = run(
+        &db,
+        &["coeff", "diff", "npsc1-excerpt@1", "npsc1-excerpt@2"],
+    );
+    assert_eq!(status, 0, "{err}");
+    assert!(
+        out.contains("1 changed, 0 added, 0 removed, 0 renamed, 37 unchanged"),
+        "{out}"
+    );
+    assert!(
+        out.contains("generation_coefficient `2.94` → `3.1` (+5.44 %)"),
+        "{out}"
+    );
+
+    // The tax rule: a revision effective 2024-03-15 applies from 2024-04-01.
+    let resolve = |date: &str| {
+        run(
+            &db,
+            &[
+                "coeff",
+                "resolve",
+                "npsc1-excerpt",
+                "--at",
+                date,
+                "--rule",
+                "next-month",
+            ],
+        )
+        .1
+    };
+    assert!(resolve("2024-03-31").starts_with("npsc1-excerpt@1"));
+    assert!(resolve("2024-04-01").starts_with("npsc1-excerpt@2"));
+
+    let (status, out, err) = run(
+        &db,
+        &[
+            "coeff",
+            "impact",
+            "npsc1-excerpt@1",
+            "npsc1-excerpt@2",
+            "--registry",
+            "../datasets/sample-synthetic/registry.csv",
+            "--activity",
+            "../datasets/sample-synthetic/activity.csv",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(status, 0, "{err}");
+    // Largest change first: Shandong 2022 NOx, 307.818 t at 2.94 kg/t is 104 700 t of coal,
+    // which at 3.1 kg/t gives 324.57 t: +16.752 t.
+    let first: Vec<&str> = out.lines().nth(1).expect("a line").split(',').collect();
+    assert_eq!(
+        &first[..6],
+        ["2022", "370000", "山东省", "", "氮氧化物", "吨"]
+    );
+    let numbers: Vec<f64> = first[6..9]
+        .iter()
+        .map(|v| v.parse().expect("number"))
+        .collect();
+    approx::assert_relative_eq!(numbers[0], 307.818, max_relative = 1e-12);
+    approx::assert_relative_eq!(numbers[1], 324.57, max_relative = 1e-12);
+    approx::assert_relative_eq!(numbers[2], 16.752, max_relative = 1e-9);
+}

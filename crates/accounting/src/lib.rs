@@ -7,6 +7,7 @@
 //! - [`units`] and [`scale`]: units with exact conversions, coefficient units, scale classes.
 //! - [`formula`]: generation coefficients written as formulas such as `16S`.
 //! - [`coefficient`]: validated coefficient sets with a key index and a content hash.
+//! - [`diff`]: what changed between two editions of a coefficient set, matched by key.
 //! - [`activity`]: the enterprise registry and activity rows.
 //! - [`engine`]: activity × coefficient → generated and emitted quantities, with provenance.
 //! - [`totals`]: aggregation by year, pollutant, region level and industry level.
@@ -18,6 +19,7 @@ pub mod activity;
 pub mod codes;
 pub mod coefficient;
 pub mod date;
+pub mod diff;
 pub mod engine;
 pub mod formula;
 pub mod pollutant;

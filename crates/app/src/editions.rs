@@ -14,7 +14,7 @@ use ingest::table::ReadOptions;
 use store::audit::AuditEntry;
 use store::editions::DateRule;
 
-pub use store::editions::{EditionInfo, EditionStatus, Selector};
+pub use store::editions::{CheckReport, EditionInfo, EditionStatus, Selector};
 pub use store::{DEFAULT_URL, Store};
 
 use crate::AppError;
@@ -116,6 +116,14 @@ pub async fn list(store: &Store, set_id: Option<&str>) -> Result<Vec<EditionInfo
     Ok(store.list(set_id).await?)
 }
 
+/// Checks the database's consistency (every edition re-hashed, no orphan rows).
+pub async fn check(url: &str, reference: &Reference) -> Result<CheckReport, AppError> {
+    let store = Store::open(url).await?;
+    let report = store.check(&reference.pollutants).await;
+    store.close().await;
+    Ok(report?)
+}
+
 /// The newest audit entries.
 pub async fn audit(store: &Store, limit: i64) -> Result<Vec<AuditEntry>, AppError> {
     Ok(store.audit(limit).await?)
@@ -169,4 +177,325 @@ pub fn export_csv(set: &CoefficientSet, reference: &Reference) -> String {
         ]);
     }
     String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// A coefficient set loaded for comparison, from the database or from files.
+pub struct Loaded {
+    /// `set@N` for an edition, the path for files.
+    pub name: String,
+    /// Content hash.
+    pub hash: String,
+    /// The set.
+    pub set: CoefficientSet,
+}
+
+/// Loads `text` as an edition (anything with `@`) from the database, or as a folder or table.
+pub async fn load_any(
+    store: &Store,
+    text: &str,
+    reference: &Reference,
+    read: &ReadOptions,
+) -> Result<Loaded, AppError> {
+    if text.contains('@') {
+        let selector = Selector::parse(text, None, DateRule::Effective)?;
+        let (info, set) = load(store, &selector, reference).await?;
+        Ok(Loaded {
+            name: info.name(),
+            hash: info.content_hash,
+            set,
+        })
+    } else {
+        let set = ingest::coefficients::load_set(Path::new(text), reference, read)
+            .map_err(|issues| AppError::input("the coefficient set", issues))?;
+        Ok(Loaded {
+            name: text.to_string(),
+            hash: set.content_hash().to_string(),
+            set,
+        })
+    }
+}
+
+/// Renders the diff of two editions: one line per change, for people (`csv = false`) or as CSV
+/// with the columns `change, key, new_key, field, old, new, relative`.
+pub fn render_diff(
+    diff: &accounting::diff::EditionDiff,
+    old: &Loaded,
+    new: &Loaded,
+    csv: bool,
+) -> String {
+    let mut lines: Vec<[String; 7]> = Vec::new();
+    let relative = |r: Option<f64>| r.map(|r| quantity(r, Precision::Exact)).unwrap_or_default();
+    for c in &diff.changed {
+        for f in &c.fields {
+            lines.push([
+                "changed".into(),
+                c.old_key.to_string(),
+                if c.old_key == c.new_key {
+                    String::new()
+                } else {
+                    c.new_key.to_string()
+                },
+                f.field.to_string(),
+                f.old.clone(),
+                f.new.clone(),
+                relative(f.relative),
+            ]);
+        }
+    }
+    for (key, _) in &diff.added {
+        lines.push([
+            "added".into(),
+            key.to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    for (key, _) in &diff.removed {
+        lines.push([
+            "removed".into(),
+            key.to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    for c in &diff.renamed {
+        lines.push([
+            "renamed".into(),
+            c.old_key.to_string(),
+            c.new_key.to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    if csv {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        let _ = writer.write_record([
+            "change", "key", "new_key", "field", "old", "new", "relative",
+        ]);
+        for line in &lines {
+            let _ = writer.write_record(line);
+        }
+        return String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default();
+    }
+    let mut out = format!(
+        "{} ({}) → {} ({}): {} changed, {} added, {} removed, {} renamed, {} unchanged\n",
+        old.name,
+        &old.hash[..12],
+        new.name,
+        &new.hash[..12],
+        diff.changed.len(),
+        diff.added.len(),
+        diff.removed.len(),
+        diff.renamed.len(),
+        diff.unchanged
+    );
+    for [change, key, new_key, field, old_value, new_value, rel] in lines {
+        let mut line = format!("{change:<8} {key}");
+        if !new_key.is_empty() {
+            line.push_str(&format!(" → {new_key}"));
+        }
+        if !field.is_empty() {
+            line.push_str(&format!(": {field} `{old_value}` → `{new_value}`"));
+            if let Ok(r) = rel.parse::<f64>() {
+                line.push_str(&format!(" ({:+.2} %)", r * 100.0));
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// One line of an impact report: a total under two editions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImpactLine {
+    /// Year.
+    pub year: u16,
+    /// Region code or `None` for national.
+    pub region: Option<String>,
+    /// Region name.
+    pub region_name: String,
+    /// Industry code or `None` for all.
+    pub industry: Option<String>,
+    /// Pollutant name.
+    pub pollutant: String,
+    /// Report unit.
+    pub unit: String,
+    /// Emitted under the old edition.
+    pub old_emitted: f64,
+    /// Emitted under the new edition.
+    pub new_emitted: f64,
+    /// Generated under the old edition.
+    pub old_generated: f64,
+    /// Generated under the new edition.
+    pub new_generated: f64,
+}
+
+impl ImpactLine {
+    /// new − old emitted.
+    pub fn change(&self) -> f64 {
+        self.new_emitted - self.old_emitted
+    }
+
+    /// (new − old)/old emitted, when old is not zero.
+    pub fn relative(&self) -> Option<f64> {
+        (self.old_emitted != 0.0).then(|| self.change() / self.old_emitted)
+    }
+}
+
+/// Accounts the same registry and activity under two coefficient sets and pairs their totals,
+/// largest absolute change of emissions first (ties in key order).
+pub fn impact(
+    old: &CoefficientSet,
+    new: &CoefficientSet,
+    settings: &crate::account::AccountSettings,
+    reference: &Reference,
+) -> Result<Vec<ImpactLine>, AppError> {
+    use std::collections::BTreeMap;
+    let progress = crate::account::NoProgress;
+    let before = crate::account::account_with(old, settings, reference, &progress)?;
+    let after = crate::account::account_with(new, settings, reference, &progress)?;
+    type Key = (u16, Option<String>, Option<String>, String);
+    let mut lines: BTreeMap<Key, ImpactLine> = BTreeMap::new();
+    for (side, report) in [(0, &before), (1, &after)] {
+        for t in &report.totals {
+            let key = (
+                t.year,
+                t.region.map(|r| r.to_string()),
+                t.industry.as_ref().map(|i| i.to_string()),
+                t.pollutant_code.clone(),
+            );
+            let line = lines.entry(key).or_insert_with(|| ImpactLine {
+                year: t.year,
+                region: t.region.map(|r| r.to_string()),
+                region_name: t.region_name.clone(),
+                industry: t.industry.as_ref().map(|i| i.to_string()),
+                pollutant: t.pollutant_name.clone(),
+                unit: t.unit.clone(),
+                old_emitted: 0.0,
+                new_emitted: 0.0,
+                old_generated: 0.0,
+                new_generated: 0.0,
+            });
+            if side == 0 {
+                line.old_emitted = t.emitted;
+                line.old_generated = t.generated;
+            } else {
+                line.new_emitted = t.emitted;
+                line.new_generated = t.generated;
+            }
+        }
+    }
+    let mut out: Vec<ImpactLine> = lines.into_values().collect();
+    // A stable sort keeps key order among equal changes.
+    out.sort_by(|a, b| b.change().abs().total_cmp(&a.change().abs()));
+    Ok(out)
+}
+
+/// Renders an impact report as an aligned table or CSV.
+pub fn render_impact(lines: &[ImpactLine], old: &str, new: &str, csv: bool) -> String {
+    let header = [
+        "year",
+        "region",
+        "region_name",
+        "industry",
+        "pollutant",
+        "unit",
+        "old_emitted",
+        "new_emitted",
+        "change",
+        "relative",
+    ];
+    let rows: Vec<[String; 10]> = lines
+        .iter()
+        .map(|l| {
+            [
+                l.year.to_string(),
+                l.region.clone().unwrap_or_else(|| "000000".into()),
+                l.region_name.clone(),
+                l.industry.clone().unwrap_or_default(),
+                l.pollutant.clone(),
+                l.unit.clone(),
+                quantity(
+                    l.old_emitted,
+                    if csv {
+                        Precision::Exact
+                    } else {
+                        Precision::Decimals(4)
+                    },
+                ),
+                quantity(
+                    l.new_emitted,
+                    if csv {
+                        Precision::Exact
+                    } else {
+                        Precision::Decimals(4)
+                    },
+                ),
+                quantity(
+                    l.change(),
+                    if csv {
+                        Precision::Exact
+                    } else {
+                        Precision::Decimals(4)
+                    },
+                ),
+                l.relative()
+                    .map(|r| {
+                        if csv {
+                            quantity(r, Precision::Exact)
+                        } else {
+                            format!("{:+.2} %", r * 100.0)
+                        }
+                    })
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    if csv {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        let _ = writer.write_record(header);
+        for row in &rows {
+            let _ = writer.write_record(row);
+        }
+        return String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default();
+    }
+    let mut out =
+        format!("impact of {new} against {old} on emitted totals, largest change first\n\n");
+    let mut lines_out = vec![header.map(String::from)];
+    lines_out.extend(rows);
+    let widths: Vec<usize> = (0..10)
+        .map(|c| {
+            lines_out
+                .iter()
+                .map(|r| crate::output::display_width(&r[c]))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in &lines_out {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let pad = widths[c] - crate::output::display_width(cell);
+            if c >= 6 {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            }
+            line.push_str("  ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }

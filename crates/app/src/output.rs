@@ -216,7 +216,7 @@ fn render_table(report: &AccountReport) -> String {
 }
 
 /// Terminal width of a string: East Asian wide characters take two columns.
-fn display_width(text: &str) -> usize {
+pub(crate) fn display_width(text: &str) -> usize {
     text.chars()
         .map(|c| {
             let u = c as u32;
