@@ -99,6 +99,13 @@ enum Command {
         #[command(flatten)]
         db: DatabaseOptions,
     },
+    /// Stored accounting runs: list, show, export, and the ones out of date.
+    Runs {
+        #[command(subcommand)]
+        what: RunsCommand,
+        #[command(flatten)]
+        db: DatabaseOptions,
+    },
     /// Database maintenance.
     Db {
         #[command(subcommand)]
@@ -114,6 +121,30 @@ enum Command {
         #[command(flatten)]
         db: DatabaseOptions,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum RunsCommand {
+    /// All stored runs, newest first.
+    List,
+    /// One run's provenance and counts.
+    Show {
+        /// Run id.
+        id: i64,
+    },
+    /// A run's totals (or, with --results, its per-row results) as CSV.
+    Export {
+        /// Run id.
+        id: i64,
+        /// Export the per-row results instead of the totals.
+        #[arg(long)]
+        results: bool,
+        /// The file to write (standard output when omitted).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Runs that are out of date: a newer edition would now be resolved, or an input changed.
+    Stale,
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,8 +269,13 @@ struct AccountArgs {
     coefficients: String,
     #[command(flatten)]
     date: DateOptions,
-    #[command(flatten)]
-    db: DatabaseOptions,
+    /// Store the run (inputs' hashes, edition, options, results, totals) in this database.
+    /// Runs using an edition from the database are always stored (in `./npsc.db` by default).
+    #[arg(long, env = "NPSC_DATABASE_URL")]
+    database: Option<String>,
+    /// Who runs it, for the audit log.
+    #[arg(long, env = "NPSC_ACTOR", default_value_t = default_actor())]
+    actor: String,
     /// Enterprise registry (CSV or Excel).
     #[arg(long, value_name = "FILE")]
     registry: PathBuf,
@@ -413,6 +449,12 @@ where
         Command::Validate(args) => validate(args, out),
         Command::Codes { what } => codes(what, out),
         Command::Coeff { what, db } => block_on(coeff(what, &db, out)),
+        Command::Runs { what, db } => block_on(async {
+            let store = app::editions::open(&db.database).await?;
+            let result = runs(&store, what, out).await;
+            store.close().await;
+            result
+        }),
         Command::Db {
             what: DbCommand::Check,
             db,
@@ -516,8 +558,8 @@ fn account(
     let stored = args.coefficients.contains('@') || args.date.at.is_some();
     let settings = AccountSettings {
         coefficients: PathBuf::from(&args.coefficients),
-        registry: args.registry,
-        activity: args.activity,
+        registry: args.registry.clone(),
+        activity: args.activity.clone(),
         grouping: Grouping {
             region: args.region_level.into(),
             industry: args.industry_level.into(),
@@ -529,7 +571,7 @@ fn account(
             },
         },
         read: read_options(&args.input)?,
-        results: args.results,
+        results: args.results.clone(),
         deny_unaccounted: args.deny_unaccounted,
     };
     let bar;
@@ -539,25 +581,19 @@ fn account(
     } else {
         &NoProgress
     };
-    let report = if stored {
-        let selector =
-            app::editions::selector(&args.coefficients, args.date.at.as_deref(), &args.date.rule)?;
-        let (info, set) = block_on(async {
-            let store = app::editions::open(&args.db.database).await?;
-            let loaded = app::editions::load(&store, &selector, &reference).await;
+    let database = match (&args.database, stored) {
+        (Some(url), _) => Some(url.clone()),
+        (None, true) => Some(app::editions::DEFAULT_URL.to_string()),
+        (None, false) => None,
+    };
+    let report = match database {
+        None => app::account::account(&settings, &reference, progress)?,
+        Some(url) => block_on(async {
+            let store = app::editions::open(&url).await?;
+            let result = account_stored(&store, &args, settings, &reference, stored, err).await;
             store.close().await;
-            loaded
-        })?;
-        let _ = writeln!(
-            err,
-            "using {} ({}, sha256 {})",
-            info.name(),
-            info.status,
-            info.content_hash
-        );
-        app::account::account_with(&set, &settings, &reference, progress)?
-    } else {
-        app::account::account(&settings, &reference, progress)?
+            result
+        })?,
     };
     let format = match args.format {
         FormatArg::Table => Format::Table,
@@ -799,6 +835,18 @@ async fn coeff_on(
                 app::editions::publish(store, &set, number, &note, &db.actor, reference).await?;
             let _ = write!(out, "published: ");
             print_edition(out, &e);
+            let stale = app::runs::stale(store).await?;
+            let made_stale = stale
+                .iter()
+                .filter(|r| r.reasons.iter().any(|x| x.contains(&e.name())))
+                .count();
+            if made_stale > 0 {
+                let _ = writeln!(
+                    out,
+                    "{made_stale} stored run(s) of `{}` are now out of date: see `npsc runs stale`",
+                    e.set_id
+                );
+            }
         }
         CoeffCommand::Retire { edition, note } => {
             let (set, number) = split_edition(&edition)?;
@@ -864,6 +912,173 @@ async fn coeff_on(
                 Some(path) => app::output::write_file(&path, text.as_bytes())?,
                 None => {
                     let _ = out.write_all(text.as_bytes());
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// Accounts with the store: resolves the edition (or reads the files), runs, stores the run.
+async fn account_stored(
+    store: &app::editions::Store,
+    args: &AccountArgs,
+    settings: AccountSettings,
+    reference: &app::Reference,
+    from_database: bool,
+    err: &mut dyn Write,
+) -> Result<app::account::AccountReport, AppError> {
+    let (set, provenance) = if from_database {
+        let selector =
+            app::editions::selector(&args.coefficients, args.date.at.as_deref(), &args.date.rule)?;
+        let (info, set) = app::editions::load(store, &selector, reference).await?;
+        let _ = writeln!(
+            err,
+            "using {} ({}, sha256 {})",
+            info.name(),
+            info.status,
+            info.content_hash
+        );
+        let provenance = app::runs::Provenance {
+            edition: Some(info.edition),
+            selector: args.coefficients.clone(),
+            rule: args.date.at.as_ref().map(|_| args.date.rule.clone()),
+            date: args.date.at.clone(),
+            coefficients_path: None,
+        };
+        (set, provenance)
+    } else {
+        let set = app::account::load_coefficients(&settings, reference)?;
+        let provenance = app::runs::Provenance {
+            edition: None,
+            selector: args.coefficients.clone(),
+            rule: None,
+            date: None,
+            coefficients_path: Some(args.coefficients.clone()),
+        };
+        (set, provenance)
+    };
+    let (id, report) = app::runs::account_and_store(
+        store,
+        set,
+        provenance,
+        settings,
+        reference.clone(),
+        &args.actor,
+    )
+    .await?;
+    let _ = writeln!(err, "stored as run {id}");
+    Ok(report)
+}
+
+fn print_run(out: &mut dyn Write, r: &app::runs::RunInfo) {
+    let _ = writeln!(
+        out,
+        "run {:<4} {}  {:<24} {:>8} of {:>8} rows  {} ms  {}",
+        r.id,
+        r.run.started_at,
+        match r.run.edition {
+            Some(e) => format!("{}@{e}", r.run.set_id),
+            None => r.run.selector.clone(),
+        },
+        r.counts.rows_accounted,
+        r.counts.rows_read,
+        r.elapsed_ms,
+        r.run.activity_path
+    );
+}
+
+async fn runs(
+    store: &app::editions::Store,
+    what: RunsCommand,
+    out: &mut dyn Write,
+) -> Result<i32, AppError> {
+    match what {
+        RunsCommand::List => {
+            let runs = app::runs::list(store).await?;
+            if runs.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "no stored runs (`npsc account --database …` stores one)"
+                );
+            }
+            for r in &runs {
+                print_run(out, r);
+            }
+        }
+        RunsCommand::Show { id } => {
+            let r = app::runs::show(store, id).await?;
+            print_run(out, &r);
+            let run = &r.run;
+            let edition = run
+                .edition
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "- (files)".into());
+            for (k, v) in [
+                (
+                    "coefficients",
+                    format!("{} (sha256 {})", run.selector, run.content_hash),
+                ),
+                ("set", format!("{} edition {edition}", run.set_id)),
+                (
+                    "rule",
+                    format!(
+                        "{} {}",
+                        run.rule.as_deref().unwrap_or("-"),
+                        run.accounting_date.as_deref().unwrap_or("")
+                    ),
+                ),
+                (
+                    "registry",
+                    format!("{} (sha256 {})", run.registry_path, run.registry_hash),
+                ),
+                (
+                    "activity",
+                    format!("{} (sha256 {})", run.activity_path, run.activity_hash),
+                ),
+                ("options", run.options.clone()),
+                ("actor", run.actor.clone()),
+                ("finished", r.finished_at.clone()),
+                (
+                    "rows",
+                    format!(
+                        "{} read, {} accounted, {} excluded, {} unaccounted",
+                        r.counts.rows_read,
+                        r.counts.rows_accounted,
+                        r.counts.rows_excluded,
+                        r.counts.rows_unaccounted
+                    ),
+                ),
+            ] {
+                let _ = writeln!(out, "  {k:<12} {v}");
+            }
+        }
+        RunsCommand::Export {
+            id,
+            results,
+            out: path,
+        } => {
+            let text = if results {
+                app::runs::export_results(store, id).await?
+            } else {
+                app::runs::export_totals(store, id).await?
+            };
+            match path {
+                Some(path) => app::output::write_file(&path, text.as_bytes())?,
+                None => {
+                    let _ = out.write_all(text.as_bytes());
+                }
+            }
+        }
+        RunsCommand::Stale => {
+            let stale = app::runs::stale(store).await?;
+            if stale.is_empty() {
+                let _ = writeln!(out, "no stored run is out of date");
+            }
+            for s in &stale {
+                print_run(out, &s.run);
+                for reason in &s.reasons {
+                    let _ = writeln!(out, "  out of date: {reason}");
                 }
             }
         }

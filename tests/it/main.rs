@@ -11,6 +11,7 @@
 //! - `properties`: invariants (linearity, order and partition independence).
 //! - `golden`: snapshots of whole outputs over `datasets/`.
 //! - `editions`: the coefficient edition workflow through the command line and a database.
+//! - `runs`: stored accounting runs, their exports and staleness.
 
 mod bad_input;
 mod cli;
@@ -18,5 +19,6 @@ mod editions;
 mod engine;
 mod golden;
 mod properties;
+mod runs;
 mod sample;
 mod support;

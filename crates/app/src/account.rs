@@ -242,9 +242,17 @@ pub fn account(
     reference: &Reference,
     progress: &dyn Progress,
 ) -> Result<AccountReport, AppError> {
-    let set = ingest::coefficients::load_set(&settings.coefficients, reference, &settings.read)
-        .map_err(|issues| AppError::input("the coefficient set", issues))?;
+    let set = load_coefficients(settings, reference)?;
     account_with(&set, settings, reference, progress)
+}
+
+/// Reads the coefficient set named by `settings.coefficients` (a folder or a table).
+pub fn load_coefficients(
+    settings: &AccountSettings,
+    reference: &Reference,
+) -> Result<CoefficientSet, AppError> {
+    ingest::coefficients::load_set(&settings.coefficients, reference, &settings.read)
+        .map_err(|issues| AppError::input("the coefficient set", issues))
 }
 
 /// Runs the accounting with a coefficient set already loaded (e.g. an edition from the
@@ -254,6 +262,31 @@ pub fn account_with(
     settings: &AccountSettings,
     reference: &Reference,
     progress: &dyn Progress,
+) -> Result<AccountReport, AppError> {
+    account_into(set, settings, reference, progress, None)
+}
+
+/// Receives every accounted row's results as they are computed (e.g. to store them). An error
+/// stops the run.
+pub trait ResultSink {
+    /// One activity row and its results.
+    fn accept(
+        &mut self,
+        item: &ingest::activity::ActivityItem<'_>,
+        region: RegionCode,
+        emissions: &[Emission],
+        set: &CoefficientSet,
+        reference: &Reference,
+    ) -> std::io::Result<()>;
+}
+
+/// [`account_with`], also handing every accounted row's results to `sink`.
+pub fn account_into(
+    set: &CoefficientSet,
+    settings: &AccountSettings,
+    reference: &Reference,
+    progress: &dyn Progress,
+    mut sink: Option<&mut dyn ResultSink>,
 ) -> Result<AccountReport, AppError> {
     let registry = ingest::registry::read_registry(
         Source::Path(&settings.registry),
@@ -278,6 +311,7 @@ pub fn account_with(
     let mut excluded_groups = Grouper::default();
     let mut emissions: Vec<Emission> = Vec::new();
     let mut write_error: Option<std::io::Error> = None;
+    let mut sink_error: Option<std::io::Error> = None;
     progress.start(reader.table().total_bytes());
 
     loop {
@@ -299,7 +333,7 @@ pub fn account_with(
                             totals.add(row.year, region, industry.as_ref(), emission);
                         }
                         if let Some(writer) = results.as_mut().filter(|_| write_error.is_none())
-                            && let Err(e) = writer.write(
+                            && let Err(e) = writer.accept(
                                 item,
                                 enterprise.region,
                                 &emissions,
@@ -308,6 +342,17 @@ pub fn account_with(
                             )
                         {
                             write_error = Some(e);
+                        }
+                        if let Some(sink) = sink.as_mut().filter(|_| sink_error.is_none())
+                            && let Err(e) = sink.accept(
+                                item,
+                                enterprise.region,
+                                &emissions,
+                                engine.set(),
+                                reference,
+                            )
+                        {
+                            sink_error = Some(e);
                         }
                         RowResult::Accounted
                     }
@@ -413,6 +458,11 @@ pub fn account_with(
     progress.finish();
     if issues.has_errors() {
         return Err(AppError::input("the activity data", issues));
+    }
+    if let Some(e) = sink_error {
+        return Err(AppError::Internal(format!(
+            "storing the results failed: {e}"
+        )));
     }
     if let Some(e) = write_error {
         return Err(AppError::Path {
@@ -582,8 +632,10 @@ impl ResultsWriter {
             ],
         })
     }
+}
 
-    fn write(
+impl ResultSink for ResultsWriter {
+    fn accept(
         &mut self,
         item: &ingest::activity::ActivityItem<'_>,
         region: RegionCode,
@@ -647,7 +699,9 @@ impl ResultsWriter {
         }
         Ok(())
     }
+}
 
+impl ResultsWriter {
     fn commit(self) -> Result<PathBuf, AppError> {
         let path = self.path;
         let fail = |source: std::io::Error| AppError::Path {

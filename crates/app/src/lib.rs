@@ -16,6 +16,7 @@ pub mod error;
 pub mod lookup;
 pub mod output;
 pub mod reference;
+pub mod runs;
 pub mod validate;
 
 pub use error::{AppError, ErrorKind};

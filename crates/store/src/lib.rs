@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod editions;
+pub mod runs;
 #[cfg(test)]
 mod store_tests;
 mod time;

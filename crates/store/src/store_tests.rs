@@ -338,3 +338,84 @@ async fn migrations_are_idempotent_and_reopening_keeps_data() {
     let store = Store::open(url).await.unwrap();
     assert_eq!(store.list(None).await.unwrap().len(), 1);
 }
+
+fn result(row: u64, pollutant: &str) -> crate::runs::ResultRecord {
+    crate::runs::ResultRecord {
+        activity_row: row,
+        year: 2023,
+        uscc: "91350100M000100Y43".into(),
+        region_code: "350100".into(),
+        industry_code: "D4430".into(),
+        unit_id: Some("MF1".into()),
+        outlet_id: None,
+        pollutant: pollutant.into(),
+        generated: 16.0,
+        emitted: 4.8,
+        coefficient_row: 36,
+        flags: String::new(),
+    }
+}
+
+fn new_run() -> crate::runs::NewRun {
+    crate::runs::NewRun {
+        started_at: crate::now_utc(),
+        actor: "tester".into(),
+        set_id: "npsc1-excerpt".into(),
+        edition: Some(1),
+        content_hash: "h".into(),
+        selector: "npsc1-excerpt@1".into(),
+        rule: None,
+        accounting_date: None,
+        coefficients_path: None,
+        registry_path: "/r.csv".into(),
+        registry_hash: "rh".into(),
+        activity_path: "/a.csv".into(),
+        activity_hash: "ah".into(),
+        options: "region_level=province".into(),
+    }
+}
+
+#[tokio::test]
+async fn runs_are_all_or_nothing() {
+    each_backend(|store| async move {
+        // A run abandoned before `finish` (a failed or killed run) leaves nothing behind.
+        let mut writer = store.begin_run(new_run()).await.unwrap();
+        writer.add_results(&[result(2, "SO2")]).await.unwrap();
+        drop(writer);
+        assert!(store.runs().await.unwrap().is_empty());
+
+        let mut writer = store.begin_run(new_run()).await.unwrap();
+        let many: Vec<_> = (2..1002)
+            .flat_map(|r| [result(r, "SO2"), result(r, "NOX")])
+            .collect();
+        writer.add_results(&many).await.unwrap();
+        let totals = [crate::runs::TotalRecord {
+            year: 2023,
+            region_code: Some("350000".into()),
+            industry_code: None,
+            pollutant: "SO2".into(),
+            unit: "吨".into(),
+            generated: 16_000.0,
+            emitted: 4_800.0,
+            rows: 1000,
+            flagged_rows: 0,
+        }];
+        let counts = crate::runs::RunCounts {
+            rows_read: 1000,
+            rows_accounted: 1000,
+            rows_excluded: 0,
+            rows_unaccounted: 0,
+        };
+        let id = writer.finish(counts, &totals, 12).await.unwrap();
+        let run = store.run(id).await.unwrap();
+        assert_eq!(run.counts, counts);
+        assert_eq!(run.run.selector, "npsc1-excerpt@1");
+        assert_eq!(store.run_totals(id).await.unwrap(), totals);
+        let results = store.run_results(id).await.unwrap();
+        assert_eq!(results.len(), 2000);
+        assert_eq!(results[0], result(2, "NOX"));
+        let audit = store.audit(10).await.unwrap();
+        assert_eq!(audit[0].action, "run");
+    })
+    .await;
+}

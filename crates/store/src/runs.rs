@@ -1,0 +1,386 @@
+//! Accounting runs with provenance: which edition (and how it was resolved), the input files'
+//! hashes, the options, timing, totals and every per-row result. A run is written in one
+//! transaction: the run row first, then results as they stream in, then totals and counts; a run
+//! that fails or is killed leaves nothing behind.
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::audit::{self, Record};
+use crate::{Store, StoreError};
+
+/// What is known when a run starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    /// UTC start time.
+    pub started_at: String,
+    /// Who ran it.
+    pub actor: String,
+    /// Coefficient set id.
+    pub set_id: String,
+    /// Edition number when the set came from the database.
+    pub edition: Option<u32>,
+    /// Content hash of the coefficients used.
+    pub content_hash: String,
+    /// How the coefficients were named (`set@latest`, `set` + date, or a path).
+    pub selector: String,
+    /// `effective` or `next-month` when resolved by date.
+    pub rule: Option<String>,
+    /// The accounting date, when resolved by date.
+    pub accounting_date: Option<String>,
+    /// The coefficient folder or table, when read from files.
+    pub coefficients_path: Option<String>,
+    /// Registry file.
+    pub registry_path: String,
+    /// SHA-256 of the registry file.
+    pub registry_hash: String,
+    /// Activity file.
+    pub activity_path: String,
+    /// SHA-256 of the activity file.
+    pub activity_hash: String,
+    /// Grouping and policy, as text.
+    pub options: String,
+}
+
+/// Counts known at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunCounts {
+    /// Rows read.
+    pub rows_read: u64,
+    /// Rows accounted.
+    pub rows_accounted: u64,
+    /// Rows excluded (closed enterprises).
+    pub rows_excluded: u64,
+    /// Rows without coefficients.
+    pub rows_unaccounted: u64,
+}
+
+/// One stored per-row result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRecord {
+    /// Row in the activity file.
+    pub activity_row: u64,
+    /// Year.
+    pub year: u16,
+    /// Enterprise.
+    pub uscc: String,
+    /// The enterprise's region.
+    pub region_code: String,
+    /// The row's industry class.
+    pub industry_code: String,
+    /// Production unit.
+    pub unit_id: Option<String>,
+    /// Outlet.
+    pub outlet_id: Option<String>,
+    /// Pollutant code.
+    pub pollutant: String,
+    /// Generated, in the pollutant's report unit.
+    pub generated: f64,
+    /// Emitted, in the pollutant's report unit.
+    pub emitted: f64,
+    /// Row of the coefficient table used.
+    pub coefficient_row: u64,
+    /// Flags, `;`-separated.
+    pub flags: String,
+}
+
+/// One stored total.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TotalRecord {
+    /// Year.
+    pub year: u16,
+    /// Region at the run's level, `None` for national.
+    pub region_code: Option<String>,
+    /// Industry at the run's level, `None` for all.
+    pub industry_code: Option<String>,
+    /// Pollutant code.
+    pub pollutant: String,
+    /// Report unit.
+    pub unit: String,
+    /// Generated.
+    pub generated: f64,
+    /// Emitted.
+    pub emitted: f64,
+    /// Rows covered.
+    pub rows: u64,
+    /// Rows with a flagged result.
+    pub flagged_rows: u64,
+}
+
+/// A stored run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInfo {
+    /// Run id.
+    pub id: i64,
+    /// What was known at the start.
+    pub run: NewRun,
+    /// UTC end time.
+    pub finished_at: String,
+    /// Wall time.
+    pub elapsed_ms: u64,
+    /// Counts.
+    pub counts: RunCounts,
+}
+
+/// A run being written: an open transaction.
+pub struct RunWriter {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    id: i64,
+    run: NewRun,
+}
+
+/// Results per multi-row INSERT (13 parameters each).
+const RESULT_BATCH: usize = 400;
+
+impl Store {
+    /// Starts writing a run. Nothing is visible to others until [`RunWriter::finish`].
+    pub async fn begin_run(&self, run: NewRun) -> Result<RunWriter, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO run (started_at, finished_at, elapsed_ms, actor, set_id, edition, \
+             content_hash, selector, rule, accounting_date, coefficients_path, registry_path, \
+             registry_hash, activity_path, activity_hash, options, rows_read, rows_accounted, \
+             rows_excluded, rows_unaccounted) VALUES ($1, $1, 0, $2, $3, $4, $5, $6, $7, $8, $9, \
+             $10, $11, $12, $13, $14, 0, 0, 0, 0) RETURNING id",
+        )
+        .bind(&run.started_at)
+        .bind(&run.actor)
+        .bind(&run.set_id)
+        .bind(run.edition.map(i64::from))
+        .bind(&run.content_hash)
+        .bind(&run.selector)
+        .bind(&run.rule)
+        .bind(&run.accounting_date)
+        .bind(&run.coefficients_path)
+        .bind(&run.registry_path)
+        .bind(&run.registry_hash)
+        .bind(&run.activity_path)
+        .bind(&run.activity_hash)
+        .bind(&run.options)
+        .fetch_one(&mut *tx)
+        .await?;
+        Ok(RunWriter { tx, id, run })
+    }
+
+    /// All runs, newest first.
+    pub async fn runs(&self) -> Result<Vec<RunInfo>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM run ORDER BY id DESC")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(run_info).collect()
+    }
+
+    /// One run.
+    pub async fn run(&self, id: i64) -> Result<RunInfo, StoreError> {
+        let row = sqlx::query("SELECT * FROM run WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        match row {
+            Some(row) => run_info(&row),
+            None => Err(StoreError::NotFound(format!("there is no run {id}"))),
+        }
+    }
+
+    /// A run's totals, in the order they were stored.
+    pub async fn run_totals(&self, id: i64) -> Result<Vec<TotalRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT year, region_code, industry_code, pollutant, unit, generated, emitted, rows, \
+             flagged_rows FROM run_total WHERE run_id = $1 ORDER BY year, region_code, \
+             industry_code, pollutant",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TotalRecord {
+                    year: u16::try_from(r.try_get::<i64, _>("year")?).unwrap_or(0),
+                    region_code: r.try_get("region_code")?,
+                    industry_code: r.try_get("industry_code")?,
+                    pollutant: r.try_get("pollutant")?,
+                    unit: r.try_get("unit")?,
+                    generated: r.try_get("generated")?,
+                    emitted: r.try_get("emitted")?,
+                    rows: u64::try_from(r.try_get::<i64, _>("rows")?).unwrap_or(0),
+                    flagged_rows: u64::try_from(r.try_get::<i64, _>("flagged_rows")?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// A run's per-row results, in activity-row order.
+    pub async fn run_results(&self, id: i64) -> Result<Vec<ResultRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT activity_row, year, uscc, region_code, industry_code, unit_id, outlet_id, \
+             pollutant, generated, emitted, coefficient_row, flags FROM run_result \
+             WHERE run_id = $1 ORDER BY activity_row, pollutant",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ResultRecord {
+                    activity_row: u64::try_from(r.try_get::<i64, _>("activity_row")?).unwrap_or(0),
+                    year: u16::try_from(r.try_get::<i64, _>("year")?).unwrap_or(0),
+                    uscc: r.try_get("uscc")?,
+                    region_code: r.try_get("region_code")?,
+                    industry_code: r.try_get("industry_code")?,
+                    unit_id: r.try_get("unit_id")?,
+                    outlet_id: r.try_get("outlet_id")?,
+                    pollutant: r.try_get("pollutant")?,
+                    generated: r.try_get("generated")?,
+                    emitted: r.try_get("emitted")?,
+                    coefficient_row: u64::try_from(r.try_get::<i64, _>("coefficient_row")?)
+                        .unwrap_or(0),
+                    flags: r.try_get("flags")?,
+                })
+            })
+            .collect()
+    }
+}
+
+impl RunWriter {
+    /// The run's id (valid once finished).
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// Appends per-row results.
+    pub async fn add_results(&mut self, results: &[ResultRecord]) -> Result<(), StoreError> {
+        for batch in results.chunks(RESULT_BATCH) {
+            const COLUMNS: usize = 13;
+            let mut sql = String::from(
+                "INSERT INTO run_result (run_id, activity_row, year, uscc, region_code, \
+                 industry_code, unit_id, outlet_id, pollutant, generated, emitted, \
+                 coefficient_row, flags) VALUES ",
+            );
+            for i in 0..batch.len() {
+                sql.push_str(if i == 0 { "(" } else { ", (" });
+                for c in 0..COLUMNS {
+                    if c > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str(&format!("${}", i * COLUMNS + c + 1));
+                }
+                sql.push(')');
+            }
+            // Only placeholders are generated; every value is bound.
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for r in batch {
+                query = query
+                    .bind(self.id)
+                    .bind(r.activity_row as i64)
+                    .bind(i64::from(r.year))
+                    .bind(r.uscc.clone())
+                    .bind(r.region_code.clone())
+                    .bind(r.industry_code.clone())
+                    .bind(r.unit_id.clone())
+                    .bind(r.outlet_id.clone())
+                    .bind(r.pollutant.clone())
+                    .bind(r.generated)
+                    .bind(r.emitted)
+                    .bind(r.coefficient_row as i64)
+                    .bind(r.flags.clone());
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes totals and counts, records the run in the audit log and commits.
+    pub async fn finish(
+        mut self,
+        counts: RunCounts,
+        totals: &[TotalRecord],
+        elapsed_ms: u64,
+    ) -> Result<i64, StoreError> {
+        sqlx::query(
+            "UPDATE run SET finished_at = $2, elapsed_ms = $3, rows_read = $4, \
+             rows_accounted = $5, rows_excluded = $6, rows_unaccounted = $7 WHERE id = $1",
+        )
+        .bind(self.id)
+        .bind(crate::now_utc())
+        .bind(elapsed_ms as i64)
+        .bind(counts.rows_read as i64)
+        .bind(counts.rows_accounted as i64)
+        .bind(counts.rows_excluded as i64)
+        .bind(counts.rows_unaccounted as i64)
+        .execute(&mut *self.tx)
+        .await?;
+        for t in totals {
+            sqlx::query(
+                "INSERT INTO run_total (run_id, year, region_code, industry_code, pollutant, \
+                 unit, generated, emitted, rows, flagged_rows) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(self.id)
+            .bind(i64::from(t.year))
+            .bind(t.region_code.clone())
+            .bind(t.industry_code.clone())
+            .bind(t.pollutant.clone())
+            .bind(t.unit.clone())
+            .bind(t.generated)
+            .bind(t.emitted)
+            .bind(t.rows as i64)
+            .bind(t.flagged_rows as i64)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        let object = format!("run {}", self.id);
+        let detail = format!(
+            "{} with {} ({} rows accounted of {})",
+            self.run.activity_path, self.run.selector, counts.rows_accounted, counts.rows_read
+        );
+        audit::record(
+            &mut self.tx,
+            Record {
+                actor: &self.run.actor,
+                action: "run",
+                object: &object,
+                before_hash: None,
+                after_hash: Some(&self.run.content_hash),
+                detail: &detail,
+            },
+        )
+        .await?;
+        self.tx.commit().await?;
+        Ok(self.id)
+    }
+}
+
+fn run_info(r: &AnyRow) -> Result<RunInfo, StoreError> {
+    let count = |name: &str| -> Result<u64, StoreError> {
+        Ok(u64::try_from(r.try_get::<i64, _>(name)?).unwrap_or(0))
+    };
+    Ok(RunInfo {
+        id: r.try_get("id")?,
+        run: NewRun {
+            started_at: r.try_get("started_at")?,
+            actor: r.try_get("actor")?,
+            set_id: r.try_get("set_id")?,
+            edition: r
+                .try_get::<Option<i64>, _>("edition")?
+                .and_then(|e| u32::try_from(e).ok()),
+            content_hash: r.try_get("content_hash")?,
+            selector: r.try_get("selector")?,
+            rule: r.try_get("rule")?,
+            accounting_date: r.try_get("accounting_date")?,
+            coefficients_path: r.try_get("coefficients_path")?,
+            registry_path: r.try_get("registry_path")?,
+            registry_hash: r.try_get("registry_hash")?,
+            activity_path: r.try_get("activity_path")?,
+            activity_hash: r.try_get("activity_hash")?,
+            options: r.try_get("options")?,
+        },
+        finished_at: r.try_get("finished_at")?,
+        elapsed_ms: count("elapsed_ms")?,
+        counts: RunCounts {
+            rows_read: count("rows_read")?,
+            rows_accounted: count("rows_accounted")?,
+            rows_excluded: count("rows_excluded")?,
+            rows_unaccounted: count("rows_unaccounted")?,
+        },
+    })
+}
