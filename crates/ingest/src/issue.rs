@@ -38,9 +38,18 @@ impl Location {
     }
 }
 
+/// `file, row 14, column `活动水平`` for CSV; for a cell of a workbook, Excel's own cell
+/// reference followed by the header, `file.xlsx, 工业系数!H7 (产污系数)`, which a user can paste
+/// into Excel's Name Box to go to the cell. Other workbook locations (a whole row, a column named
+/// by a field absent from the sheet) keep the `sheet `…`, row 7` form.
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.file)?;
+        if let (Some(sheet), Some(row), Some(column)) = (&self.sheet, self.row, &self.column)
+            && let Some((letters, header)) = split_cell_column(column)
+        {
+            return write!(f, ", {}!{letters}{row}{header}", sheet_reference(sheet));
+        }
         if let Some(sheet) = &self.sheet {
             write!(f, ", sheet `{sheet}`")?;
         }
@@ -52,6 +61,39 @@ impl fmt::Display for Location {
         }
         Ok(())
     }
+}
+
+/// Splits a workbook column label, `H (产污系数)` or `H`, into its letters and the rest
+/// (` (产污系数)` or nothing); `None` for a label that is not one, such as a field's English name.
+fn split_cell_column(column: &str) -> Option<(&str, &str)> {
+    let letters = column.bytes().take_while(u8::is_ascii_uppercase).count();
+    let rest = &column[letters..];
+    let well_formed = rest.is_empty() || (rest.starts_with(" (") && rest.ends_with(')'));
+    ((1..=3).contains(&letters) && well_formed).then(|| column.split_at(letters))
+}
+
+/// A sheet name as Excel writes it in a reference: quoted with `'` (doubled inside) unless it is
+/// made of letters, digits, `_` and `.` only, does not start with a digit and does not look like
+/// a cell reference itself.
+fn sheet_reference(sheet: &str) -> String {
+    let plain = !sheet.is_empty()
+        && sheet
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        && !sheet.starts_with(|c: char| c.is_ascii_digit())
+        && !looks_like_cell(sheet);
+    if plain {
+        sheet.to_string()
+    } else {
+        format!("'{}'", sheet.replace('\'', "''"))
+    }
+}
+
+/// `A1`, `xfd1048576`: one to three ASCII letters then ASCII digits.
+fn looks_like_cell(text: &str) -> bool {
+    let letters = text.bytes().take_while(u8::is_ascii_alphabetic).count();
+    let digits = &text[letters..];
+    (1..=3).contains(&letters) && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// How bad a problem is: errors stop an accounting run, warnings do not.
@@ -376,8 +418,7 @@ mod tests {
                     "not a year",
                 )
                 .with_value("20x4"),
-                "error[bad-year]: activity.csv, sheet `系数`, row 3, column `C (产污系数)`: not a \
-                 year: `20x4`",
+                "error[bad-year]: activity.csv, 系数!C3 (产污系数): not a year: `20x4`",
             ),
             (
                 Issue::error(
@@ -393,6 +434,46 @@ mod tests {
         ];
         for (issue, expected) in cases {
             assert_eq!(issue.to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn workbook_cells_read_as_excel_references() {
+        let cell = |sheet: &str, row, column: Option<&str>| Location {
+            file: "t.xlsx".to_string(),
+            sheet: Some(sheet.to_string()),
+            row,
+            column: column.map(str::to_string),
+        };
+        let cases = [
+            (
+                cell("工业系数", Some(7), Some("H (产污系数)")),
+                "t.xlsx, 工业系数!H7 (产污系数)",
+            ),
+            (cell("Sheet1", Some(1), Some("AB")), "t.xlsx, Sheet1!AB1"),
+            (
+                cell("2024年 系数", Some(3), Some("C (排污系数(直排))")),
+                "t.xlsx, '2024年 系数'!C3 (排污系数(直排))",
+            ),
+            (
+                cell("it's", Some(2), Some("A (x)")),
+                "t.xlsx, 'it''s'!A2 (x)",
+            ),
+            (cell("A1", Some(2), Some("B")), "t.xlsx, 'A1'!B2"),
+            // A whole row, or a field absent from the sheet, is not a cell.
+            (cell("系数", Some(4), None), "t.xlsx, sheet `系数`, row 4"),
+            (
+                cell("系数", Some(4), Some("treatment")),
+                "t.xlsx, sheet `系数`, row 4, column `treatment`",
+            ),
+            (
+                cell("系数", None, Some("C (产污系数)")),
+                "t.xlsx, sheet `系数`, column `C (产污系数)`",
+            ),
+            (cell("系数", None, None), "t.xlsx, sheet `系数`"),
+        ];
+        for (location, expected) in cases {
+            assert_eq!(location.to_string(), expected);
         }
     }
 

@@ -2,11 +2,12 @@
 //!
 //! Brief overview:
 //! - [`table`]: CSV (UTF-8 with or without BOM, GBK/GB18030 detected automatically) and Excel
-//!   workbooks read into records of a known [`table::Schema`], headers in English or Chinese.
+//!   workbooks read into records of a known [`table::Schema`], headers in English or Chinese,
+//!   found below title rows, on one row or two, on one sheet or every sheet of a workbook.
 //! - [`issue`]: every problem located by file, sheet, row and column, collected, never fatal on
 //!   the first one.
 //! - [`schemas`]: the canonical formats (coefficient tables, registry, activity, reference lists).
-//! - [`reference`], [`coefficients`], [`registry`], [`activity`]: the readers of each format.
+//! - [`reference`](mod@reference), [`coefficients`], [`registry`], [`activity`]: the readers of each format.
 //!
 //! ingest depends on `accounting` only; it never writes anything.
 
@@ -22,7 +23,7 @@ pub use issue::{Issue, Issues, Location, Severity};
 
 use std::path::Path;
 
-use table::{ReadOptions, Record, Schema, SourceKind, TableReader};
+use table::{ReadOptions, Record, Schema, SheetSelection, SourceKind, TableReader, Tables};
 
 /// Where a table comes from: a file, or bytes already in memory (an upload, or data embedded in
 /// the binary) with the name to use in messages.
@@ -60,6 +61,23 @@ pub fn open_table(
         Source::Bytes { name, bytes } => {
             let kind = SourceKind::from_path(Path::new(name)).unwrap_or(SourceKind::Csv);
             TableReader::from_bytes(name, bytes.to_vec(), kind, schema, options)
+        }
+    }
+}
+
+/// Opens the tables of a source: one for a CSV file, the sheets `selection` chooses for a
+/// workbook (see [`TableReader::open_sheets`]).
+pub fn open_tables(
+    source: Source<'_>,
+    schema: &'static Schema,
+    options: &ReadOptions,
+    selection: &SheetSelection,
+) -> Result<Tables, Issues> {
+    match source {
+        Source::Path(path) => TableReader::open_sheets(path, schema, options, selection),
+        Source::Bytes { name, bytes } => {
+            let kind = SourceKind::from_path(Path::new(name)).unwrap_or(SourceKind::Csv);
+            TableReader::sheets_from_bytes(name, bytes.to_vec(), kind, schema, options, selection)
         }
     }
 }

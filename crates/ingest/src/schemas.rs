@@ -2,7 +2,7 @@
 //! Chinese headers accepted for it. Field indices are named constants so that readers never
 //! depend on column order in the file.
 
-use crate::table::{Field, Schema};
+use crate::table::{Field, Schema, Wide};
 
 const fn required(name: &'static str, aliases: &'static [&'static str]) -> Field {
     Field {
@@ -59,6 +59,11 @@ pub static COEFFICIENT_TABLE: Schema = Schema {
         optional("emission_coefficient", &["排污系数"]),
         optional("source", &["备注", "来源"]),
     ],
+    // First-census tables give 排污系数 in one column per treatment: `排污系数(沉淀分离)`.
+    wide: Some(Wide {
+        value: coefficient::EMISSION_COEFFICIENT,
+        key: coefficient::TREATMENT,
+    }),
 };
 
 /// Field indices of [`REGISTRY`].
@@ -85,6 +90,7 @@ pub static REGISTRY: Schema = Schema {
         optional("status_date", &["状态日期"]),
         optional("permit_no", &["排污许可证编号", "许可证编号"]),
     ],
+    wide: None,
 };
 
 /// Field indices of [`ACTIVITY`].
@@ -132,6 +138,7 @@ pub static ACTIVITY: Schema = Schema {
         optional("parameters", &["参数"]),
         optional("outlet_id", &["排放口编号"]),
     ],
+    wide: None,
 };
 
 /// A code list (`code,name,level,parent`): regions and industries.
@@ -143,6 +150,7 @@ pub static CODE_LIST: Schema = Schema {
         required("level", &["级别"]),
         required("parent", &["上级代码"]),
     ],
+    wide: None,
 };
 
 /// Field indices of [`POLLUTANTS`].
@@ -169,6 +177,7 @@ pub static POLLUTANTS: Schema = Schema {
         optional("tax_item", &["应税项目"]),
         optional("note", &["备注"]),
     ],
+    wide: None,
 };
 
 /// Field indices of [`EQUIVALENTS`].
@@ -195,4 +204,5 @@ pub static EQUIVALENTS: Schema = Schema {
         required("equivalent_unit", &["单位"]),
         optional("note", &["备注"]),
     ],
+    wide: None,
 };

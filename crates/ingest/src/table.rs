@@ -23,11 +23,53 @@
 //!   `末端治理技术效率(%)` name `活动水平` and `末端治理技术效率`. An alias that itself ends in
 //!   brackets is matched whole first.
 //!
+//! ## Finding the header row
+//!
+//! Published tables put titles, dates and blank rows above the header, so the header is searched
+//! for among the first [`HEADER_SEARCH_ROWS`] (20) non-blank rows of the file or sheet:
+//! - each of those rows is scored by the number of schema fields its cells name (a field named
+//!   twice counts once);
+//! - a row together with the row right below it is also scored as a **two-row header** (see
+//!   below); the pair is preferred only when it names strictly more fields than either of its
+//!   rows alone, so that a header followed by data, or a title followed by the header, is not
+//!   taken for one;
+//! - the header is the first row (or pair) that names every required field; the rows above it
+//!   are skipped without comment, and the data starts on the row below it;
+//! - when no row names every required field, the row (or pair) naming the most fields is taken,
+//!   the first one on ties (the first non-blank row when none names anything), its problems are
+//!   reported as usual (`missing-column`, `unknown-column`, …) and one more error,
+//!   `no-header-row`, lists the required fields and says which row came closest.
+//!
+//! A two-row header is read column by column. The upper cell is what the column's group is
+//! called (calamine reports a merged area's value in its top-left cell only, so in `.xlsx` and
+//! `.xls` workbooks a cell of the upper row inside a merged area starting on that row takes the
+//! area's value; in CSV, `.ods` and `.xlsb` files, where merges are unknown, an empty upper cell
+//! takes the value of its left neighbour's when both have a lower cell, as an exported merged
+//! area looks). Then, with `U` the upper and `L` the lower text:
+//! - only one of them given, or both equal (a cell merged over both rows): that text alone;
+//! - otherwise the first of: `UL` concatenated names a field (`末端治理技术` over `名称` names
+//!   `末端治理技术名称`); `L` names a field; `U` is a name of the schema's [`Wide`] value field
+//!   (a wide column, below); `U` names a field (`L` is then a note such as a unit); else the
+//!   column is unknown. The column is called `U(L)` in messages.
+//!
+//! ## Wide columns
+//!
+//! A schema may declare a [`Wide`] pair of fields: first-census coefficient tables give
+//! `排污系数` in one column per treatment instead of one row per treatment. A column headed by a
+//! name of the value field followed by a bracketed key, `排污系数(沉淀分离)` or
+//! `排污系数（直排）`, or headed by a value-field name in the upper row of a two-row header
+//! with the key in the lower row, is then a wide column ([`TableReader::wide_columns`]), its key
+//! being the bracketed text as written. Wide columns exist only when the header has no column
+//! for the key field: with a `末端治理技术名称` column, `排污系数(千克/吨)` is the emission
+//! coefficient with a unit note, as for any field. A table with wide columns needs no column for
+//! the key and value fields, must not also have a plain value column, and must not name a key
+//! twice.
+//!
 //! # CSV
 //!
 //! Fields are separated by commas and quoted with `"` (a quote inside a quoted field is doubled);
 //! lines end with LF, CRLF or, in old Mac files, CR. Blank lines are skipped, and the header is
-//! the first line with a non-blank cell. A record's row is the line it starts on, counting every
+//! found as described above. A record's row is the line it starts on, counting every
 //! line of the file from 1, so that it matches what an editor shows. A quote left open in the
 //! last record, which the CSV grammar would silently extend to the end of the file, is reported
 //! as `unclosed-quote`. The encoding is, unless [`ReadOptions::encoding`] forces one:
@@ -50,10 +92,15 @@
 //!
 //! `.xlsx`, `.xlsm`, `.xlsb`, `.xls` and `.ods` workbooks are read with calamine, which loads the
 //! whole sheet into memory: workbooks are limited to about a million rows by Excel itself, so
-//! this is acceptable. The first sheet is read unless [`ReadOptions::sheet`] names another; the
-//! header is the sheet's first row that has a non-empty cell, and row numbers are the sheet's
-//! own. Columns whose header cell and every other cell are empty are ignored. Cells become text
-//! as follows (see [`TableReader::read`] for error cells):
+//! this is acceptable. Which sheets are read is a [`SheetSelection`]: [`TableReader::open`] reads
+//! the sheet [`ReadOptions::sheet`] names, or else the first sheet (in workbook order) that has a
+//! header row of the schema, noting the sheets skipped before it ([`TableReader::notes`]);
+//! [`TableReader::open_sheets`] with [`SheetSelection::All`] reads every sheet that has one and
+//! skips the others (a `说明` notes sheet, an empty sheet) with a `skipped-sheet` warning. When
+//! no sheet has a header row, the problems of the sheet that came closest are reported, with a
+//! `no-matching-sheet` error naming the sheets when there are several. Row numbers are the
+//! sheet's own. Columns whose header cell and every other cell are empty are ignored. Cells
+//! become text as follows (see [`TableReader::read`] for error cells):
 //! - text as it is; integers without decimals;
 //! - numbers with Rust's shortest round-trip formatting, which writes integral values without
 //!   `.0` (`1500`, `0.25`, `0.000001`) and never uses an exponent;
@@ -68,6 +115,7 @@
 //!   of silently moving it to another day.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
 use std::fs::File;
 use std::io::{self, Cursor, Read, Seek, SeekFrom};
@@ -101,6 +149,9 @@ pub struct Schema {
     pub kind: &'static str,
     /// The fields; a field is addressed by its index in this slice.
     pub fields: &'static [Field],
+    /// A field the table may give in one column per value of another field (see the module
+    /// documentation), `None` for most tables.
+    pub wide: Option<Wide>,
 }
 
 impl Schema {
@@ -108,6 +159,65 @@ impl Schema {
     pub fn field_index(&self, name: &str) -> Option<usize> {
         self.fields.iter().position(|f| f.name == name)
     }
+}
+
+/// A wide layout: the `value` field given in one column per value of the `key` field, each
+/// column headed by a name of the value field and the key in brackets, e.g.
+/// `排污系数(沉淀分离)` for the emission coefficient of the treatment `沉淀分离`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wide {
+    /// The field each wide column's cells give, e.g. `emission_coefficient`.
+    pub value: usize,
+    /// The field each wide column's header names a value of, e.g. `treatment`.
+    pub key: usize,
+}
+
+/// One wide column of a table read with a [`Wide`] schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WideColumn {
+    /// The key as written in the header, e.g. `沉淀分离`.
+    pub key: String,
+    /// The column's index in [`TableReader::headers`].
+    pub column: usize,
+    /// The index that addresses the column's cells in [`Record::get`],
+    /// [`Record::is_bad_cell`] and [`TableReader::location`]: it comes after the schema's
+    /// fields, so that it never collides with one.
+    pub field: usize,
+}
+
+/// How many non-blank rows at the top of a file or sheet are searched for the header.
+pub const HEADER_SEARCH_ROWS: usize = 20;
+
+/// Which sheets of a workbook to read; CSV files have one table whatever the selection.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SheetSelection {
+    /// The first sheet, in workbook order, that has a header row of the schema.
+    #[default]
+    First,
+    /// The sheet with this name.
+    Named(String),
+    /// Every sheet that has a header row of the schema; the others are skipped with a note.
+    All,
+}
+
+impl SheetSelection {
+    /// The sheet [`ReadOptions::sheet`] names, or else `otherwise`.
+    pub fn from_options(options: &ReadOptions, otherwise: SheetSelection) -> SheetSelection {
+        match &options.sheet {
+            Some(name) => SheetSelection::Named(name.clone()),
+            None => otherwise,
+        }
+    }
+}
+
+/// The tables of one file: one per sheet read, in workbook order, and notes on the sheets
+/// skipped.
+#[derive(Debug)]
+pub struct Tables {
+    /// One reader per table read.
+    pub readers: Vec<TableReader>,
+    /// `skipped-sheet` warnings: sheets without a header row of the schema.
+    pub notes: Vec<Issue>,
 }
 
 /// The encoding a CSV file was read in.
@@ -164,10 +274,35 @@ impl FromStr for EncodingChoice {
 pub struct ReadOptions {
     /// CSV encoding; detected by default. Ignored for Excel.
     pub encoding: EncodingChoice,
-    /// Excel: the sheet to read, by name; the first sheet by default. Ignored for CSV.
+    /// Excel: the sheet to read, by name. By default, the first sheet with a header row of the
+    /// schema, or for coefficient tables every such sheet (see [`SheetSelection`]). Ignored for
+    /// CSV.
     pub sheet: Option<String>,
     /// How many issues to keep (see [`Issues::with_cap`]); 0 means the default of 1000.
     pub issue_cap: usize,
+}
+
+impl Tables {
+    fn single(reader: TableReader) -> Tables {
+        Tables {
+            readers: vec![reader],
+            notes: Vec::new(),
+        }
+    }
+
+    /// The one table of a selection that reads one, carrying the notes.
+    fn into_single(self) -> Result<TableReader, Issues> {
+        let Tables { readers, notes } = self;
+        match readers.into_iter().next() {
+            Some(mut reader) => {
+                reader.notes = notes;
+                Ok(reader)
+            }
+            // Not reached: a selection of one sheet either reads it or fails; an issue is
+            // still better than a panic.
+            None => Err(notes.into()),
+        }
+    }
 }
 
 /// What kind of file a table is.
@@ -197,6 +332,7 @@ impl SourceKind {
 pub struct TableReader {
     layout: Layout,
     body: Body,
+    notes: Vec<Issue>,
 }
 
 impl fmt::Debug for TableReader {
@@ -214,12 +350,27 @@ impl TableReader {
     /// Opens a file, CSV or Excel by extension (see [`SourceKind::from_path`]), and reads its
     /// header. Problems that make the table unreadable (the file cannot be opened, is empty or
     /// not a table, or its header is wrong) come back together as issues; the file name in
-    /// locations is the path as given.
+    /// locations is the path as given. For a workbook, the sheet is the one
+    /// [`ReadOptions::sheet`] names, or else the first with a header row of the schema.
     pub fn open(
         path: &Path,
         schema: &'static Schema,
         options: &ReadOptions,
     ) -> Result<TableReader, Issues> {
+        let selection = SheetSelection::from_options(options, SheetSelection::First);
+        TableReader::open_sheets(path, schema, options, &selection).and_then(Tables::into_single)
+    }
+
+    /// Opens a file like [`TableReader::open`], reading the sheets `selection` chooses (a CSV
+    /// file is one table whatever the selection). Fails when no table can be read, or when a
+    /// table read has header problems; sheets without a header row of the schema are skipped
+    /// with a note unless the selection names them.
+    pub fn open_sheets(
+        path: &Path,
+        schema: &'static Schema,
+        options: &ReadOptions,
+        selection: &SheetSelection,
+    ) -> Result<Tables, Issues> {
         let name = path.display().to_string();
         let fail = |code, message: String| Err(fatal(&name, options, code, message, None));
         if path.is_dir() {
@@ -247,7 +398,9 @@ impl TableReader {
             }
         };
         match kind {
-            SourceKind::Csv => open_csv(name, Source::File(file), total, schema, options),
+            SourceKind::Csv => {
+                open_csv(name, Source::File(file), total, schema, options).map(Tables::single)
+            }
             SourceKind::Excel => {
                 // calamine reads the whole workbook anyway; reading it here first gives one code
                 // path for files and uploads.
@@ -255,13 +408,14 @@ impl TableReader {
                 if let Err(e) = file.read_to_end(&mut bytes) {
                     return fail("cannot-open", format!("cannot read the file: {e}"));
                 }
-                open_excel(name, bytes, extension(path), schema, options)
+                open_excel(name, bytes, extension(path), schema, options, selection)
             }
         }
     }
 
     /// Reads a table from bytes already in memory (an upload); `name` is the file name used in
-    /// locations, and its extension, if any, tells the workbook format.
+    /// locations, and its extension, if any, tells the workbook format. The sheet is chosen as
+    /// in [`TableReader::open`].
     pub fn from_bytes(
         name: &str,
         bytes: Vec<u8>,
@@ -269,15 +423,36 @@ impl TableReader {
         schema: &'static Schema,
         options: &ReadOptions,
     ) -> Result<TableReader, Issues> {
+        let selection = SheetSelection::from_options(options, SheetSelection::First);
+        TableReader::sheets_from_bytes(name, bytes, kind, schema, options, &selection)
+            .and_then(Tables::into_single)
+    }
+
+    /// Reads the tables of bytes already in memory, like [`TableReader::open_sheets`].
+    pub fn sheets_from_bytes(
+        name: &str,
+        bytes: Vec<u8>,
+        kind: SourceKind,
+        schema: &'static Schema,
+        options: &ReadOptions,
+        selection: &SheetSelection,
+    ) -> Result<Tables, Issues> {
         match kind {
             SourceKind::Csv => {
                 let total = bytes.len() as u64;
                 let source = Source::Memory(Cursor::new(bytes));
-                open_csv(name.to_string(), source, total, schema, options)
+                open_csv(name.to_string(), source, total, schema, options).map(Tables::single)
             }
             SourceKind::Excel => {
                 let extension = extension(Path::new(name));
-                open_excel(name.to_string(), bytes, extension, schema, options)
+                open_excel(
+                    name.to_string(),
+                    bytes,
+                    extension,
+                    schema,
+                    options,
+                    selection,
+                )
             }
         }
     }
@@ -307,9 +482,26 @@ impl TableReader {
         self.layout.columns.get(field).copied().flatten()
     }
 
-    /// The row of the header, 1-based.
+    /// The row of the header, 1-based; for a two-row header, its upper row.
     pub fn header_row(&self) -> u64 {
         self.layout.header_row
+    }
+
+    /// How many rows the header spans: 1, or 2 for a two-row header.
+    pub fn header_height(&self) -> u64 {
+        self.layout.header_height
+    }
+
+    /// The wide columns (see [`Wide`]), in column order; empty unless the schema declares a wide
+    /// layout and the header uses it.
+    pub fn wide_columns(&self) -> &[WideColumn] {
+        &self.layout.wide
+    }
+
+    /// Notes on how the table was found: `skipped-sheet` warnings for the sheets skipped before
+    /// the one read.
+    pub fn notes(&self) -> &[Issue] {
+        &self.notes
     }
 
     /// Reads the next record into `record`, reusing its buffers. Returns `Ok(false)` at the end.
@@ -362,7 +554,7 @@ impl TableReader {
 
     /// The location of a cell: file, sheet, row and the header of this field's column, for
     /// Excel prefixed by its letter (`C (产污系数)`). For a field absent from the file, the
-    /// column is the field's English name.
+    /// column is the field's English name. `field` may also be a [`WideColumn::field`].
     pub fn location(&self, row: u64, field: usize) -> Location {
         self.layout.location(row, field)
     }
@@ -481,15 +673,35 @@ struct Layout {
     file: String,
     sheet: Option<String>,
     schema: &'static Schema,
+    /// One label per column: the header text, or `U(L)` for a column of a two-row header.
     headers: Vec<String>,
-    /// For each schema field, its column index in `headers`.
+    /// For each column, the row of the header cell that names it, for locations.
+    header_rows: Vec<u64>,
+    /// For each schema field, then for each wide column, its column index in `headers`.
     columns: Vec<Option<usize>>,
+    wide: Vec<WideColumn>,
     header_row: u64,
+    header_height: u64,
     /// For Excel, the sheet column of `headers[0]` (0 for A); `None` for CSV.
     first_column: Option<u32>,
 }
 
 impl Layout {
+    fn new(file: String, sheet: Option<String>, schema: &'static Schema) -> Layout {
+        Layout {
+            file,
+            sheet,
+            schema,
+            headers: Vec::new(),
+            header_rows: Vec::new(),
+            columns: Vec::new(),
+            wide: Vec::new(),
+            header_row: 1,
+            header_height: 1,
+            first_column: None,
+        }
+    }
+
     fn location(&self, row: u64, field: usize) -> Location {
         let column = match self.columns.get(field).copied().flatten() {
             Some(column) => Some(self.column_label(column)),
@@ -510,6 +722,18 @@ impl Layout {
             row: Some(row),
             column: None,
         }
+    }
+
+    /// The location of a header cell: the row holding the column's header text.
+    fn header_location(&self, column: usize) -> Location {
+        let row = self
+            .header_rows
+            .get(column)
+            .copied()
+            .unwrap_or(self.header_row);
+        let mut location = self.row_location(row);
+        location.column = Some(self.column_label(column));
+        location
     }
 
     /// The header text, for Excel prefixed by the column letter.
@@ -537,64 +761,411 @@ impl Layout {
     }
 }
 
-/// Matches the header cells to the schema, reporting every problem. `ignored` columns (Excel
-/// columns entirely empty, CSV header cells already reported as undecodable) are neither
-/// matched nor reported.
-fn match_headers(layout: &mut Layout, ignored: &[bool], issues: &mut Issues) {
-    let schema = layout.schema;
-    let mut columns: Vec<Option<usize>> = vec![None; schema.fields.len()];
-    let named = layout.headers.iter().filter(|h| !h.is_empty()).count();
-    let looks_like_title = named == 1 && schema.fields.len() > 1;
-    for (column, header) in layout.headers.iter().enumerate() {
-        if ignored.get(column).copied().unwrap_or(false) {
-            continue;
+// ---------------------------------------------------------------------------------------------
+// Finding the header.
+
+/// A non-blank row near the top of a table, as text, for finding the header.
+struct TopRow {
+    /// Position among all rows of the table, blank ones included: the row right below has the
+    /// next index.
+    index: usize,
+    /// 1-based row as the user sees it.
+    row: u64,
+    /// The cells, trimmed.
+    cells: Vec<String>,
+}
+
+/// What a header column names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Names {
+    /// Its header is empty.
+    Nothing,
+    /// A schema field.
+    Field(usize),
+    /// No field: an unknown column.
+    Unknown,
+}
+
+/// One column of a candidate header.
+struct HeaderColumn {
+    /// The header text, or `U(L)` in a two-row header.
+    label: String,
+    /// The row of the cell that names the column.
+    row: u64,
+    names: Names,
+    /// For a column naming the schema's wide value field with a bracketed note (or under it in
+    /// a two-row header): the note, which is the column's key if the header turns out wide.
+    wide_key: Option<String>,
+}
+
+/// How a candidate header's columns map to the schema.
+struct Mapping {
+    /// For each schema field, the first column naming it.
+    fields: Vec<Option<usize>>,
+    wide: Vec<WideColumn>,
+    /// The number of fields the header gives, the wide pair counted when wide columns exist.
+    named: usize,
+    /// The required fields the header does not give.
+    missing: Vec<usize>,
+}
+
+/// A candidate header: one row, or two rows read as one.
+struct Candidate {
+    /// The 1-based row of its (upper) row.
+    row: u64,
+    height: u64,
+    /// [`TopRow::index`] of its first and last rows.
+    first_index: usize,
+    last_index: usize,
+    columns: Vec<HeaderColumn>,
+    mapping: Mapping,
+}
+
+impl Candidate {
+    fn required_named(&self, schema: &Schema) -> usize {
+        required_count(schema) - self.mapping.missing.len()
+    }
+
+    /// `row 3` or `rows 3–4`.
+    fn rows_text(&self) -> String {
+        if self.height == 1 {
+            format!("row {}", self.row)
+        } else {
+            format!("rows {}–{}", self.row, self.row + self.height - 1)
         }
-        let mut location = layout.row_location(layout.header_row);
-        if header.is_empty() {
-            if layout.first_column.is_some() {
-                location.column = Some(layout.column_label(column));
+    }
+}
+
+fn required_count(schema: &Schema) -> usize {
+    schema.fields.iter().filter(|f| f.required).count()
+}
+
+/// Finds the header among the first non-blank rows of a table, following the rules in the
+/// module documentation; the flag tells whether it names every required field. `merges` are the
+/// merged areas of a workbook sheet spanning several columns, as (row index, first column, last
+/// column), or `None` when the file cannot have any or they are unknown. `None` when `rows` is
+/// empty.
+fn find_header(
+    schema: &Schema,
+    rows: &[TopRow],
+    merges: Option<&[(usize, usize, usize)]>,
+) -> Option<(Candidate, bool)> {
+    let mut closest: Option<Candidate> = None;
+    for (i, upper) in rows.iter().enumerate().take(HEADER_SEARCH_ROWS) {
+        let single = candidate(schema, rows, i, None);
+        let pick = match rows
+            .get(i + 1)
+            .filter(|lower| lower.index == upper.index + 1)
+        {
+            Some(lower) => {
+                let double = candidate(schema, rows, i, Some((lower, merges)));
+                // A title over the header would make a pair naming as much as the header
+                // alone, which comes next.
+                let alone = candidate(schema, rows, i + 1, None);
+                let best_single = single.mapping.named.max(alone.mapping.named);
+                if double.mapping.named > best_single {
+                    double
+                } else {
+                    single
+                }
             }
-            issues.push(
-                Issue::error(
-                    location,
-                    "empty-column-name",
-                    format!("the header of {} is empty", layout.column_number(column)),
-                )
-                .with_hint(format!(
-                    "name the column (accepted names: {}) or delete it",
-                    accepted_names(schema)
-                )),
-            );
+            None => single,
+        };
+        if pick.mapping.missing.is_empty() {
+            return Some((pick, true));
+        }
+        if closest
+            .as_ref()
+            .is_none_or(|c| pick.mapping.named > c.mapping.named)
+        {
+            closest = Some(pick);
+        }
+    }
+    closest.map(|c| (c, false))
+}
+
+type Merges<'a> = Option<&'a [(usize, usize, usize)]>;
+
+/// The candidate header starting at `rows[i]`, of one row, or of two with `lower`.
+fn candidate(
+    schema: &Schema,
+    rows: &[TopRow],
+    i: usize,
+    lower: Option<(&TopRow, Merges<'_>)>,
+) -> Candidate {
+    let upper = &rows[i];
+    let (columns, height, last_index) = match lower {
+        None => {
+            let columns: Vec<HeaderColumn> = upper
+                .cells
+                .iter()
+                .map(|text| {
+                    let (names, wide_key) = name_cell(schema, text);
+                    HeaderColumn {
+                        label: text.clone(),
+                        row: upper.row,
+                        names,
+                        wide_key,
+                    }
+                })
+                .collect();
+            (columns, 1, upper.index)
+        }
+        Some((lower, merges)) => {
+            let tops = group_names(upper, lower, merges);
+            let columns: Vec<HeaderColumn> = tops
+                .iter()
+                .enumerate()
+                .map(|(c, top)| {
+                    let bottom = lower.cells.get(c).map_or("", String::as_str);
+                    name_pair(schema, top, bottom, upper.row, lower.row)
+                })
+                .collect();
+            (columns, 2, lower.index)
+        }
+    };
+    let mapping = map_columns(schema, &columns);
+    Candidate {
+        row: upper.row,
+        height,
+        first_index: upper.index,
+        last_index,
+        columns,
+        mapping,
+    }
+}
+
+/// The upper row of a two-row header with each column's group name: a cell inside a merged
+/// area starting on this row takes the area's value; without merge information, an empty cell
+/// takes its left neighbour's group name when both columns have a lower cell.
+fn group_names(upper: &TopRow, lower: &TopRow, merges: Merges<'_>) -> Vec<String> {
+    let width = upper.cells.len().max(lower.cells.len());
+    let mut tops: Vec<String> = (0..width)
+        .map(|c| upper.cells.get(c).cloned().unwrap_or_default())
+        .collect();
+    let has_lower = |c: usize| lower.cells.get(c).is_some_and(|t| !t.is_empty());
+    match merges {
+        Some(merges) => {
+            for &(row, first, last) in merges {
+                if row != upper.index || first >= width {
+                    continue;
+                }
+                let value = tops[first].clone();
+                for top in tops
+                    .iter_mut()
+                    .take(last.min(width - 1) + 1)
+                    .skip(first + 1)
+                {
+                    if top.is_empty() {
+                        top.clone_from(&value);
+                    }
+                }
+            }
+        }
+        None => {
+            for c in 1..width {
+                if tops[c].is_empty() && has_lower(c) && has_lower(c - 1) && !tops[c - 1].is_empty()
+                {
+                    tops[c] = tops[c - 1].clone();
+                }
+            }
+        }
+    }
+    tops
+}
+
+/// What one header cell names, and its wide key should it be a wide column.
+fn name_cell(schema: &Schema, text: &str) -> (Names, Option<String>) {
+    if text.is_empty() {
+        return (Names::Nothing, None);
+    }
+    match field_for_header(schema, text) {
+        Some(field) => {
+            let wide_key = schema
+                .wide
+                .filter(|wide| wide.value == field)
+                .and_then(|wide| wide_note(&schema.fields[wide.value], text));
+            (Names::Field(field), wide_key)
+        }
+        None => (Names::Unknown, None),
+    }
+}
+
+/// What a column of a two-row header names, following the rules in the module documentation.
+fn name_pair(
+    schema: &Schema,
+    upper: &str,
+    lower: &str,
+    upper_row: u64,
+    lower_row: u64,
+) -> HeaderColumn {
+    let alone = |text: &str, row| {
+        let (names, wide_key) = name_cell(schema, text);
+        HeaderColumn {
+            label: text.to_string(),
+            row,
+            names,
+            wide_key,
+        }
+    };
+    if lower.is_empty() {
+        return alone(upper, upper_row);
+    }
+    if upper.is_empty() {
+        return alone(lower, lower_row);
+    }
+    if normalise_header(upper) == normalise_header(lower) {
+        return alone(upper, upper_row);
+    }
+    let label = format!("{upper}({lower})");
+    let column = |names, wide_key| HeaderColumn {
+        label: label.clone(),
+        row: lower_row,
+        names,
+        wide_key,
+    };
+    if let Some(field) = field_for_header(schema, &format!("{upper}{lower}")) {
+        return column(Names::Field(field), None);
+    }
+    if let (Names::Field(field), wide_key) = name_cell(schema, lower) {
+        return column(Names::Field(field), wide_key);
+    }
+    if let Some(wide) = schema.wide {
+        let upper = normalise_header(upper);
+        if names_exactly(&schema.fields[wide.value], &upper) {
+            return column(Names::Field(wide.value), Some(lower.to_string()));
+        }
+    }
+    match field_for_header(schema, upper) {
+        Some(field) => column(Names::Field(field), None),
+        None => column(Names::Unknown, None),
+    }
+}
+
+/// Maps a candidate header's columns to the schema's fields and wide columns.
+fn map_columns(schema: &Schema, columns: &[HeaderColumn]) -> Mapping {
+    let count = schema.fields.len();
+    let key_named = schema
+        .wide
+        .is_some_and(|wide| columns.iter().any(|c| c.names == Names::Field(wide.key)));
+    let wide_active = !key_named && columns.iter().any(|c| c.wide_key.is_some());
+    let mut fields = vec![None; count];
+    let mut wide = Vec::new();
+    for (column, header) in columns.iter().enumerate() {
+        if let (true, Some(key)) = (wide_active, &header.wide_key) {
+            wide.push(WideColumn {
+                key: key.clone(),
+                column,
+                field: count + wide.len(),
+            });
             continue;
         }
-        location.column = Some(layout.column_label(column));
-        match field_for_header(schema, header) {
-            Some(field) => match columns[field] {
-                None => columns[field] = Some(column),
-                Some(first) => issues.push(
+        if let Names::Field(field) = header.names
+            && fields[field].is_none()
+        {
+            fields[field] = Some(column);
+        }
+    }
+    let wide_fields = schema
+        .wide
+        .filter(|_| !wide.is_empty())
+        .map(|w| [w.key, w.value]);
+    let given = |field: usize| {
+        fields[field].is_some() || wide_fields.is_some_and(|pair| pair.contains(&field))
+    };
+    let named = (0..count).filter(|&f| given(f)).count();
+    let missing = (0..count)
+        .filter(|&f| schema.fields[f].required && !given(f))
+        .collect();
+    Mapping {
+        fields,
+        wide,
+        named,
+        missing,
+    }
+}
+
+/// Sets the layout's columns from the chosen header and reports every problem of the header.
+/// `ignored` columns (Excel columns entirely empty, CSV header cells already reported as
+/// undecodable) are neither matched nor reported. `found` tells whether the header names every
+/// required field; when it does not, a `no-header-row` error says which row came closest.
+fn match_headers(
+    layout: &mut Layout,
+    header: Candidate,
+    found: bool,
+    ignored: &[bool],
+    issues: &mut Issues,
+) {
+    let schema = layout.schema;
+    layout.header_row = header.row;
+    layout.header_height = header.height;
+    layout.headers = header.columns.iter().map(|c| c.label.clone()).collect();
+    layout.header_rows = header.columns.iter().map(|c| c.row).collect();
+    let required_named = header.required_named(schema);
+    let rows_text = header.rows_text();
+    let Mapping {
+        fields,
+        wide,
+        missing,
+        ..
+    } = header.mapping;
+    let key_named = schema
+        .wide
+        .is_some_and(|w| fields.get(w.key).copied().flatten().is_some());
+    for (column, spec) in header.columns.iter().enumerate() {
+        if ignored.get(column).copied().unwrap_or(false) || wide.iter().any(|w| w.column == column)
+        {
+            continue;
+        }
+        match spec.names {
+            Names::Nothing => {
+                let mut location = layout.row_location(layout.header_row);
+                if layout.first_column.is_some() {
+                    location.column = Some(layout.column_label(column));
+                }
+                issues.push(
                     Issue::error(
                         location,
+                        "empty-column-name",
+                        format!("the header of {} is empty", layout.column_number(column)),
+                    )
+                    .with_hint(format!(
+                        "name the column (accepted names: {}) or delete it",
+                        accepted_names(schema)
+                    )),
+                );
+            }
+            Names::Field(field) => {
+                let Some(first) = fields[field].filter(|&first| first != column) else {
+                    continue;
+                };
+                let hint = match schema.wide {
+                    Some(w) if key_named && spec.wide_key.is_some() => format!(
+                        "columns headed `{value}(…)` give one `{value}` per `{key}` only in a \
+                         table without a `{key}` column: keep one layout",
+                        value = schema.fields[w.value].name,
+                        key = schema.fields[w.key].name
+                    ),
+                    _ => "keep only one of the two columns".to_string(),
+                };
+                issues.push(
+                    Issue::error(
+                        layout.header_location(column),
                         "duplicate-column",
                         format!(
                             "column `{}` gives `{}` a second time (first given by column `{}`)",
-                            short(header),
+                            short(&spec.label),
                             schema.fields[field].name,
                             layout.column_label(first)
                         ),
                     )
-                    .with_hint("keep only one of the two columns"),
-                ),
-            },
-            None => {
+                    .with_hint(hint),
+                );
+            }
+            Names::Unknown => {
                 let mut hint = String::new();
-                if let Some(close) = closest_name(schema, header) {
+                if let Some(close) = closest_name(schema, &spec.label) {
                     let _ = write!(hint, "did you mean `{close}`? ");
-                }
-                if looks_like_title {
-                    hint.push_str(
-                        "the first non-empty row is taken as the header and this one looks like \
-                         a title: delete the rows above the header; ",
-                    );
                 }
                 let _ = write!(
                     hint,
@@ -604,59 +1175,197 @@ fn match_headers(layout: &mut Layout, ignored: &[bool], issues: &mut Issues) {
                 );
                 issues.push(
                     Issue::error(
-                        location,
+                        layout.header_location(column),
                         "unknown-column",
-                        format!("unknown column `{}` in the {}", short(header), schema.kind),
+                        format!(
+                            "unknown column `{}` in the {}",
+                            short(&spec.label),
+                            schema.kind
+                        ),
                     )
                     .with_hint(hint),
                 );
             }
         }
     }
-    for (field, spec) in schema.fields.iter().enumerate() {
-        if spec.required && columns[field].is_none() {
-            let mut names: Vec<String> = spec.aliases.iter().map(|a| format!("`{a}`")).collect();
-            names.push(format!("`{}`", spec.name));
-            let last = names.pop().unwrap_or_default();
-            let choices = if names.is_empty() {
-                last
-            } else {
-                format!("{} or {last}", names.join(", "))
-            };
-            let aliases = if spec.aliases.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", spec.aliases.join(", "))
-            };
+    if let (Some(w), false) = (schema.wide, wide.is_empty()) {
+        for (i, column) in wide.iter().enumerate() {
+            let key = accounting::text::normalize_name(&column.key);
+            if let Some(first) = wide[..i]
+                .iter()
+                .find(|other| accounting::text::normalize_name(&other.key) == key)
+            {
+                issues.push(
+                    Issue::error(
+                        layout.header_location(column.column),
+                        "duplicate-column",
+                        format!(
+                            "column `{}` gives `{}` `{}` a second time (first given by column \
+                             `{}`)",
+                            short(&layout.headers[column.column]),
+                            schema.fields[w.key].name,
+                            column.key,
+                            layout.column_label(first.column)
+                        ),
+                    )
+                    .with_hint("keep only one of the two columns"),
+                );
+            }
+        }
+        if let Some(plain) = fields[w.value] {
             issues.push(
                 Issue::error(
-                    layout.row_location(layout.header_row),
-                    "missing-column",
+                    layout.header_location(plain),
+                    "mixed-layout",
                     format!(
-                        "the required column `{}`{aliases} is missing from the {}",
-                        spec.name, schema.kind
+                        "column `{}` gives `{}` in one column while columns such as `{}` give \
+                         it per `{}`",
+                        short(&layout.headers[plain]),
+                        schema.fields[w.value].name,
+                        short(&layout.headers[wide[0].column]),
+                        schema.fields[w.key].name
                     ),
                 )
-                .with_hint(format!("add a column headed {choices}")),
+                .with_hint(format!(
+                    "either give `{}` and `{}` columns with one row per `{}`, or one `{}(…)` \
+                     column per `{}`",
+                    schema.fields[w.key].name,
+                    schema.fields[w.value].name,
+                    schema.fields[w.key].name,
+                    schema.fields[w.value].name,
+                    schema.fields[w.key].name
+                )),
             );
         }
     }
+    for &field in &missing {
+        let spec = &schema.fields[field];
+        let mut names: Vec<String> = spec.aliases.iter().map(|a| format!("`{a}`")).collect();
+        names.push(format!("`{}`", spec.name));
+        let last = names.pop().unwrap_or_default();
+        let choices = if names.is_empty() {
+            last
+        } else {
+            format!("{} or {last}", names.join(", "))
+        };
+        let aliases = if spec.aliases.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", spec.aliases.join(", "))
+        };
+        issues.push(
+            Issue::error(
+                layout.row_location(layout.header_row),
+                "missing-column",
+                format!(
+                    "the required column `{}`{aliases} is missing from the {}",
+                    spec.name, schema.kind
+                ),
+            )
+            .with_hint(format!("add a column headed {choices}")),
+        );
+    }
+    if !found {
+        issues.push(no_header_row(layout, &rows_text, required_named));
+    }
+    let mut columns = fields;
+    columns.extend(wide.iter().map(|w| Some(w.column)));
     layout.columns = columns;
+    layout.wide = wide;
+}
+
+/// The `no-header-row` error: which fields are required and which row came closest.
+fn no_header_row(layout: &Layout, rows_text: &str, required_named: usize) -> Issue {
+    let schema = layout.schema;
+    let required: Vec<&Field> = schema.fields.iter().filter(|f| f.required).collect();
+    let list = required
+        .iter()
+        .map(|f| format!("`{}`", f.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let closest = if required_named == 0 {
+        "no row names any of them".to_string()
+    } else {
+        format!(
+            "{rows_text} comes closest, naming {required_named} of the {}",
+            required.len()
+        )
+    };
+    let accepted = required
+        .iter()
+        .map(|f| {
+            if f.aliases.is_empty() {
+                format!("`{}`", f.name)
+            } else {
+                format!("`{}` ({})", f.name, f.aliases.join(", "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut location = layout.row_location(layout.header_row);
+    if required_named == 0 {
+        location.row = None;
+    }
+    Issue::error(
+        location,
+        "no-header-row",
+        format!(
+            "no row among the first {HEADER_SEARCH_ROWS} non-blank rows names every required \
+             column of the {} ({list}): {closest}",
+            schema.kind
+        ),
+    )
+    .with_hint(format!(
+        "the header must be one of the first {HEADER_SEARCH_ROWS} non-blank rows (a header of \
+         two rows, such as a merged group over sub-headers, is read as one); the required \
+         columns and their accepted names are {accepted}"
+    ))
 }
 
 /// The schema field a header names, following the rules in the module documentation.
 fn field_for_header(schema: &Schema, header: &str) -> Option<usize> {
     let header = normalise_header(header);
     let matches = |text: &str| {
-        schema.fields.iter().position(|field| {
-            english_name_matches(field.name, text)
-                || field
-                    .aliases
-                    .iter()
-                    .any(|alias| normalise_header(alias) == text)
-        })
+        schema
+            .fields
+            .iter()
+            .position(|field| names_exactly(field, text))
     };
     matches(&header).or_else(|| strip_note(&header).and_then(matches))
+}
+
+/// Whether a normalised header is the field's English name or one of its aliases, without a
+/// note.
+fn names_exactly(field: &Field, header: &str) -> bool {
+    english_name_matches(field.name, header)
+        || field
+            .aliases
+            .iter()
+            .any(|alias| normalise_header(alias) == header)
+}
+
+/// `排污系数（沉淀分离）` → `沉淀分离`: the bracketed note of a header naming `field` with a
+/// note, as written (full-width brackets inside it kept), or `None`.
+fn wide_note(field: &Field, header: &str) -> Option<String> {
+    let normalised = normalise_header(header);
+    if names_exactly(field, &normalised) {
+        return None;
+    }
+    let (base, open) = split_note(&normalised)?;
+    if !names_exactly(field, base) {
+        return None;
+    }
+    // Normalising maps characters one to one, so character positions carry over to the header
+    // as written.
+    let written = header.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    let length = written.chars().count();
+    let note: String = written
+        .chars()
+        .skip(open + 1)
+        .take(length.saturating_sub(open + 2))
+        .collect();
+    let note = note.trim();
+    (!note.is_empty()).then(|| note.to_string())
 }
 
 /// Trims whitespace and byte-order marks and turns full-width brackets into ASCII ones.
@@ -683,6 +1392,12 @@ fn english_name_matches(name: &str, header: &str) -> bool {
 
 /// `活动水平(吨)` → `活动水平`: the header without a final parenthesised note, if it has one.
 fn strip_note(header: &str) -> Option<&str> {
+    split_note(header).map(|(base, _)| base)
+}
+
+/// Splits a header ending in a parenthesised note into the text before the note, trimmed and
+/// not empty, and the character position of the note's opening bracket.
+fn split_note(header: &str) -> Option<(&str, usize)> {
     let inner = header.strip_suffix(')')?;
     let mut depth = 0usize;
     for (at, c) in inner.char_indices().rev() {
@@ -690,7 +1405,7 @@ fn strip_note(header: &str) -> Option<&str> {
             ')' => depth += 1,
             '(' if depth == 0 => {
                 let base = inner[..at].trim_end();
-                return (!base.is_empty()).then_some(base);
+                return (!base.is_empty()).then(|| (base, inner[..at].chars().count()));
             }
             '(' => depth -= 1,
             _ => {}
@@ -905,7 +1620,17 @@ struct CsvBody {
     last_byte: Option<u8>,
     /// Number of columns of the header.
     width: usize,
+    /// Records read ahead while looking for the header and not yet returned, with their row
+    /// and unclosed quote as [`CsvBody::locate`] found them.
+    pending: VecDeque<Pending>,
     done: bool,
+}
+
+/// A record read ahead.
+struct Pending {
+    raw: csv::ByteRecord,
+    row: u64,
+    unclosed: Option<(usize, u64)>,
 }
 
 fn open_csv(
@@ -1031,43 +1756,64 @@ fn open_csv(
         total,
         last_byte,
         width: 0,
+        pending: VecDeque::new(),
         done: false,
     };
-    let mut layout = Layout {
-        file: file.clone(),
-        sheet: None,
-        schema,
-        headers: Vec::new(),
-        columns: Vec::new(),
-        header_row: 1,
-        first_column: None,
-    };
+    let mut layout = Layout::new(file.clone(), None, schema);
     let mut issues = Issues::with_cap(options.issue_cap);
 
-    // The header is the first record with a non-blank field: Excel exports rows of bare commas
-    // above a table as readily as below it.
-    loop {
+    // Read ahead the records that may hold the header, blank ones included so that the data
+    // after the header can be replayed in order: one more than the search needs, for the lower
+    // row of a two-row header.
+    let mut ahead = Vec::new();
+    let mut top = Vec::new();
+    while top.len() <= HEADER_SEARCH_ROWS {
         match csv.reader.read_byte_record(&mut csv.raw) {
-            Ok(true) if raw_is_blank(&csv.raw) => {}
-            Ok(true) => break,
-            Ok(false) => {
-                return fail(
-                    "empty-file",
-                    format!("the file is empty: the {} has no header row", schema.kind),
-                    "",
-                );
-            }
+            Ok(true) => {}
+            Ok(false) => break,
             Err(e) => return fail("cannot-open", format!("cannot read the file: {e}"), ""),
         }
+        let (row, unclosed) = csv.locate();
+        if !raw_is_blank(&csv.raw) {
+            let cells = csv
+                .raw
+                .iter()
+                .map(|field| normalise_text(&decode(field, encoding).unwrap_or_else(|l| l)))
+                .collect();
+            top.push(TopRow {
+                index: ahead.len(),
+                row,
+                cells,
+            });
+        }
+        ahead.push(Pending {
+            raw: csv.raw.clone(),
+            row,
+            unclosed,
+        });
     }
-    let (header_row, unclosed) = csv.locate();
-    layout.header_row = header_row;
-    csv.width = csv.raw.len();
-    if csv.raw.len() == 1 && schema.fields.len() > 1 {
-        let only = &csv.raw[0];
-        let separator = if only.contains(&b'\t') {
+    let Some((header, found)) = find_header(schema, &top, None) else {
+        return fail(
+            "empty-file",
+            format!("the file is empty: the {} has no header row", schema.kind),
+            "",
+        );
+    };
+    let header_records = &ahead[header.first_index..=header.last_index];
+    csv.width = header_records
+        .iter()
+        .map(|r| r.raw.len())
+        .max()
+        .unwrap_or(0);
+    if let [only] = header_records
+        && only.raw.len() == 1
+        && schema.fields.len() > 1
+        && !found
+    {
+        let only_cell = &only.raw[0];
+        let separator = if only_cell.contains(&b'\t') {
             Some(("tabs", "tab-separated"))
-        } else if only.contains(&b';') {
+        } else if only_cell.contains(&b';') {
             Some(("semicolons", "semicolon-separated"))
         } else {
             None
@@ -1075,11 +1821,15 @@ fn open_csv(
         if let Some((what, kind)) = separator {
             issues.push(
                 Issue::error(
-                    layout.row_location(header_row),
+                    layout.row_location(only.row),
                     "wrong-delimiter",
                     format!("the header has no commas but {what}: the file looks {kind}"),
                 )
-                .with_value(decode(only, encoding).unwrap_or_else(|lossy| lossy).trim())
+                .with_value(
+                    decode(only_cell, encoding)
+                        .unwrap_or_else(|lossy| lossy)
+                        .trim(),
+                )
                 .with_hint(
                     "npsc reads comma-separated files: in Excel, Save As ▸ \"CSV UTF-8 \
                      (逗号分隔)\"",
@@ -1089,16 +1839,14 @@ fn open_csv(
         }
     }
     // A header cell that cannot be decoded is reported as such, not also as an unknown column.
-    let mut undecodable = Vec::new();
-    for field in &csv.raw {
-        let decoded = decode(field, encoding);
-        undecodable.push(decoded.is_err());
-        let text = match decoded {
-            Ok(text) => text,
-            Err(lossy) => {
+    let mut undecodable = vec![false; csv.width];
+    for record in header_records {
+        for (column, field) in record.raw.iter().enumerate() {
+            if let Err(lossy) = decode(field, encoding) {
+                undecodable[column] = true;
                 issues.push(
                     Issue::error(
-                        layout.row_location(header_row),
+                        layout.row_location(record.row),
                         "bad-encoding",
                         format!(
                             "a header cell is not valid {encoding}: bytes {}",
@@ -1108,21 +1856,22 @@ fn open_csv(
                     .with_value(lossy.trim())
                     .with_hint(encoding_hint),
                 );
-                lossy
             }
-        };
-        layout.headers.push(normalise_text(&text));
+        }
+        if let Some((column, lines)) = record.unclosed {
+            issues.push(unclosed_quote_issue(&layout, record.row, column, lines));
+        }
     }
-    if let Some((column, lines)) = unclosed {
-        issues.push(unclosed_quote_issue(&layout, header_row, column, lines));
-    }
-    match_headers(&mut layout, &undecodable, &mut issues);
+    let last_index = header.last_index;
+    match_headers(&mut layout, header, found, &undecodable, &mut issues);
     if issues.has_errors() {
         return Err(issues);
     }
+    csv.pending = ahead.into_iter().skip(last_index + 1).collect();
     Ok(TableReader {
         layout,
         body: Body::Csv(Box::new(csv)),
+        notes: Vec::new(),
     })
 }
 
@@ -1140,24 +1889,29 @@ impl CsvBody {
         if self.done {
             return Ok(false);
         }
-        match self.reader.read_byte_record(&mut self.raw) {
-            Ok(true) => {}
-            Ok(false) => {
-                self.done = true;
-                return Ok(false);
+        let (row, unclosed) = if let Some(pending) = self.pending.pop_front() {
+            self.raw = pending.raw;
+            (pending.row, pending.unclosed)
+        } else {
+            match self.reader.read_byte_record(&mut self.raw) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.done = true;
+                    return Ok(false);
+                }
+                Err(e) => {
+                    self.done = true;
+                    let mut location = Location::file(&layout.file);
+                    location.row = e.position().map(csv::Position::line);
+                    return Err(Issue::error(
+                        location,
+                        "read-error",
+                        format!("cannot read the file: {e}"),
+                    ));
+                }
             }
-            Err(e) => {
-                self.done = true;
-                let mut location = Location::file(&layout.file);
-                location.row = e.position().map(csv::Position::line);
-                return Err(Issue::error(
-                    location,
-                    "read-error",
-                    format!("cannot read the file: {e}"),
-                ));
-            }
-        }
-        let (row, unclosed) = self.locate();
+            self.locate()
+        };
         record.begin(row, layout.columns.len());
         if !self.copy_valid_utf8(layout, record) {
             for (field, column) in layout.columns.iter().enumerate() {
@@ -1506,35 +2260,182 @@ struct WorkbookProblem {
     hint: String,
 }
 
+/// What one sheet turned out to be.
+enum SheetOutcome {
+    /// A table, ready to read.
+    Table(TableReader),
+    /// A table whose header names every required field but has other problems.
+    Broken(Issues),
+    /// No header row of the schema: the problems of the row that came closest (or of an empty
+    /// sheet), how many required fields it names, and the note to give when the sheet is
+    /// skipped.
+    NoHeader {
+        issues: Issues,
+        required_named: usize,
+        note: Issue,
+    },
+}
+
+type Workbook = Sheets<Cursor<Vec<u8>>>;
+
 fn open_excel(
     file: String,
     bytes: Vec<u8>,
     extension: Option<String>,
     schema: &'static Schema,
     options: &ReadOptions,
-) -> Result<TableReader, Issues> {
+    selection: &SheetSelection,
+) -> Result<Tables, Issues> {
     let size = bytes.len() as u64;
-    // calamine is fed untrusted files; a panic inside it must become an issue, not a crash.
-    let loaded = catch_unwind(AssertUnwindSafe(|| {
-        load_sheet(bytes, extension.as_deref(), options.sheet.as_deref())
-    }))
-    .unwrap_or_else(|_| {
+    let problem_issues = |problem: WorkbookProblem, sheet: Option<&str>| {
+        let mut issues = Issues::with_cap(options.issue_cap);
+        let mut location = Location::file(&file);
+        location.sheet = sheet.map(str::to_string);
+        let mut issue = Issue::error(location, problem.code, problem.message);
+        if !problem.hint.is_empty() {
+            issue = issue.with_hint(problem.hint);
+        }
+        issues.push(issue);
+        issues
+    };
+    let mut workbook = guarded(|| open_workbook(bytes, extension.as_deref()))
+        .map_err(|problem| problem_issues(problem, None))?;
+    let names = workbook.sheet_names();
+    if names.is_empty() {
+        return Err(problem_issues(
+            WorkbookProblem {
+                code: "empty-file",
+                message: "the workbook has no sheet".to_string(),
+                hint: String::new(),
+            },
+            None,
+        ));
+    }
+    let wanted = match selection {
+        SheetSelection::Named(wanted) => {
+            let found = names
+                .iter()
+                .find(|name| name.as_str() == wanted)
+                .or_else(|| names.iter().find(|name| name.trim() == wanted.trim()));
+            match found {
+                Some(name) => vec![name.clone()],
+                None => {
+                    return Err(problem_issues(
+                        WorkbookProblem {
+                            code: "unknown-sheet",
+                            message: format!("the workbook has no sheet `{wanted}`"),
+                            hint: format!("its sheets are {}", quoted_list(&names)),
+                        },
+                        None,
+                    ));
+                }
+            }
+        }
+        SheetSelection::First | SheetSelection::All => names.clone(),
+    };
+    let named = matches!(selection, SheetSelection::Named(_));
+    let first_only = !matches!(selection, SheetSelection::All);
+    let mut readers = Vec::new();
+    let mut notes = Vec::new();
+    let mut errors = Issues::with_cap(options.issue_cap);
+    let mut closest: Option<(usize, Issues)> = None;
+    for sheet in &wanted {
+        let (range, merges) = guarded(|| load_sheet(&mut workbook, sheet))
+            .map_err(|problem| problem_issues(problem, Some(sheet)))?;
+        let outcome = open_sheet(
+            &file,
+            sheet.clone(),
+            range,
+            merges.as_deref(),
+            schema,
+            options,
+            size,
+        );
+        match outcome {
+            SheetOutcome::Table(reader) => {
+                readers.push(reader);
+                if first_only {
+                    break;
+                }
+            }
+            SheetOutcome::Broken(issues) => {
+                errors.extend(issues);
+                if first_only {
+                    break;
+                }
+            }
+            SheetOutcome::NoHeader {
+                issues,
+                required_named,
+                note,
+            } => {
+                if named {
+                    return Err(issues);
+                }
+                notes.push(note);
+                if closest.as_ref().is_none_or(|(n, _)| required_named > *n) {
+                    closest = Some((required_named, issues));
+                }
+            }
+        }
+    }
+    if errors.has_errors() {
+        errors.extend(notes);
+        return Err(errors);
+    }
+    if readers.is_empty() {
+        let mut issues = Issues::with_cap(options.issue_cap);
+        if wanted.len() > 1 {
+            issues.push(
+                Issue::error(
+                    Location::file(&file),
+                    "no-matching-sheet",
+                    format!(
+                        "none of the workbook's {} sheets ({}) has a header row of the {}; the \
+                         problems of the sheet that came closest follow",
+                        wanted.len(),
+                        quoted_list(&wanted),
+                        schema.kind
+                    ),
+                )
+                .with_hint("pick the sheet holding the table (--sheet NAME)"),
+            );
+        }
+        if let Some((_, problems)) = closest {
+            issues.extend(problems);
+        }
+        return Err(issues);
+    }
+    Ok(Tables { readers, notes })
+}
+
+/// Runs calamine code, which is fed untrusted files: a panic inside it becomes an issue, not a
+/// crash.
+fn guarded<T>(f: impl FnOnce() -> Result<T, WorkbookProblem>) -> Result<T, WorkbookProblem> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
         Err(WorkbookProblem {
             code: "bad-workbook",
             message: "the workbook is damaged and cannot be read".to_string(),
             hint: "open it in Excel and save it again as .xlsx".to_string(),
         })
-    });
-    let (sheet, range) = match loaded {
-        Ok(loaded) => loaded,
-        Err(problem) => {
-            let mut issues = Issues::with_cap(options.issue_cap);
-            issues.push(
-                Issue::error(Location::file(&file), problem.code, problem.message)
-                    .with_hint(problem.hint),
-            );
-            return Err(issues);
-        }
+    })
+}
+
+/// Reads the header of one sheet.
+fn open_sheet(
+    file: &str,
+    sheet: String,
+    range: Range<Data>,
+    merges: Option<&[calamine::Dimensions]>,
+    schema: &'static Schema,
+    options: &ReadOptions,
+    size: u64,
+) -> SheetOutcome {
+    let location = Location {
+        file: file.to_string(),
+        sheet: Some(sheet.clone()),
+        row: None,
+        column: None,
     };
     let (first_row, first_column) = range.start().unwrap_or((0, 0));
     let (height, width) = (range.height(), range.width());
@@ -1545,64 +2446,117 @@ fn open_excel(
             _ => false,
         })
     };
-    let Some(header) = (0..height).find(|&r| (0..width).any(|c| !cell_is_empty(r, c))) else {
+    let mut top = Vec::new();
+    let mut text = String::new();
+    for r in 0..height {
+        if top.len() > HEADER_SEARCH_ROWS {
+            break;
+        }
+        if (0..width).all(|c| cell_is_empty(r, c)) {
+            continue;
+        }
+        let cells = (0..width)
+            .map(|c| {
+                text.clear();
+                if let Some(cell) = range.get((r, c)) {
+                    render_cell(cell, &mut text);
+                }
+                normalise_text(&text)
+            })
+            .collect();
+        top.push(TopRow {
+            index: r,
+            row: u64::from(first_row) + r as u64 + 1,
+            cells,
+        });
+    }
+    // Merged areas over several columns, relative to the range, for two-row headers.
+    let merges: Option<Vec<(usize, usize, usize)>> = merges.map(|merges| {
+        merges
+            .iter()
+            .filter(|m| m.start.0 >= first_row && m.start.1 >= first_column && m.end.1 > m.start.1)
+            .map(|m| {
+                (
+                    (m.start.0 - first_row) as usize,
+                    (m.start.1 - first_column) as usize,
+                    (m.end.1 - first_column) as usize,
+                )
+            })
+            .collect()
+    });
+    let Some((header, found)) = find_header(schema, &top, merges.as_deref()) else {
         let mut issues = Issues::with_cap(options.issue_cap);
-        let mut location = Location::file(&file);
-        location.sheet = Some(sheet.clone());
         issues.push(
             Issue::error(
-                location,
+                location.clone(),
                 "empty-file",
                 format!("the sheet is empty: the {} has no header row", schema.kind),
             )
             .with_hint("pick the sheet holding the table (--sheet NAME)"),
         );
-        return Err(issues);
+        return SheetOutcome::NoHeader {
+            issues,
+            required_named: 0,
+            note: Issue::warning(
+                location,
+                "skipped-sheet",
+                "the sheet is empty, so it is skipped",
+            ),
+        };
     };
-    let mut text = String::new();
-    let headers: Vec<String> = (0..width)
+    let (first_index, last_index) = (header.first_index, header.last_index);
+    let ignored: Vec<bool> = (0..width)
         .map(|c| {
-            text.clear();
-            if let Some(cell) = range.get((header, c)) {
-                render_cell(cell, &mut text);
-            }
-            normalise_text(&text)
+            header.columns.get(c).is_none_or(|h| h.label.is_empty())
+                && (first_index..height).all(|r| cell_is_empty(r, c))
         })
         .collect();
-    let ignored: Vec<bool> = (0..width)
-        .map(|c| headers[c].is_empty() && (header..height).all(|r| cell_is_empty(r, c)))
-        .collect();
-    let mut layout = Layout {
-        file,
-        sheet: Some(sheet),
-        schema,
-        headers,
-        columns: Vec::new(),
-        header_row: u64::from(first_row) + header as u64 + 1,
-        first_column: Some(first_column),
-    };
+    let required_named = header.required_named(schema);
+    let rows_text = header.rows_text();
+    let mut layout = Layout::new(file.to_string(), Some(sheet), schema);
+    layout.first_column = Some(first_column);
     let mut issues = Issues::with_cap(options.issue_cap);
-    match_headers(&mut layout, &ignored, &mut issues);
-    if issues.has_errors() {
-        return Err(issues);
+    match_headers(&mut layout, header, found, &ignored, &mut issues);
+    if !found {
+        let closest = if required_named == 0 {
+            "no row names any of its required columns".to_string()
+        } else {
+            format!(
+                "{rows_text} comes closest, naming {required_named} of the {} required columns",
+                required_count(schema)
+            )
+        };
+        let note = Issue::warning(
+            location,
+            "skipped-sheet",
+            format!(
+                "the sheet has no header row of the {} ({closest}), so it is skipped",
+                schema.kind
+            ),
+        );
+        return SheetOutcome::NoHeader {
+            issues,
+            required_named,
+            note,
+        };
     }
-    Ok(TableReader {
+    if issues.has_errors() {
+        return SheetOutcome::Broken(issues);
+    }
+    SheetOutcome::Table(TableReader {
         layout,
         body: Body::Excel(ExcelBody {
             range,
-            next: header + 1,
+            next: last_index + 1,
             first_row,
             size,
         }),
+        notes: Vec::new(),
     })
 }
 
-/// Opens the workbook and reads the wanted sheet whole.
-fn load_sheet(
-    bytes: Vec<u8>,
-    extension: Option<&str>,
-    wanted: Option<&str>,
-) -> Result<(String, Range<Data>), WorkbookProblem> {
+/// Opens a workbook, by extension or else by content.
+fn open_workbook(bytes: Vec<u8>, extension: Option<&str>) -> Result<Workbook, WorkbookProblem> {
     let cursor = Cursor::new(bytes);
     let opened = match extension {
         Some("xlsx" | "xlsm" | "xlam") => Xlsx::new(cursor)
@@ -1619,27 +2573,23 @@ fn load_sheet(
             .map_err(calamine::Error::Ods),
         _ => calamine::open_workbook_auto_from_rs(cursor),
     };
-    let mut workbook = opened.map_err(workbook_problem)?;
-    let names = workbook.sheet_names();
-    let sheet = match wanted {
-        Some(wanted) => names
-            .iter()
-            .find(|name| name.as_str() == wanted)
-            .or_else(|| names.iter().find(|name| name.trim() == wanted.trim()))
-            .cloned()
-            .ok_or_else(|| WorkbookProblem {
-                code: "unknown-sheet",
-                message: format!("the workbook has no sheet `{wanted}`"),
-                hint: format!("its sheets are {}", quoted_list(&names)),
-            })?,
-        None => names.first().cloned().ok_or_else(|| WorkbookProblem {
-            code: "empty-file",
-            message: "the workbook has no sheet".to_string(),
-            hint: String::new(),
-        })?,
+    opened.map_err(workbook_problem)
+}
+
+/// Reads one sheet whole, with its merged areas when the format gives them (`.xlsx`, `.xls`).
+fn load_sheet(
+    workbook: &mut Workbook,
+    sheet: &str,
+) -> Result<(Range<Data>, Option<Vec<calamine::Dimensions>>), WorkbookProblem> {
+    let range = workbook.worksheet_range(sheet).map_err(workbook_problem)?;
+    // Merged areas only help to read two-row headers, so a sheet whose merges cannot be read is
+    // still read, as if its format had none.
+    let merges = match workbook {
+        Sheets::Xlsx(xlsx) => xlsx.merge_cells_by_sheet_name(sheet).ok(),
+        Sheets::Xls(xls) => xls.merge_cells_by_sheet_name(sheet).ok(),
+        Sheets::Xlsb(_) | Sheets::Ods(_) => None,
     };
-    let range = workbook.worksheet_range(&sheet).map_err(workbook_problem)?;
-    Ok((sheet, range))
+    Ok((range, merges))
 }
 
 fn workbook_problem(error: calamine::Error) -> WorkbookProblem {
@@ -1796,6 +2746,7 @@ mod tests {
                 required: false,
             },
         ],
+        wide: None,
     };
     const NAME: usize = 0;
     const AMOUNT: usize = 1;
@@ -1926,9 +2877,20 @@ mod tests {
             [
                 "duplicate-column",
                 "missing-column",
+                "no-header-row",
                 "unknown-column",
                 "unknown-column"
             ]
+        );
+        let no_header = issues.iter().find(|i| i.code == "no-header-row").unwrap();
+        assert_eq!(
+            no_header.to_string(),
+            "error[no-header-row]: t.csv, row 1: no row among the first 20 non-blank rows names \
+             every required column of the test table (`name`, `amount`): row 1 comes closest, \
+             naming 1 of the 2\n  hint: the header must be one of the first 20 non-blank rows \
+             (a header of two rows, such as a merged group over sub-headers, is read as one); \
+             the required columns and their accepted names are `name` (名称, 产品名称), \
+             `amount` (数量, 活动水平)"
         );
         let unknown = issues.iter().find(|i| i.code == "unknown-column").unwrap();
         assert_eq!(unknown.location.row, Some(1));
@@ -1963,12 +2925,21 @@ mod tests {
                 .unwrap()
                 .starts_with("did you mean `名称`?")
         );
-        let title = refused("2024年活动数据表\n名称,数量\n".as_bytes());
-        assert!(
-            title
-                .iter()
-                .any(|i| i.hint.as_ref().unwrap().contains("looks like a title"))
+        // A header below the first 20 non-blank rows is not found.
+        let far = format!("2024年活动数据表\n{}名称,数量\n", "x\n".repeat(25));
+        let none = refused(far.as_bytes());
+        assert_eq!(
+            codes(&none),
+            [
+                "missing-column",
+                "missing-column",
+                "no-header-row",
+                "unknown-column"
+            ]
         );
+        let no_header = none.iter().find(|i| i.code == "no-header-row").unwrap();
+        assert_eq!(no_header.location, Location::file("t.csv"));
+        assert!(no_header.message.ends_with("no row names any of them"));
         let empty = refused("名称,,数量\n".as_bytes());
         assert_eq!(codes(&empty), ["empty-column-name"]);
         assert_eq!(empty[0].message, "the header of column 2 is empty");
@@ -2095,7 +3066,8 @@ mod tests {
                 "bad-encoding",
                 "bad-encoding",
                 "missing-column",
-                "missing-column"
+                "missing-column",
+                "no-header-row"
             ]
         );
         let gb = ReadOptions {
@@ -2189,7 +3161,12 @@ mod tests {
         let issues = refused(swallowed.as_bytes());
         assert_eq!(
             codes(&issues),
-            ["missing-column", "unclosed-quote", "unknown-column"]
+            [
+                "missing-column",
+                "no-header-row",
+                "unclosed-quote",
+                "unknown-column"
+            ]
         );
         assert!(issues.iter().all(|i| i.to_string().len() < 1000));
     }
@@ -2303,9 +3280,8 @@ mod tests {
         assert_eq!(
             issues[0].to_string(),
             format!(
-                "error[excel-error-cell]: {WORKBOOK}, sheet `活动数据`, row 7, column `C (数量（吨）)`: \
-                 the cell holds the Excel error `#DIV/0!`\n  hint: correct the formula, or type \
-                 the value itself"
+                "error[excel-error-cell]: {WORKBOOK}, 活动数据!C7 (数量（吨）): the cell holds the \
+                 Excel error `#DIV/0!`\n  hint: correct the formula, or type the value itself"
             )
         );
         assert_eq!(reader.bytes_read(), reader.total_bytes().unwrap());
@@ -2355,28 +3331,11 @@ mod tests {
         assert_eq!(unnamed[0].location.column.as_deref(), Some("C"));
         assert_eq!(unnamed[0].message, "the header of column C is empty");
 
-        let title = excel(&sheet("标题")).unwrap_err().into_vec();
-        assert_eq!(
-            codes(&title),
-            [
-                "empty-column-name",
-                "missing-column",
-                "missing-column",
-                "unknown-column"
-            ]
-        );
-        let unknown = title.iter().find(|i| i.code == "unknown-column").unwrap();
-        assert_eq!(
-            unknown.location.column.as_deref(),
-            Some("A (2024年活动数据表)")
-        );
-        assert!(
-            unknown
-                .hint
-                .as_ref()
-                .unwrap()
-                .contains("looks like a title")
-        );
+        // The title row above the header is skipped.
+        let mut title = excel(&sheet("标题")).unwrap();
+        assert_eq!((title.header_row(), title.header_height()), (2, 1));
+        assert_eq!(title.headers(), ["名称", "数量"]);
+        assert_eq!(read_all(&mut title).0, []);
     }
 
     #[test]
@@ -2462,6 +3421,236 @@ mod tests {
             render_cell(&cell, &mut text);
             assert_eq!(text, expected, "{cell:?}");
         }
+    }
+
+    /// A schema with a wide pair: `amount` given per `kind`, as `数量(a)`.
+    static WIDE_SCHEMA: Schema = Schema {
+        kind: "wide table",
+        fields: &[
+            Field {
+                name: "name",
+                aliases: &["名称", "产品名称"],
+                required: true,
+            },
+            Field {
+                name: "kind",
+                aliases: &["种类"],
+                required: true,
+            },
+            Field {
+                name: "amount",
+                aliases: &["数量"],
+                required: false,
+            },
+        ],
+        wide: Some(Wide { value: 2, key: 1 }),
+    };
+
+    fn open_wide(text: &str) -> Result<TableReader, Issues> {
+        TableReader::from_bytes(
+            "w.csv",
+            text.as_bytes().to_vec(),
+            SourceKind::Csv,
+            &WIDE_SCHEMA,
+            &ReadOptions::default(),
+        )
+    }
+
+    /// A record of a wide table as plain data: its row, and each wide column's key and cell.
+    type WideRow = (u64, Vec<(String, Option<String>)>);
+
+    /// The key of each wide column and its cells, row by row.
+    fn wide_cells(reader: &mut TableReader) -> Vec<WideRow> {
+        let columns = reader.wide_columns().to_vec();
+        let mut record = Record::new();
+        let mut issues = Issues::new();
+        let mut out = Vec::new();
+        while reader.read(&mut record, &mut issues).unwrap() {
+            let cells = columns
+                .iter()
+                .map(|c| (c.key.clone(), record.get(c.field).map(str::to_string)))
+                .collect();
+            out.push((record.row(), cells));
+        }
+        assert!(issues.is_empty(), "{issues}");
+        out
+    }
+
+    #[test]
+    fn the_header_is_found_below_titles_and_blank_rows() {
+        let text = "2024年活动数据表,,\n,,\n单位：吨\n名称,数量,日期\n钢铁,1,2024\n";
+        let mut reader = open(text.as_bytes(), &ReadOptions::default()).unwrap();
+        assert_eq!((reader.header_row(), reader.header_height()), (4, 1));
+        assert_eq!(read_all(&mut reader).0, [row(5, ["钢铁", "1", "2024"])]);
+
+        // The first row naming every required field wins, even if a later one names more.
+        let text = "名称,数量\n名称,数量,日期\n";
+        assert_eq!(
+            open(text.as_bytes(), &ReadOptions::default())
+                .unwrap()
+                .header_row(),
+            1
+        );
+
+        // A header on the 20th non-blank row is found, with blank rows in between not counted.
+        let text = format!("{}\n\n名称,数量\na,1\n", "标题\n".repeat(19));
+        let mut reader = open(text.as_bytes(), &ReadOptions::default()).unwrap();
+        assert_eq!(reader.header_row(), 22);
+        assert_eq!(read_all(&mut reader).0, [row(23, ["a", "1", ""])]);
+        let text = format!("{}名称,数量\n", "标题\n".repeat(20));
+        assert!(open(text.as_bytes(), &ReadOptions::default()).is_err());
+    }
+
+    #[test]
+    fn the_closest_row_is_reported_when_none_qualifies() {
+        let text = "说明：数量单位为吨\n名秤,数量,日期\na,1,2\n";
+        let issues = refused(text.as_bytes());
+        assert_eq!(
+            codes(&issues),
+            ["missing-column", "no-header-row", "unknown-column"]
+        );
+        let unknown = issues.iter().find(|i| i.code == "unknown-column").unwrap();
+        assert_eq!(unknown.location.row, Some(2));
+        assert!(
+            unknown
+                .hint
+                .as_ref()
+                .unwrap()
+                .starts_with("did you mean `名称`?")
+        );
+        let no_header = issues.iter().find(|i| i.code == "no-header-row").unwrap();
+        assert_eq!(no_header.location.row, Some(2));
+        assert!(
+            no_header
+                .message
+                .ends_with("(`name`, `amount`): row 2 comes closest, naming 1 of the 2"),
+            "{}",
+            no_header.message
+        );
+    }
+
+    #[test]
+    fn two_row_headers_read_as_one() {
+        // `产品` over `名称` names `产品名称`; `数量` is merged over both rows.
+        let mut reader = open(
+            "产品,数量\n名称,\n钢铁,1\n".as_bytes(),
+            &ReadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!((reader.header_row(), reader.header_height()), (1, 2));
+        assert_eq!(reader.headers(), ["产品(名称)", "数量"]);
+        assert_eq!(read_all(&mut reader).0, [row(3, ["钢铁", "1", ""])]);
+        assert_eq!(
+            reader.location(3, NAME).column.as_deref(),
+            Some("产品(名称)")
+        );
+
+        // A header followed by data, or a title followed by the header, is not a pair.
+        let mut reader = open(
+            "名称,数量\n产品名称,2\n".as_bytes(),
+            &ReadOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(reader.header_height(), 1);
+        assert_eq!(read_all(&mut reader).0, [row(2, ["产品名称", "2", ""])]);
+        let reader = open("表一,\n名称,数量\n".as_bytes(), &ReadOptions::default()).unwrap();
+        assert_eq!((reader.header_row(), reader.header_height()), (2, 1));
+    }
+
+    #[test]
+    fn wide_columns_are_found_in_one_or_two_header_rows() {
+        // One row, ASCII or full-width brackets; the key is kept as written.
+        let mut reader = open_wide("名称,数量(a),数量（b（c））\nx,1,\n").unwrap();
+        assert_eq!(
+            reader.wide_columns(),
+            [
+                WideColumn {
+                    key: "a".to_string(),
+                    column: 1,
+                    field: 3
+                },
+                WideColumn {
+                    key: "b（c）".to_string(),
+                    column: 2,
+                    field: 4
+                },
+            ]
+        );
+        assert!(!reader.field_present(1) && !reader.field_present(2));
+        assert_eq!(
+            reader.location(2, 4).column.as_deref(),
+            Some("数量（b（c））")
+        );
+        let expected = vec![(
+            2,
+            vec![
+                ("a".to_string(), Some("1".to_string())),
+                ("b（c）".to_string(), None),
+            ],
+        )];
+        assert_eq!(wide_cells(&mut reader), expected);
+
+        // Two rows: a group over the keys, its other cells empty as a merged area exports.
+        let mut reader = open_wide("名称,数量,\n,a,b\nx,1,2\n").unwrap();
+        assert_eq!(reader.header_height(), 2);
+        assert_eq!(reader.headers(), ["名称", "数量(a)", "数量(b)"]);
+        assert_eq!(wide_cells(&mut reader)[0].0, 3);
+
+        // With a key column, `数量(吨)` is the value with a unit note.
+        let mut reader = open_wide("名称,种类,数量(吨)\nx,a,1\n").unwrap();
+        assert!(reader.wide_columns().is_empty());
+        assert_eq!(reader.column(2), Some(2));
+        assert_eq!(wide_cells(&mut reader).len(), 1);
+    }
+
+    #[test]
+    fn wide_layouts_that_contradict_themselves_are_refused() {
+        let issues = |text: &str| open_wide(text).unwrap_err().into_vec();
+        let both = issues("名称,种类,数量(a),数量(b)\n");
+        assert_eq!(codes(&both), ["duplicate-column"]);
+        assert!(both[0].hint.as_ref().unwrap().contains("keep one layout"));
+        let mixed = issues("名称,数量,数量(a)\n");
+        assert_eq!(codes(&mixed), ["mixed-layout"]);
+        assert_eq!(mixed[0].location.column.as_deref(), Some("数量"));
+        let twice = issues("名称,数量(a),数量（Ａ）\n");
+        assert_eq!(codes(&twice), ["duplicate-column"]);
+        assert_eq!(twice[0].location.column.as_deref(), Some("数量（Ａ）"));
+        // Without wide columns the key is required as usual.
+        assert_eq!(
+            codes(&issues("名称,数量\n")),
+            ["missing-column", "no-header-row"]
+        );
+    }
+
+    #[test]
+    fn every_sheet_with_a_header_can_be_read() {
+        let path = Path::new(WORKBOOK);
+        let all =
+            TableReader::open_sheets(path, &SCHEMA, &ReadOptions::default(), &SheetSelection::All);
+        // `无名列` has a header but data under an unnamed column: an error, not a skip.
+        let issues = all.unwrap_err().into_vec();
+        assert_eq!(codes(&issues), ["empty-column-name", "skipped-sheet"]);
+        let skipped = issues.iter().find(|i| i.code == "skipped-sheet").unwrap();
+        assert_eq!(skipped.location.sheet.as_deref(), Some("空"));
+        assert_eq!(
+            skipped.to_string(),
+            format!(
+                "warning[skipped-sheet]: {WORKBOOK}, sheet `空`: the sheet is empty, so it is skipped"
+            )
+        );
+
+        // The first sheet with a header is read by default; the named one otherwise.
+        let reader = excel(&ReadOptions::default()).unwrap();
+        assert_eq!(reader.sheet(), Some("活动数据"));
+        assert!(reader.notes().is_empty());
+        let selection = SheetSelection::from_options(
+            &ReadOptions {
+                sheet: Some("第二页".to_string()),
+                ..ReadOptions::default()
+            },
+            SheetSelection::All,
+        );
+        assert_eq!(selection, SheetSelection::Named("第二页".to_string()));
     }
 
     #[test]
