@@ -862,7 +862,13 @@ async fn coeff_on(
             let read = ReadOptions::default();
             let old = app::editions::load_any(store, &old, reference, &read).await?;
             let new = app::editions::load_any(store, &new, reference, &read).await?;
-            let diff = accounting::diff::diff(&old.set, &new.set, &reference.pollutants, &[]);
+            // The new edition carries the key changes it declares against earlier ones.
+            let diff = accounting::diff::diff(
+                &old.set,
+                &new.set,
+                &reference.pollutants,
+                &new.set.meta().key_migrations,
+            );
             let csv = !matches!(format, FormatArg::Table);
             let _ = out.write_all(app::editions::render_diff(&diff, &old, &new, csv).as_bytes());
         }

@@ -233,3 +233,67 @@ fn diff_and_impact_of_a_revision() {
     approx::assert_relative_eq!(numbers[1], 324.57, max_relative = 1e-12);
     approx::assert_relative_eq!(numbers[2], 16.752, max_relative = 1e-9);
 }
+
+#[test]
+fn a_declared_key_migration_turns_a_rename_into_renamed() {
+    let db = db();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let excerpt = crate::support::excerpt();
+    let folder = dir.path().join("v2");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    let table = std::fs::read_to_string(excerpt.join("coefficients.csv")).expect("table");
+    std::fs::write(
+        folder.join("coefficients.csv"),
+        table.replace("4411,电能,", "4411,电力,"),
+    )
+    .expect("write");
+    let manifest = std::fs::read_to_string(excerpt.join("manifest.toml")).expect("manifest");
+    std::fs::write(
+        folder.join("manifest.toml"),
+        manifest.replace(
+            "tables = [",
+            "key_migrations = \"key_migrations.csv\"\ntables = [",
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        folder.join("key_migrations.csv"),
+        "原行业代码,原产品名称,新产品名称,说明\n4411,电能,电力,product renamed in the revision\n",
+    )
+    .expect("write");
+    for (path, note) in [
+        ("../coefficients/npsc1-excerpt", "first"),
+        (folder.to_str().expect("utf-8"), "renamed"),
+    ] {
+        assert_eq!(run(&db, &["coeff", "import", path]).0, 0);
+        assert_eq!(
+            run(&db, &["coeff", "publish", "npsc1-excerpt", "--note", note]).0,
+            0
+        );
+    }
+    let (status, out, err) = run(
+        &db,
+        &["coeff", "diff", "npsc1-excerpt@1", "npsc1-excerpt@2"],
+    );
+    assert_eq!(status, 0, "{err}");
+    assert!(
+        out.contains("0 changed, 0 added, 0 removed, 1 renamed, 37 unchanged"),
+        "{out}"
+    );
+    assert!(
+        out.contains("renamed  4411 / 电能 /") && out.contains("→ 4411 / 电力 /"),
+        "{out}"
+    );
+    // Without the declaration, the same edition reads as one row removed and one added.
+    let (_, out, _) = run(
+        &db,
+        &[
+            "coeff",
+            "diff",
+            "npsc1-excerpt@1",
+            folder.join("coefficients.csv").to_str().expect("utf-8"),
+        ],
+    );
+    assert!(out.contains("1 added, 1 removed"), "{out}");
+    assert_eq!(run(&db, &["db", "check"]).0, 0);
+}

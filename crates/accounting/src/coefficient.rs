@@ -111,6 +111,9 @@ pub struct SetMeta {
     pub provenance: String,
     /// Synthetic data must say so.
     pub synthetic: bool,
+    /// Key changes this edition declares against earlier ones (products renamed, industries
+    /// split), used when diffing; not part of the content hash, which covers the rows.
+    pub key_migrations: Vec<crate::diff::KeyMigration>,
 }
 
 /// SHA-256 over the canonical serialization of a set's rows.

@@ -569,6 +569,7 @@ mod tests {
             effective_from: None,
             provenance: "test".into(),
             synthetic: true,
+            key_migrations: Vec::new(),
         };
         CoefficientSet::build(meta, rows, catalog).unwrap()
     }

@@ -818,6 +818,7 @@ mod tests {
             effective_from: None,
             provenance: "test".into(),
             synthetic: true,
+            key_migrations: Vec::new(),
         };
         let set = CoefficientSet::build(meta, rows, &catalog).unwrap();
         let registry = Registry::new(vec![Enterprise {

@@ -48,6 +48,8 @@ struct Manifest {
     synthetic: bool,
     tables: Vec<String>,
     provenance: String,
+    /// A table of key changes against earlier editions (see [`read_key_migrations`]).
+    key_migrations: Option<String>,
 }
 
 /// The manifest file name inside a set folder.
@@ -126,6 +128,10 @@ fn load_folder(
             "`id` and `provenance` must not be empty",
         ));
     }
+    let key_migrations = match &manifest.key_migrations {
+        Some(file) => read_key_migrations(Source::Path(&dir.join(file)), options, &mut issues),
+        None => Vec::new(),
+    };
     if issues.has_errors() {
         return Err(issues);
     }
@@ -136,6 +142,7 @@ fn load_folder(
         effective_from,
         provenance: manifest.provenance.trim().to_string(),
         synthetic: manifest.synthetic,
+        key_migrations,
     };
     let paths: Vec<_> = manifest
         .tables
@@ -183,6 +190,7 @@ pub fn load_set_with_notes(
             effective_from: None,
             provenance: String::new(),
             synthetic: false,
+            key_migrations: Vec::new(),
         };
         build_with_notes(
             meta,
@@ -641,4 +649,54 @@ pub(crate) fn parse_industry_class(
             None
         }
     }
+}
+
+/// Reads a key-migration table: each row maps old keys (the `from_*` columns; empty cells match
+/// anything) to new ones (the `to_*` columns; empty cells keep the old value), with a note.
+/// A row must name at least one `from_*` and one `to_*` value.
+pub fn read_key_migrations(
+    source: Source<'_>,
+    options: &ReadOptions,
+    issues: &mut Issues,
+) -> Vec<accounting::diff::KeyMigration> {
+    use crate::schemas::key_migrations as k;
+    use accounting::diff::{KeyMigration, KeyPattern};
+    let mut out = Vec::new();
+    crate::each_record(
+        source,
+        &schemas::KEY_MIGRATIONS,
+        options,
+        issues,
+        |reader, record, issues| {
+            let get = |f: usize| record.get(f).map(str::to_string);
+            let from = KeyPattern {
+                industry: get(k::FROM_INDUSTRY),
+                product: get(k::FROM_PRODUCT),
+                raw_material: get(k::FROM_RAW_MATERIAL),
+                process: get(k::FROM_PROCESS),
+                scale: get(k::FROM_SCALE),
+            };
+            let to = KeyPattern {
+                industry: get(k::TO_INDUSTRY),
+                product: get(k::TO_PRODUCT),
+                raw_material: get(k::TO_RAW_MATERIAL),
+                process: get(k::TO_PROCESS),
+                scale: get(k::TO_SCALE),
+            };
+            if from == KeyPattern::default() || to == KeyPattern::default() {
+                issues.push(Issue::error(
+                reader.location(record.row(), k::FROM_PRODUCT),
+                "empty-migration",
+                "a key migration names at least one old value (`from_*`) and one new value (`to_*`)",
+            ));
+                return;
+            }
+            out.push(KeyMigration {
+                from,
+                to,
+                note: get(k::NOTE).unwrap_or_default(),
+            });
+        },
+    );
+    out
 }

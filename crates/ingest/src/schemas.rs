@@ -206,3 +206,38 @@ pub static EQUIVALENTS: Schema = Schema {
     ],
     wide: None,
 };
+
+/// Field indices of [`KEY_MIGRATIONS`].
+pub mod key_migrations {
+    #![allow(missing_docs)]
+    pub const FROM_INDUSTRY: usize = 0;
+    pub const FROM_PRODUCT: usize = 1;
+    pub const FROM_RAW_MATERIAL: usize = 2;
+    pub const FROM_PROCESS: usize = 3;
+    pub const FROM_SCALE: usize = 4;
+    pub const TO_INDUSTRY: usize = 5;
+    pub const TO_PRODUCT: usize = 6;
+    pub const TO_RAW_MATERIAL: usize = 7;
+    pub const TO_PROCESS: usize = 8;
+    pub const TO_SCALE: usize = 9;
+    pub const NOTE: usize = 10;
+}
+
+/// Key changes an edition declares against earlier ones (products renamed, industries split).
+pub static KEY_MIGRATIONS: Schema = Schema {
+    kind: "key migration table",
+    fields: &[
+        optional("from_industry_code", &["原行业代码"]),
+        optional("from_product", &["原产品名称"]),
+        optional("from_raw_material", &["原原料名称"]),
+        optional("from_process", &["原工艺名称"]),
+        optional("from_scale", &["原规模等级"]),
+        optional("to_industry_code", &["新行业代码"]),
+        optional("to_product", &["新产品名称"]),
+        optional("to_raw_material", &["新原料名称"]),
+        optional("to_process", &["新工艺名称"]),
+        optional("to_scale", &["新规模等级"]),
+        required("note", &["说明", "备注"]),
+    ],
+    wide: None,
+};

@@ -176,6 +176,7 @@ fn the_first_census_wide_layout_gives_the_csv_rows() {
         effective_from: None,
         provenance: String::new(),
         synthetic: false,
+        key_migrations: Vec::new(),
     };
     let csv_hash = CoefficientSet::build(meta, expected.clone(), &reference.pollutants)
         .unwrap()

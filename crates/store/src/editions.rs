@@ -12,6 +12,7 @@ use std::fmt;
 use accounting::codes::IndustryCode;
 use accounting::coefficient::{CoefficientRow, CoefficientSet, Removal, RowOrigin, SetMeta};
 use accounting::date::Date;
+use accounting::diff::{KeyMigration, KeyPattern};
 use accounting::formula::Formula;
 use accounting::pollutant::PollutantCatalog;
 use accounting::scale::ScaleClass;
@@ -243,11 +244,15 @@ impl Store {
         .await?;
         let (edition, before_hash) = match draft {
             Some((edition, old_hash)) => {
-                sqlx::query("DELETE FROM coefficient_row WHERE set_id = $1 AND edition = $2")
+                for table in ["coefficient_row", "key_migration"] {
+                    sqlx::query(AssertSqlSafe(format!(
+                        "DELETE FROM {table} WHERE set_id = $1 AND edition = $2"
+                    )))
                     .bind(&meta.id)
                     .bind(edition)
                     .execute(&mut *tx)
                     .await?;
+                }
                 sqlx::query(
                     "UPDATE edition SET title = $3, effective_from = $4, provenance = $5, \
                      synthetic = $6, content_hash = $7, row_count = $8, imported_from = $9, \
@@ -306,6 +311,30 @@ impl Store {
                 batch,
                 catalog,
             )
+            .await?;
+        }
+        for (ordinal, m) in meta.key_migrations.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO key_migration (set_id, edition, ordinal, from_industry_code, \
+                 from_product, from_raw_material, from_process, from_scale, to_industry_code, \
+                 to_product, to_raw_material, to_process, to_scale, note) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            )
+            .bind(&meta.id)
+            .bind(edition)
+            .bind(ordinal as i64)
+            .bind(m.from.industry.clone())
+            .bind(m.from.product.clone())
+            .bind(m.from.raw_material.clone())
+            .bind(m.from.process.clone())
+            .bind(m.from.scale.clone())
+            .bind(m.to.industry.clone())
+            .bind(m.to.product.clone())
+            .bind(m.to.raw_material.clone())
+            .bind(m.to.process.clone())
+            .bind(m.to.scale.clone())
+            .bind(&m.note)
+            .execute(&mut *tx)
             .await?;
         }
         let object = format!("{}@{edition}", meta.id);
@@ -553,6 +582,37 @@ impl Store {
             .iter()
             .map(|r| coefficient_row(r, catalog))
             .collect::<Result<Vec<_>, _>>()?;
+        let migrations = sqlx::query(
+            "SELECT from_industry_code, from_product, from_raw_material, from_process, from_scale, \
+             to_industry_code, to_product, to_raw_material, to_process, to_scale, note \
+             FROM key_migration WHERE set_id = $1 AND edition = $2 ORDER BY ordinal",
+        )
+        .bind(&info.set_id)
+        .bind(i64::from(info.edition))
+        .fetch_all(self.pool())
+        .await?;
+        let pattern = |r: &AnyRow, side: &str| -> Result<KeyPattern, StoreError> {
+            let get = |name: &str| -> Result<Option<String>, StoreError> {
+                Ok(r.try_get::<Option<String>, _>(format!("{side}_{name}").as_str())?)
+            };
+            Ok(KeyPattern {
+                industry: get("industry_code")?,
+                product: get("product")?,
+                raw_material: get("raw_material")?,
+                process: get("process")?,
+                scale: get("scale")?,
+            })
+        };
+        let key_migrations = migrations
+            .iter()
+            .map(|r| {
+                Ok(KeyMigration {
+                    from: pattern(r, "from")?,
+                    to: pattern(r, "to")?,
+                    note: r.try_get("note")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let meta = SetMeta {
             id: info.set_id.clone(),
             edition: info.edition,
@@ -560,6 +620,7 @@ impl Store {
             effective_from: info.effective_from,
             provenance: info.provenance.clone(),
             synthetic: info.synthetic,
+            key_migrations,
         };
         let set = CoefficientSet::build(meta, rows, catalog).map_err(|problems| {
             StoreError::Integrity(format!(
