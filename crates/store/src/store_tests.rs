@@ -419,3 +419,58 @@ async fn runs_are_all_or_nothing() {
     })
     .await;
 }
+
+/// A database written by the first released schema (migration 1 only: editions and the audit
+/// log), by the npsc of that time: `npsc1-excerpt@1` published, `@2` a draft. Keep one fixture per
+/// released schema; never regenerate an old one.
+const SCHEMA_V1: &str = "tests/fixtures/schema-v1.sqlite3";
+
+#[tokio::test]
+async fn a_database_of_the_first_schema_upgrades_and_keeps_its_editions() {
+    let reference = reference();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join(SCHEMA_V1), &path).unwrap();
+    let store = Store::open(path.to_str().unwrap())
+        .await
+        .expect("old database opens and migrates");
+    let editions = store.list(None).await.unwrap();
+    let summary: Vec<_> = editions.iter().map(|e| (e.name(), e.status)).collect();
+    assert_eq!(
+        summary,
+        [
+            ("npsc1-excerpt@1".to_string(), EditionStatus::Published),
+            ("npsc1-excerpt@2".to_string(), EditionStatus::Draft)
+        ]
+    );
+    let first = store
+        .load(&editions[0], &reference.pollutants)
+        .await
+        .expect("hash still verifies");
+    assert_eq!(first.content_hash(), excerpt(&reference).content_hash());
+    // The upgraded database is fully usable: publish the old draft, store a run.
+    store
+        .publish(
+            "npsc1-excerpt",
+            Some(2),
+            "after upgrade",
+            "t",
+            &reference.pollutants,
+        )
+        .await
+        .unwrap();
+    let writer = store.begin_run(new_run()).await.unwrap();
+    writer
+        .finish(crate::runs::RunCounts::default(), &[], 1)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .check(&reference.pollutants)
+            .await
+            .unwrap()
+            .problems
+            .is_empty()
+    );
+    assert_eq!(store.audit(100).await.unwrap().len(), 5);
+}
