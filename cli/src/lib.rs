@@ -216,12 +216,8 @@ enum CoeffCommand {
         /// Activity data.
         #[arg(long, value_name = "FILE")]
         activity: PathBuf,
-        /// Region level of the totals.
-        #[arg(long, value_enum, default_value_t = RegionArg::Province)]
-        region_level: RegionArg,
-        /// Industry level of the totals.
-        #[arg(long, value_enum, default_value_t = IndustryArg::All)]
-        industry_level: IndustryArg,
+        #[command(flatten)]
+        grouping: GroupingArgs,
         /// Output format.
         #[arg(long, value_enum, default_value_t = FormatArg::Table)]
         format: FormatArg,
@@ -261,6 +257,26 @@ struct InputOptions {
     sheet: Option<String>,
 }
 
+/// How totals are grouped.
+#[derive(Debug, Args)]
+struct GroupingArgs {
+    /// Region level of the totals.
+    #[arg(long, value_enum, default_value_t = RegionArg::Province)]
+    region_level: RegionArg,
+    /// Industry level of the totals (all = no industry breakdown).
+    #[arg(long, value_enum, default_value_t = IndustryArg::All)]
+    industry_level: IndustryArg,
+}
+
+impl From<&GroupingArgs> for Grouping {
+    fn from(args: &GroupingArgs) -> Grouping {
+        Grouping {
+            region: args.region_level.into(),
+            industry: args.industry_level.into(),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 struct AccountArgs {
     /// Coefficient set: a folder with manifest.toml or a single table; or an edition in the
@@ -282,12 +298,8 @@ struct AccountArgs {
     /// Activity data (CSV or Excel).
     #[arg(long, value_name = "FILE")]
     activity: PathBuf,
-    /// Region level of the totals.
-    #[arg(long, value_enum, default_value_t = RegionArg::Province)]
-    region_level: RegionArg,
-    /// Industry level of the totals (all = no industry breakdown).
-    #[arg(long, value_enum, default_value_t = IndustryArg::All)]
-    industry_level: IndustryArg,
+    #[command(flatten)]
+    grouping: GroupingArgs,
     /// Output format of the totals.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     format: FormatArg,
@@ -560,10 +572,7 @@ fn account(
         coefficients: PathBuf::from(&args.coefficients),
         registry: args.registry.clone(),
         activity: args.activity.clone(),
-        grouping: Grouping {
-            region: args.region_level.into(),
-            industry: args.industry_level.into(),
-        },
+        grouping: (&args.grouping).into(),
         policy: Policy {
             missing_operation_rate: match args.missing_operation_rate {
                 KArg::Nominal => OperationRatePolicy::Nominal,
@@ -877,8 +886,7 @@ async fn coeff_on(
             new,
             registry,
             activity,
-            region_level,
-            industry_level,
+            grouping,
             format,
             input,
         } => {
@@ -889,10 +897,7 @@ async fn coeff_on(
                 coefficients: PathBuf::new(),
                 registry,
                 activity,
-                grouping: Grouping {
-                    region: region_level.into(),
-                    industry: industry_level.into(),
-                },
+                grouping: (&grouping).into(),
                 policy: Policy {
                     missing_operation_rate: OperationRatePolicy::Nominal,
                 },

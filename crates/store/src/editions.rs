@@ -408,20 +408,8 @@ impl Store {
                 info.name()
             )));
         }
-        audit::record(
-            &mut tx,
-            Record {
-                actor,
-                action: "publish",
-                object: &info.name(),
-                before_hash: Some(&info.content_hash),
-                after_hash: Some(&info.content_hash),
-                detail: note.trim(),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        self.edition(set_id, info.edition).await
+        self.finish_transition(tx, &info, "publish", note, actor)
+            .await
     }
 
     /// Retires a published edition: it stays readable and nameable (`set@N`) but is no longer
@@ -464,11 +452,24 @@ impl Store {
                 info.name()
             )));
         }
+        self.finish_transition(tx, &info, "retire", note, actor)
+            .await
+    }
+
+    /// Records a status change of `info` in the audit log, commits, and returns the new state.
+    async fn finish_transition(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        info: &EditionInfo,
+        action: &str,
+        note: &str,
+        actor: &str,
+    ) -> Result<EditionInfo, StoreError> {
         audit::record(
             &mut tx,
             Record {
                 actor,
-                action: "retire",
+                action,
                 object: &info.name(),
                 before_hash: Some(&info.content_hash),
                 after_hash: Some(&info.content_hash),
@@ -477,7 +478,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        self.edition(set_id, edition).await
+        self.edition(&info.set_id, info.edition).await
     }
 
     /// One edition's metadata.
