@@ -48,6 +48,14 @@ Examples:
   npsc coeff retire npsc1-excerpt@1 --note \"superseded\"
   npsc account --coefficients npsc1-excerpt@latest --registry registry.csv --activity activity.csv";
 
+const RUNS_EXAMPLES: &str = "\
+Examples:
+  npsc account --coefficients npsc1-excerpt@latest --registry registry.csv --activity activity.csv
+  npsc runs list
+  npsc runs show 1
+  npsc runs export 1 --results --out results.csv
+  npsc runs stale";
+
 const CODES_EXAMPLES: &str = "\
 Examples:
   npsc codes region 110105
@@ -100,6 +108,7 @@ enum Command {
         db: DatabaseOptions,
     },
     /// Stored accounting runs: list, show, export, and the ones out of date.
+    #[command(after_help = RUNS_EXAMPLES)]
     Runs {
         #[command(subcommand)]
         what: RunsCommand,

@@ -4,7 +4,7 @@ use crate::support::{SAMPLE_ARGS, npsc};
 
 #[test]
 fn every_command_has_help_with_examples() {
-    for command in ["account", "validate", "codes"] {
+    for command in ["account", "validate", "codes", "coeff", "runs"] {
         let (status, out, _) = npsc(&[command, "--help"]);
         assert_eq!(status, 0, "{command}");
         assert!(out.contains("Examples:"), "{command}: {out}");
