@@ -469,7 +469,7 @@ where
         Command::Account(args) => account(args, out, err, show_progress),
         Command::Validate(args) => validate(args, out),
         Command::Codes { what } => codes(what, out),
-        Command::Coeff { what, db } => block_on(coeff(what, &db, out)),
+        Command::Coeff { what, db } => block_on(coeff(what, &db, out, show_progress)),
         Command::Runs { what, db } => block_on(async {
             let store = app::editions::open(&db.database).await?;
             let result = runs(&store, what, out).await;
@@ -786,10 +786,11 @@ async fn coeff(
     what: CoeffCommand,
     db: &DatabaseOptions,
     out: &mut dyn Write,
+    show_progress: bool,
 ) -> Result<i32, AppError> {
     let reference = app::reference::bundled()?;
     let store = app::editions::open(&db.database).await?;
-    let result = coeff_on(&store, what, db, &reference, out).await;
+    let result = coeff_on(&store, what, db, &reference, out, show_progress).await;
     store.close().await;
     result
 }
@@ -800,12 +801,19 @@ async fn coeff_on(
     db: &DatabaseOptions,
     reference: &app::Reference,
     out: &mut dyn Write,
+    show_progress: bool,
 ) -> Result<i32, AppError> {
     match what {
         CoeffCommand::Import { path, input } => {
+            let spinner =
+                show_progress.then(|| progress::spinner(&format!("importing {}", path.display())));
             let info =
                 app::editions::import(store, &path, reference, &read_options(&input)?, &db.actor)
-                    .await?;
+                    .await;
+            if let Some(spinner) = spinner {
+                spinner.finish_and_clear();
+            }
+            let info = info?;
             let _ = write!(out, "imported as draft: ");
             print_edition(out, &info);
             let _ = writeln!(

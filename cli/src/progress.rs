@@ -38,3 +38,17 @@ impl app::account::Progress for Bar {
         self.bar.finish_and_clear();
     }
 }
+
+/// A spinner on standard error for a step whose length is unknown (reading and storing a
+/// coefficient set); it ticks on its own while the step runs.
+pub(crate) fn spinner(message: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
