@@ -18,6 +18,7 @@ use app::{AppError, EncodingChoice, ErrorKind, ReadOptions};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod progress;
+mod registry;
 
 const ACCOUNT_EXAMPLES: &str = "\
 Examples:
@@ -112,6 +113,15 @@ enum Command {
     Runs {
         #[command(subcommand)]
         what: RunsCommand,
+        #[command(flatten)]
+        db: DatabaseOptions,
+    },
+    /// The enterprise registry in the database: change-set imports, status history, writeoff of
+    /// inactive enterprises, matching other sources by USCC.
+    #[command(after_help = registry::EXAMPLES)]
+    Registry {
+        #[command(subcommand)]
+        what: registry::RegistryCommand,
         #[command(flatten)]
         db: DatabaseOptions,
     },
@@ -427,12 +437,14 @@ enum KindArg {
 /// standard error is a terminal.
 pub fn main() -> i32 {
     let stdout = std::io::stdout();
-    let stderr = std::io::stderr();
+    let mut stderr = std::io::stderr();
     let show_progress = stderr.is_terminal();
+    // Standard error is not locked for the whole run: the progress bar draws to it from its own
+    // thread, and would wait forever for a lock held here.
     run_with(
         std::env::args_os(),
         &mut stdout.lock(),
-        &mut stderr.lock(),
+        &mut stderr,
         show_progress,
     )
 }
@@ -473,6 +485,12 @@ where
         Command::Runs { what, db } => block_on(async {
             let store = app::editions::open(&db.database).await?;
             let result = runs(&store, what, out).await;
+            store.close().await;
+            result
+        }),
+        Command::Registry { what, db } => block_on(async {
+            let store = app::editions::open(&db.database).await?;
+            let result = registry::run(what, &store, &db.actor, out).await;
             store.close().await;
             result
         }),

@@ -12,6 +12,8 @@
 //! - `golden`: snapshots of whole outputs over `datasets/`.
 //! - `editions`: the coefficient edition workflow through the command line and a database.
 //! - `runs`: stored accounting runs, their exports and staleness.
+//! - `registry`: the enterprise registry in the database: change-set imports, status history,
+//!   writeoff, matching other sources.
 
 mod bad_input;
 mod cli;
@@ -19,6 +21,7 @@ mod editions;
 mod engine;
 mod golden;
 mod properties;
+mod registry;
 mod runs;
 mod sample;
 mod support;

@@ -6,6 +6,8 @@
 //! - [`validate::validate`]: every issue of any supported file.
 //! - [`lookup`]: region and industry codes, USCC checks.
 //! - [`output`]: totals as a table for people, CSV or JSON.
+//! - [`registry`]: the enterprise registry in the database: change-set imports, status
+//!   history, writeoff of inactive enterprises, matching other sources by USCC.
 //!
 //! Errors are [`AppError`]: user errors (bad input, exit status 1) or internal errors (exit 2),
 //! each with a stable code.
@@ -16,6 +18,7 @@ pub mod error;
 pub mod lookup;
 pub mod output;
 pub mod reference;
+pub mod registry;
 pub mod runs;
 pub mod validate;
 

@@ -4,6 +4,8 @@
 //! Brief overview:
 //! - [`Store::open`]: connect, create the SQLite file if needed, apply the embedded migrations.
 //! - [`editions`]: import a draft, publish, retire, list, load (hash-verified), resolve, export.
+//! - [`registry`]: the enterprise registry with its status history; registry files imported
+//!   as change sets.
 //! - [`audit`]: the log of every write.
 //!
 //! Invariants: queries are runtime-checked and written once for both backends (`$1` placeholders);
@@ -12,6 +14,9 @@
 
 pub mod audit;
 pub mod editions;
+pub mod registry;
+#[cfg(test)]
+mod registry_tests;
 pub mod runs;
 #[cfg(test)]
 mod store_tests;

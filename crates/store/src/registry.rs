@@ -1,0 +1,675 @@
+//! The enterprise registry (排污单位名录) in the database: the current record of every enterprise,
+//! its status history (operating, suspended, closed, deregistered, each with its date, reason,
+//! time and actor) and the history of its other fields.
+//!
+//! A newer registry file is never copied over the stored one: [`changes`] compares it with the
+//! stored records and gives a [`ChangeSet`] (new enterprises, changed fields old → new, stored
+//! enterprises missing from the file), which [`Store::import_registry`] writes in one transaction
+//! with its audit entry. Enterprises missing from a file are reported, never closed or deleted;
+//! closing is an explicit status change ([`Store::change_statuses`]).
+//!
+//! Invariants: enterprises are never deleted and their USCC never changes; the status history
+//! and the change history are append-only (the database triggers refuse anything else); the
+//! newest status-history entry of an enterprise always holds its current status and status date.
+//! Every record carries a revision number, and every update is conditional on the revision it was
+//! computed from, so a concurrent change makes the whole write fail instead of being overwritten.
+
+use std::collections::BTreeMap;
+
+use accounting::activity::{Enterprise, Registry, Status};
+use accounting::codes::{IndustryCode, RegionCode, Uscc};
+use accounting::date::Date;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+
+use crate::audit::{self, Record};
+use crate::{Store, StoreError};
+
+/// An enterprise as stored: its current record and bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEnterprise {
+    /// 统一社会信用代码.
+    pub uscc: Uscc,
+    /// 单位名称.
+    pub name: String,
+    /// 行政区划代码.
+    pub region: RegionCode,
+    /// 行业代码 (a GB/T 4754-2017 class, with its section letter).
+    pub industry: IndustryCode,
+    /// 运行状态.
+    pub status: Status,
+    /// 状态日期.
+    pub status_date: Option<Date>,
+    /// 排污许可证编号.
+    pub permit_no: Option<String>,
+    /// When the enterprise was first imported (UTC).
+    pub first_seen: String,
+    /// When its record last changed (UTC).
+    pub updated_at: String,
+    /// Incremented by every change; updates are conditional on it.
+    pub revision: i64,
+}
+
+impl StoredEnterprise {
+    /// The record as accounting sees it; `row` is its position in the stored registry.
+    pub fn to_enterprise(&self, row: u64) -> Enterprise {
+        Enterprise {
+            uscc: self.uscc,
+            name: self.name.clone(),
+            region: self.region,
+            industry: self.industry.clone(),
+            status: self.status,
+            status_date: self.status_date,
+            permit_no: self.permit_no.clone(),
+            row,
+        }
+    }
+}
+
+/// One entry of an enterprise's status history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusEntry {
+    /// Sequence number (history order).
+    pub id: i64,
+    /// The status from then on.
+    pub status: Status,
+    /// Its date, when known.
+    pub status_date: Option<Date>,
+    /// Why, e.g. `import registry-2024.csv` or `no activity for 3 years (writeoff)`.
+    pub reason: String,
+    /// When it was recorded (UTC).
+    pub recorded_at: String,
+    /// By whom.
+    pub actor: String,
+}
+
+/// One recorded change of a field other than the status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldChangeEntry {
+    /// Sequence number.
+    pub id: i64,
+    /// `name`, `region_code`, `industry_code` or `permit_no`.
+    pub field: String,
+    /// The value before.
+    pub old: Option<String>,
+    /// The value after.
+    pub new: Option<String>,
+    /// Why, e.g. `import registry-2024.csv`.
+    pub reason: String,
+    /// When it was recorded (UTC).
+    pub recorded_at: String,
+    /// By whom.
+    pub actor: String,
+}
+
+/// One field of an enterprise that a file changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldChange {
+    /// `name`, `region_code`, `industry_code`, `status`, `status_date` or `permit_no`.
+    pub field: &'static str,
+    /// The stored value (`None`: empty).
+    pub old: Option<String>,
+    /// The file's value (`None`: empty).
+    pub new: Option<String>,
+}
+
+/// A stored enterprise that a file changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangedEnterprise {
+    /// The stored record.
+    pub before: StoredEnterprise,
+    /// The file's record.
+    pub after: Enterprise,
+    /// The fields that differ, in the order of the registry format.
+    pub fields: Vec<FieldChange>,
+}
+
+impl ChangedEnterprise {
+    /// Whether the status or its date changes (which appends to the status history).
+    pub fn status_changed(&self) -> bool {
+        self.fields
+            .iter()
+            .any(|f| f.field == "status" || f.field == "status_date")
+    }
+}
+
+/// What a registry file would change in the stored registry. Every list is sorted by USCC.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangeSet {
+    /// Enterprises of the file that are not stored.
+    pub added: Vec<Enterprise>,
+    /// Stored enterprises whose record in the file differs.
+    pub changed: Vec<ChangedEnterprise>,
+    /// Stored enterprises the file does not list: reported, never closed by an import.
+    pub missing: Vec<StoredEnterprise>,
+    /// Enterprises of the file identical to their stored record.
+    pub unchanged: usize,
+}
+
+impl ChangeSet {
+    /// Whether applying it would write nothing (missing enterprises are never written).
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty()
+    }
+
+    /// How many changed enterprises change status or status date.
+    pub fn status_changes(&self) -> usize {
+        self.changed.iter().filter(|c| c.status_changed()).count()
+    }
+
+    /// One line: `2 added, 3 changed (1 status change), 1 not in the file, 25 unchanged`.
+    pub fn summary(&self) -> String {
+        let status = self.status_changes();
+        format!(
+            "{} added, {} changed ({status} status change{}), {} not in the file, {} unchanged",
+            self.added.len(),
+            self.changed.len(),
+            if status == 1 { "" } else { "s" },
+            self.missing.len(),
+            self.unchanged
+        )
+    }
+}
+
+/// Compares a registry file with the stored records. A field counts as changed when its stored
+/// text differs from the file's: names are compared exactly as written (after the reader's
+/// trimming), codes in their canonical form (`152502`, `C1351`, so `1351` and `C1351` are the
+/// same class), dates as dates, an empty permit number as none.
+pub fn changes(stored: &[StoredEnterprise], file: &Registry) -> ChangeSet {
+    let by_uscc: BTreeMap<&Uscc, &StoredEnterprise> = stored.iter().map(|s| (&s.uscc, s)).collect();
+    let mut listed: Vec<&Enterprise> = file.iter().collect();
+    listed.sort_by_key(|e| e.uscc);
+    let mut set = ChangeSet::default();
+    for e in listed {
+        match by_uscc.get(&e.uscc) {
+            None => set.added.push(e.clone()),
+            Some(before) => {
+                let fields = differences(before, e);
+                if fields.is_empty() {
+                    set.unchanged += 1;
+                } else {
+                    set.changed.push(ChangedEnterprise {
+                        before: (*before).clone(),
+                        after: e.clone(),
+                        fields,
+                    });
+                }
+            }
+        }
+    }
+    set.missing = by_uscc
+        .values()
+        .filter(|s| file.find(&s.uscc).is_none())
+        .map(|s| (*s).clone())
+        .collect();
+    set
+}
+
+fn differences(before: &StoredEnterprise, after: &Enterprise) -> Vec<FieldChange> {
+    let mut fields = Vec::new();
+    let mut compare = |field: &'static str, old: Option<String>, new: Option<String>| {
+        if old != new {
+            fields.push(FieldChange { field, old, new });
+        }
+    };
+    compare("name", Some(before.name.clone()), Some(after.name.clone()));
+    compare(
+        "region_code",
+        Some(before.region.to_string()),
+        Some(after.region.to_string()),
+    );
+    compare(
+        "industry_code",
+        Some(before.industry.to_string()),
+        Some(after.industry.to_string()),
+    );
+    compare(
+        "status",
+        Some(before.status.to_string()),
+        Some(after.status.to_string()),
+    );
+    compare(
+        "status_date",
+        before.status_date.map(|d| d.to_string()),
+        after.status_date.map(|d| d.to_string()),
+    );
+    compare(
+        "permit_no",
+        before.permit_no.clone(),
+        after.permit_no.clone(),
+    );
+    fields
+}
+
+/// A status change to record, computed from the stored record at `revision`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    /// The enterprise.
+    pub uscc: Uscc,
+    /// The revision the change was computed from; if the record changed since, nothing is
+    /// written.
+    pub revision: i64,
+    /// The new status.
+    pub status: Status,
+    /// Its date.
+    pub status_date: Option<Date>,
+    /// Why (mandatory).
+    pub reason: String,
+}
+
+/// Column list of `enterprise`; a constant, so the queries built with it are safe.
+const ENTERPRISE_COLUMNS: &str = "uscc, name, region_code, industry_code, status, status_date, \
+     permit_no, first_seen, updated_at, revision";
+
+/// Rows per multi-row INSERT: at most 10 parameters each, well under both engines' limits.
+const INSERT_BATCH: usize = 200;
+
+impl Store {
+    /// Every stored enterprise, ordered by USCC.
+    pub async fn enterprises(&self) -> Result<Vec<StoredEnterprise>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        load_enterprises(&mut conn).await
+    }
+
+    /// One enterprise's current record.
+    pub async fn enterprise(&self, uscc: &Uscc) -> Result<StoredEnterprise, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ENTERPRISE_COLUMNS} FROM enterprise WHERE uscc = $1"
+        )))
+        .bind(uscc.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        match row {
+            Some(row) => stored_enterprise(&row),
+            None => Err(not_stored(uscc)),
+        }
+    }
+
+    /// The stored registry as accounting uses it: current records, ordered by USCC, `row`
+    /// being the 1-based position in that order.
+    pub async fn registry(&self) -> Result<Registry, StoreError> {
+        let enterprises = self
+            .enterprises()
+            .await?
+            .iter()
+            .enumerate()
+            .map(|(i, e)| e.to_enterprise(i as u64 + 1))
+            .collect();
+        Registry::new(enterprises).map_err(|duplicates| {
+            StoreError::Integrity(format!("{} enterprises are stored twice", duplicates.len()))
+        })
+    }
+
+    /// An enterprise's status history, oldest first.
+    pub async fn status_history(&self, uscc: &Uscc) -> Result<Vec<StatusEntry>, StoreError> {
+        self.enterprise(uscc).await?;
+        let rows = sqlx::query(
+            "SELECT id, status, status_date, reason, recorded_at, actor \
+             FROM enterprise_status WHERE uscc = $1 ORDER BY id",
+        )
+        .bind(uscc.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StatusEntry {
+                    id: r.try_get("id")?,
+                    status: status_from_db(&r.try_get::<String, _>("status")?)?,
+                    status_date: date_from_db(r.try_get("status_date")?)?,
+                    reason: r.try_get("reason")?,
+                    recorded_at: r.try_get("recorded_at")?,
+                    actor: r.try_get("actor")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The recorded changes of an enterprise's other fields (name, region, industry, permit),
+    /// oldest first.
+    pub async fn field_changes(&self, uscc: &Uscc) -> Result<Vec<FieldChangeEntry>, StoreError> {
+        self.enterprise(uscc).await?;
+        let rows = sqlx::query(
+            "SELECT id, field, old_value, new_value, reason, recorded_at, actor \
+             FROM enterprise_change WHERE uscc = $1 ORDER BY id",
+        )
+        .bind(uscc.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FieldChangeEntry {
+                    id: r.try_get("id")?,
+                    field: r.try_get("field")?,
+                    old: r.try_get("old_value")?,
+                    new: r.try_get("new_value")?,
+                    reason: r.try_get("reason")?,
+                    recorded_at: r.try_get("recorded_at")?,
+                    actor: r.try_get("actor")?,
+                })
+            })
+            .collect()
+    }
+
+    /// What importing `file` would change (a dry run: nothing is written).
+    pub async fn registry_changes(&self, file: &Registry) -> Result<ChangeSet, StoreError> {
+        Ok(changes(&self.enterprises().await?, file))
+    }
+
+    /// Imports a registry file: computes the change set against the records as they are in the
+    /// transaction, then adds the new enterprises, updates the changed ones (recording every
+    /// changed field, and appending to the status history when the status or its date changes,
+    /// with the reason `import <source>`) and writes one audit entry, all in one transaction.
+    /// Enterprises missing from the file are left as they are. Returns the change set written;
+    /// an empty one writes nothing.
+    pub async fn import_registry(
+        &self,
+        file: &Registry,
+        source: &str,
+        actor: &str,
+    ) -> Result<ChangeSet, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let set = changes(&load_enterprises(&mut tx).await?, file);
+        if set.is_empty() {
+            // Nothing to write; the transaction is rolled back when dropped.
+            return Ok(set);
+        }
+        let now = crate::now_utc();
+        let reason = format!("import {source}");
+        for batch in set.added.chunks(INSERT_BATCH) {
+            insert_enterprises(&mut tx, batch, &now).await?;
+            let entries: Vec<(&Uscc, Status, Option<Date>)> = batch
+                .iter()
+                .map(|e| (&e.uscc, e.status, e.status_date))
+                .collect();
+            insert_statuses(&mut tx, &entries, &reason, &now, actor).await?;
+        }
+        for c in &set.changed {
+            let e = &c.after;
+            let done = sqlx::query(
+                "UPDATE enterprise SET name = $2, region_code = $3, industry_code = $4, \
+                 status = $5, status_date = $6, permit_no = $7, updated_at = $8, \
+                 revision = revision + 1 WHERE uscc = $1 AND revision = $9",
+            )
+            .bind(e.uscc.as_str())
+            .bind(&e.name)
+            .bind(e.region.to_string())
+            .bind(e.industry.to_string())
+            .bind(e.status.as_str())
+            .bind(e.status_date.map(|d| d.to_string()))
+            .bind(e.permit_no.clone())
+            .bind(&now)
+            .bind(c.before.revision)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Err(changed_meanwhile(&e.uscc));
+            }
+            for f in c
+                .fields
+                .iter()
+                .filter(|f| f.field != "status" && f.field != "status_date")
+            {
+                sqlx::query(
+                    "INSERT INTO enterprise_change (uscc, field, old_value, new_value, reason, \
+                     recorded_at, actor) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(e.uscc.as_str())
+                .bind(f.field)
+                .bind(f.old.clone())
+                .bind(f.new.clone())
+                .bind(&reason)
+                .bind(&now)
+                .bind(actor)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if c.status_changed() {
+                insert_statuses(
+                    &mut tx,
+                    &[(&e.uscc, e.status, e.status_date)],
+                    &reason,
+                    &now,
+                    actor,
+                )
+                .await?;
+            }
+        }
+        audit::record(
+            &mut tx,
+            Record {
+                actor,
+                action: "registry-import",
+                object: "registry",
+                before_hash: None,
+                after_hash: None,
+                detail: &format!("{} from {source}", set.summary()),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(set)
+    }
+
+    /// Records status changes (e.g. the closures of a writeoff) in one transaction: each updates
+    /// the enterprise if it is still at the revision the change was computed from, appends to
+    /// its status history, and writes an audit entry with `action`. If any enterprise changed
+    /// meanwhile, nothing is written.
+    pub async fn change_statuses(
+        &self,
+        list: &[StatusChange],
+        action: &str,
+        actor: &str,
+    ) -> Result<usize, StoreError> {
+        if let Some(c) = list.iter().find(|c| c.reason.trim().is_empty()) {
+            return Err(StoreError::Invalid(format!(
+                "the status change of `{}` needs a reason",
+                c.uscc
+            )));
+        }
+        let mut tx = self.pool().begin().await?;
+        let now = crate::now_utc();
+        for c in list {
+            let done = sqlx::query(
+                "UPDATE enterprise SET status = $2, status_date = $3, updated_at = $4, \
+                 revision = revision + 1 WHERE uscc = $1 AND revision = $5",
+            )
+            .bind(c.uscc.as_str())
+            .bind(c.status.as_str())
+            .bind(c.status_date.map(|d| d.to_string()))
+            .bind(&now)
+            .bind(c.revision)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                let exists: Option<i64> =
+                    sqlx::query_scalar("SELECT revision FROM enterprise WHERE uscc = $1")
+                        .bind(c.uscc.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                return Err(match exists {
+                    None => not_stored(&c.uscc),
+                    Some(_) => changed_meanwhile(&c.uscc),
+                });
+            }
+            let reason = c.reason.trim();
+            insert_statuses(
+                &mut tx,
+                &[(&c.uscc, c.status, c.status_date)],
+                reason,
+                &now,
+                actor,
+            )
+            .await?;
+            let date = c
+                .status_date
+                .map(|d| format!(" on {d}"))
+                .unwrap_or_default();
+            audit::record(
+                &mut tx,
+                Record {
+                    actor,
+                    action,
+                    object: c.uscc.as_str(),
+                    before_hash: None,
+                    after_hash: None,
+                    detail: &format!("{}{date}: {reason}", c.status),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(list.len())
+    }
+}
+
+fn not_stored(uscc: &Uscc) -> StoreError {
+    StoreError::NotFound(format!("enterprise `{uscc}` is not in the stored registry"))
+}
+
+fn changed_meanwhile(uscc: &Uscc) -> StoreError {
+    StoreError::Conflict(format!(
+        "enterprise `{uscc}` changed while this was being written; nothing was changed (run it again)"
+    ))
+}
+
+async fn load_enterprises(conn: &mut AnyConnection) -> Result<Vec<StoredEnterprise>, StoreError> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {ENTERPRISE_COLUMNS} FROM enterprise ORDER BY uscc"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(stored_enterprise).collect()
+}
+
+/// `($1, $2, …), ($k+1, …)` for `rows` rows of `columns` values.
+fn placeholders(rows: usize, columns: usize) -> String {
+    let mut sql = String::new();
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", i * columns + c + 1));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+async fn insert_enterprises(
+    conn: &mut AnyConnection,
+    batch: &[Enterprise],
+    now: &str,
+) -> Result<(), StoreError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    // Only placeholders are generated here; every value is bound.
+    let sql = format!(
+        "INSERT INTO enterprise ({ENTERPRISE_COLUMNS}) VALUES {}",
+        placeholders(batch.len(), 10)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for e in batch {
+        query = query
+            .bind(e.uscc.as_str().to_string())
+            .bind(e.name.clone())
+            .bind(e.region.to_string())
+            .bind(e.industry.to_string())
+            .bind(e.status.as_str())
+            .bind(e.status_date.map(|d| d.to_string()))
+            .bind(e.permit_no.clone())
+            .bind(now.to_string())
+            .bind(now.to_string())
+            .bind(1_i64);
+    }
+    query.execute(&mut *conn).await.map_err(|e| {
+        if e.as_database_error()
+            .is_some_and(|d| d.is_unique_violation())
+        {
+            StoreError::Conflict(
+                "enterprises were added while this import was being written; nothing was changed (run it again)"
+                    .to_string(),
+            )
+        } else {
+            StoreError::Database(e)
+        }
+    })?;
+    Ok(())
+}
+
+async fn insert_statuses(
+    conn: &mut AnyConnection,
+    entries: &[(&Uscc, Status, Option<Date>)],
+    reason: &str,
+    now: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    // Only placeholders are generated here; every value is bound.
+    let sql = format!(
+        "INSERT INTO enterprise_status (uscc, status, status_date, reason, recorded_at, actor) \
+         VALUES {}",
+        placeholders(entries.len(), 6)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (uscc, status, date) in entries {
+        query = query
+            .bind(uscc.as_str().to_string())
+            .bind(status.as_str())
+            .bind(date.map(|d| d.to_string()))
+            .bind(reason.to_string())
+            .bind(now.to_string())
+            .bind(actor.to_string());
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
+fn status_from_db(text: &str) -> Result<Status, StoreError> {
+    match text {
+        "operating" => Ok(Status::Operating),
+        "suspended" => Ok(Status::Suspended),
+        "closed" => Ok(Status::Closed),
+        "deregistered" => Ok(Status::Deregistered),
+        other => Err(StoreError::Integrity(format!(
+            "unknown enterprise status `{other}`"
+        ))),
+    }
+}
+
+fn date_from_db(text: Option<String>) -> Result<Option<Date>, StoreError> {
+    text.as_deref()
+        .map(Date::parse)
+        .transpose()
+        .map_err(|e| StoreError::Integrity(format!("stored status date: {e}")))
+}
+
+fn stored_enterprise(row: &AnyRow) -> Result<StoredEnterprise, StoreError> {
+    let bad = |what: &str, value: &str, e: String| {
+        StoreError::Integrity(format!("stored {what} `{value}` does not parse: {e}"))
+    };
+    let uscc: String = row.try_get("uscc")?;
+    let region: String = row.try_get("region_code")?;
+    let industry: String = row.try_get("industry_code")?;
+    Ok(StoredEnterprise {
+        uscc: Uscc::parse(&uscc).map_err(|e| bad("USCC", &uscc, e.to_string()))?,
+        name: row.try_get("name")?,
+        region: RegionCode::parse(&region)
+            .map_err(|e| bad("region code", &region, e.to_string()))?,
+        industry: IndustryCode::parse(&industry)
+            .map_err(|e| bad("industry code", &industry, e.to_string()))?,
+        status: status_from_db(&row.try_get::<String, _>("status")?)?,
+        status_date: date_from_db(row.try_get("status_date")?)?,
+        permit_no: row.try_get("permit_no")?,
+        first_seen: row.try_get("first_seen")?,
+        updated_at: row.try_get("updated_at")?,
+        revision: row.try_get("revision")?,
+    })
+}
