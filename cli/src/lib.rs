@@ -189,7 +189,8 @@ enum CoeffCommand {
         set: Option<String>,
     },
     /// Show which edition a selector resolves to (`set@N`, `set@latest`, `set@draft`, or `set`
-    /// with --at).
+    /// with --at), with its metadata.
+    #[command(visible_alias = "show")]
     Resolve {
         /// The selector.
         selector: String,
@@ -913,8 +914,12 @@ async fn coeff_on(
                 &reference.pollutants,
                 &new.set.meta().key_migrations,
             );
-            let csv = !matches!(format, FormatArg::Table);
-            let _ = out.write_all(app::editions::render_diff(&diff, &old, &new, csv).as_bytes());
+            let text = match format {
+                FormatArg::Json => app::editions::diff_json(&diff, &old, &new),
+                FormatArg::Csv => app::editions::render_diff(&diff, &old, &new, true),
+                FormatArg::Table => app::editions::render_diff(&diff, &old, &new, false),
+            };
+            let _ = out.write_all(text.as_bytes());
         }
         CoeffCommand::Impact {
             old,
@@ -941,10 +946,14 @@ async fn coeff_on(
                 deny_unaccounted: false,
             };
             let lines = app::editions::impact(&old.set, &new.set, &settings, reference)?;
-            let csv = !matches!(format, FormatArg::Table);
-            let _ = out.write_all(
-                app::editions::render_impact(&lines, &old.name, &new.name, csv).as_bytes(),
-            );
+            let text = match format {
+                FormatArg::Json => app::editions::impact_json(&lines, &old.name, &new.name),
+                FormatArg::Csv => app::editions::render_impact(&lines, &old.name, &new.name, true),
+                FormatArg::Table => {
+                    app::editions::render_impact(&lines, &old.name, &new.name, false)
+                }
+            };
+            let _ = out.write_all(text.as_bytes());
         }
         CoeffCommand::Export {
             selector,

@@ -499,3 +499,71 @@ pub fn render_impact(lines: &[ImpactLine], old: &str, new: &str, csv: bool) -> S
     }
     out
 }
+
+/// The diff as JSON: the two editions with their hashes, counts, and every change with its
+/// fields (numbers as strings rendered by `render::quantity`).
+pub fn diff_json(diff: &accounting::diff::EditionDiff, old: &Loaded, new: &Loaded) -> String {
+    use serde_json::json;
+    let changed: Vec<_> = diff
+        .changed
+        .iter()
+        .map(|c| {
+            json!({
+                "key": c.old_key.to_string(),
+                "new_key": c.new_key.to_string(),
+                "fields": c.fields.iter().map(|f| json!({
+                    "field": f.field.to_string(),
+                    "old": f.old,
+                    "new": f.new,
+                    "relative": f.relative.map(|r| quantity(r, Precision::Exact)),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let keys = |v: &[(accounting::diff::RowKey, u32)]| -> Vec<String> {
+        v.iter().map(|(k, _)| k.to_string()).collect()
+    };
+    let renamed: Vec<_> = diff
+        .renamed
+        .iter()
+        .map(|c| json!({"key": c.old_key.to_string(), "new_key": c.new_key.to_string()}))
+        .collect();
+    let value = json!({
+        "old": {"name": old.name, "content_hash": old.hash},
+        "new": {"name": new.name, "content_hash": new.hash},
+        "unchanged": diff.unchanged,
+        "changed": changed,
+        "added": keys(&diff.added),
+        "removed": keys(&diff.removed),
+        "renamed": renamed,
+    });
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The impact report as JSON, largest change first.
+pub fn impact_json(lines: &[ImpactLine], old: &str, new: &str) -> String {
+    use serde_json::json;
+    let rows: Vec<_> = lines
+        .iter()
+        .map(|l| {
+            json!({
+                "year": l.year,
+                "region_code": l.region,
+                "region_name": l.region_name,
+                "industry_code": l.industry,
+                "pollutant": l.pollutant,
+                "unit": l.unit,
+                "old_emitted": quantity(l.old_emitted, Precision::Exact),
+                "new_emitted": quantity(l.new_emitted, Precision::Exact),
+                "change": quantity(l.change(), Precision::Exact),
+                "relative": l.relative().map(|r| quantity(r, Precision::Exact)),
+            })
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&json!({"old": old, "new": new, "totals": rows}))
+        .unwrap_or_default();
+    text.push('\n');
+    text
+}
