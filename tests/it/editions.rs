@@ -182,6 +182,29 @@ fn diff_and_impact_of_a_revision() {
         out.contains("generation_coefficient `2.94` → `3.1` (+5.44 %)"),
         "{out}"
     );
+    let (_, json, _) = run(
+        &db,
+        &[
+            "coeff",
+            "diff",
+            "npsc1-excerpt@1",
+            "npsc1-excerpt@2",
+            "--format",
+            "json",
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    assert_eq!(json["unchanged"], 37);
+    assert_eq!(json["changed"][0]["fields"][0]["old"], "2.94");
+    let relative: f64 = json["changed"][0]["fields"][0]["relative"]
+        .as_str()
+        .expect("string")
+        .parse()
+        .expect("number");
+    approx::assert_relative_eq!(relative, (3.1 - 2.94) / 2.94, max_relative = 1e-12);
+    let (status, shown, _) = run(&db, &["coeff", "show", "npsc1-excerpt@2"]);
+    assert_eq!(status, 0);
+    assert!(shown.contains("NOx 3.1"), "{shown}");
 
     // The tax rule: a revision effective 2024-03-15 applies from 2024-04-01.
     let resolve = |date: &str| {
