@@ -74,6 +74,34 @@ fn runs_are_stored_exported_and_go_stale() {
 
     let (_, stale, _) = with_db(&["runs", "stale"]);
     assert_eq!(stale.trim(), "no stored run is out of date");
+    // Publishing a newer edition says which runs it makes stale.
+    let second = dir.path().join("v2");
+    std::fs::create_dir_all(&second).expect("mkdir");
+    for file in ["coefficients.csv", "manifest.toml"] {
+        std::fs::copy(crate::support::excerpt().join(file), second.join(file)).expect("copy");
+    }
+    let table = std::fs::read_to_string(second.join("coefficients.csv")).expect("read");
+    std::fs::write(
+        second.join("coefficients.csv"),
+        table.replace(",2.94,直排,,2.94,", ",3.1,直排,,3.1,"),
+    )
+    .expect("write");
+    assert_eq!(
+        with_db(&["coeff", "import", second.to_str().expect("utf-8")]).0,
+        0
+    );
+    let (status, published, _) =
+        with_db(&["coeff", "publish", "npsc1-excerpt", "--note", "NOx 3.1"]);
+    assert_eq!(status, 0);
+    assert!(
+        published.contains("1 stored run(s) of `npsc1-excerpt` are now out of date"),
+        "{published}"
+    );
+    let (_, stale, _) = with_db(&["runs", "stale"]);
+    assert!(
+        stale.contains("would now resolve to npsc1-excerpt@2"),
+        "{stale}"
+    );
     std::fs::write(
         activity,
         std::fs::read_to_string(activity).expect("read") + "\n",

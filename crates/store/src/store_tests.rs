@@ -474,3 +474,71 @@ async fn a_database_of_the_first_schema_upgrades_and_keeps_its_editions() {
     );
     assert_eq!(store.audit(100).await.unwrap().len(), 5);
 }
+
+/// The same first-schema database on PostgreSQL, as a `pg_dump --inserts` script.
+const SCHEMA_V1_POSTGRES: &str = "tests/fixtures/schema-v1.postgres.sql";
+
+#[tokio::test]
+async fn a_postgres_database_of_the_first_schema_upgrades_too() {
+    let Ok(url) = std::env::var("TEST_PG_URL") else {
+        eprintln!("skipped the PostgreSQL upgrade test: TEST_PG_URL is not set");
+        return;
+    };
+    let reference = reference();
+    let admin = Store::connect(&url).await.expect("TEST_PG_URL is usable");
+    let name = format!("npsc_upgrade_{}", std::process::id());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
+    let target = format!("{base}/{name}");
+    // The dump sets an empty search_path on its connection, so it runs on a pool of its own.
+    let restore = Store::connect(&target).await.unwrap();
+    let script =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(SCHEMA_V1_POSTGRES))
+            .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(script))
+        .execute(restore.pool())
+        .await
+        .expect("the fixture restores");
+    restore.close().await;
+
+    let store = Store::open(&target).await.expect("old database migrates");
+    let editions = store.list(None).await.unwrap();
+    let summary: Vec<_> = editions.iter().map(|e| (e.name(), e.status)).collect();
+    assert_eq!(
+        summary,
+        [
+            ("npsc1-excerpt@1".to_string(), EditionStatus::Published),
+            ("npsc1-excerpt@2".to_string(), EditionStatus::Draft)
+        ]
+    );
+    store
+        .load(&editions[0], &reference.pollutants)
+        .await
+        .expect("hash still verifies");
+    store
+        .publish(
+            "npsc1-excerpt",
+            Some(2),
+            "after upgrade",
+            "t",
+            &reference.pollutants,
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .check(&reference.pollutants)
+            .await
+            .unwrap()
+            .problems
+            .is_empty()
+    );
+    store.close().await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
+        .execute(admin.pool())
+        .await;
+    admin.close().await;
+}
