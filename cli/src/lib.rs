@@ -125,6 +125,18 @@ enum Command {
         #[command(flatten)]
         db: DatabaseOptions,
     },
+    /// Start the HTTP service (API v1, /healthz, /metrics); stops gracefully on SIGINT/SIGTERM.
+    Serve {
+        /// Listen address.
+        #[arg(long, env = "NPSC_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The database; several instances may share one PostgreSQL.
+        #[arg(long, env = "NPSC_DATABASE_URL", default_value = app::editions::DEFAULT_URL)]
+        database: String,
+        /// Log JSON lines instead of text.
+        #[arg(long)]
+        json_logs: bool,
+    },
     /// Database maintenance.
     Db {
         #[command(subcommand)]
@@ -482,6 +494,15 @@ where
         Command::Account(args) => account(args, out, err, show_progress),
         Command::Validate(args) => validate(args, out),
         Command::Codes { what } => codes(what, out),
+        Command::Serve {
+            listen,
+            database,
+            json_logs,
+        } => Ok(i32::from(service::run(&service::Config {
+            listen,
+            database,
+            json_logs,
+        }))),
         Command::Coeff { what, db } => block_on(coeff(what, &db, out, show_progress)),
         Command::Runs { what, db } => block_on(async {
             let store = app::editions::open(&db.database).await?;

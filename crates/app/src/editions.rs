@@ -149,10 +149,18 @@ pub const EXPORT_HEADER: [&str; 13] = [
 /// Writes a set as a canonical coefficient table (UTF-8 CSV, English headers). Importing the
 /// result gives the same content hash: the round trip is lossless.
 pub fn export_csv(set: &CoefficientSet, reference: &Reference) -> String {
+    rows_csv(set.rows().iter(), reference)
+}
+
+/// Writes coefficient rows as a canonical coefficient table (UTF-8 CSV, English headers).
+pub fn rows_csv<'a>(
+    rows: impl IntoIterator<Item = &'a accounting::coefficient::CoefficientRow>,
+    reference: &Reference,
+) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     // Writing into a Vec cannot fail.
     let _ = writer.write_record(EXPORT_HEADER);
-    for row in set.rows() {
+    for row in rows {
         let (efficiency, emission) = match &row.removal {
             Removal::Efficiency { percent } => {
                 (quantity(*percent, Precision::Exact), String::new())

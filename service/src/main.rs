@@ -1,0 +1,5 @@
+//! The `npsc-service` binary; `npsc serve` starts the same service.
+
+fn main() -> std::process::ExitCode {
+    service::main()
+}

@@ -1,0 +1,261 @@
+//! API v1 through `service::router` without a socket, and once over a real socket on port 0.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+const EXCERPT_HASH: &str = "db41f2d31052ecdaeb3bb8429c7219fd345fca37268addfa27995bd6b9b36115";
+
+/// A state over a fresh SQLite file with `npsc1-excerpt@1` published and `@2` a draft.
+async fn state() -> (tempfile::TempDir, service::AppState) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
+    let reference = app::reference::bundled().expect("reference");
+    let store = app::editions::open(&url).await.expect("store");
+    let excerpt =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../coefficients/npsc1-excerpt");
+    let read = app::ReadOptions::default();
+    app::editions::import(&store, &excerpt, &reference, &read, "test")
+        .await
+        .expect("import");
+    app::editions::publish(&store, "npsc1-excerpt", None, "first", "test", &reference)
+        .await
+        .expect("publish");
+    app::editions::import(&store, &excerpt, &reference, &read, "test")
+        .await
+        .expect("draft");
+    store.close().await;
+    let state = service::AppState::open(&url).await.expect("state");
+    (dir, state)
+}
+
+async fn get(
+    state: &service::AppState,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut request = Request::builder().uri(uri);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = service::router(state.clone())
+        .oneshot(request.body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8(body.to_vec()).expect("utf-8"),
+    )
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[tokio::test]
+async fn health_editions_and_metadata() {
+    let (_dir, state) = state().await;
+    let (status, _, body) = get(&state, "/healthz", &[]).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
+
+    let (status, _, body) = get(&state, "/api/v1/editions?set=npsc1-excerpt", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let list = json(&body);
+    assert_eq!(list[0]["name"], "npsc1-excerpt@1");
+    assert_eq!(list[0]["status"], "published");
+    assert_eq!(list[1]["status"], "draft");
+
+    let (status, headers, body) =
+        get(&state, "/api/v1/sets/npsc1-excerpt/editions/latest", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json(&body)["content_hash"], EXCERPT_HASH);
+    assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
+
+    let (status, _, body) = get(
+        &state,
+        "/api/v1/sets/npsc1-excerpt/resolve?at=2024-03-01&rule=next-month",
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json(&body)["name"], "npsc1-excerpt@1");
+}
+
+#[tokio::test]
+async fn coefficients_filter_paginate_and_cache() {
+    let (_dir, state) = state().await;
+    let uri = "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?industry=D4430&pollutant=SO2";
+    let (status, headers, body) = get(&state, uri, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let page = json(&body);
+    assert_eq!(page["total"], 6);
+    assert_eq!(page["rows"][0]["generation_coefficient"], "16S");
+    assert_eq!(page["rows"][2]["removal_efficiency"], "70");
+    // A published, numbered edition never changes.
+    let etag = headers[header::ETAG].to_str().expect("etag").to_string();
+    assert_eq!(etag, format!("\"{EXCERPT_HASH}-json\""));
+    assert_eq!(
+        headers[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    let (status, _, body) = get(&state, uri, &[("if-none-match", &etag)]).await;
+    assert_eq!((status, body.as_str()), (StatusCode::NOT_MODIFIED, ""));
+
+    // Industry at any level: the division 13 holds the 30 slaughter rows; pagination.
+    let (_, _, body) = get(
+        &state,
+        "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?industry=13&per_page=7&page=5",
+        &[],
+    )
+    .await;
+    let page = json(&body);
+    assert_eq!(
+        (
+            page["total"].as_u64(),
+            page["rows"].as_array().map(Vec::len)
+        ),
+        (Some(30), Some(2))
+    );
+
+    // CSV by query or by Accept, with its own ETag.
+    let (status, headers, csv) = get(
+        &state,
+        "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?industry=4411&format=csv",
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(csv.starts_with("industry_code,section,product"), "{csv}");
+    assert!(
+        csv.contains("4411,,电能,煤炭,煤粉炉,≥750兆瓦,工业废气量,标立方米/吨-原料,8271,直排"),
+        "{csv}"
+    );
+    assert!(
+        headers[header::ETAG]
+            .to_str()
+            .expect("etag")
+            .ends_with("-csv\"")
+    );
+    let (_, headers, csv2) = get(
+        &state,
+        "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?industry=4411",
+        &[("accept", "text/csv")],
+    )
+    .await;
+    assert_eq!(csv, csv2);
+    assert_eq!(headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+
+    // Drafts and `latest` are never cached as immutable.
+    for edition in ["2", "latest", "draft"] {
+        let (status, headers, _) = get(
+            &state,
+            &format!("/api/v1/sets/npsc1-excerpt/editions/{edition}/coefficients"),
+            &[],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{edition}");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-cache", "{edition}");
+    }
+}
+
+#[tokio::test]
+async fn errors_have_one_shape() {
+    let (_dir, state) = state().await;
+    for (uri, status, code) in [
+        (
+            "/api/v1/sets/nothing/editions/1",
+            StatusCode::NOT_FOUND,
+            "not-found",
+        ),
+        (
+            "/api/v1/sets/npsc1-excerpt/editions/x",
+            StatusCode::BAD_REQUEST,
+            "invalid",
+        ),
+        (
+            "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?pollutant=CO2x",
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?format=xml",
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+        ),
+        (
+            "/api/v1/sets/npsc1-excerpt/resolve?at=yesterday",
+            StatusCode::BAD_REQUEST,
+            "bad-argument",
+        ),
+        ("/no/such/thing", StatusCode::NOT_FOUND, "not-found"),
+    ] {
+        let (got, _, body) = get(&state, uri, &[]).await;
+        assert_eq!(got, status, "{uri}: {body}");
+        let error = json(&body);
+        assert_eq!(error["code"], code, "{uri}: {body}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        assert!(error["details"].is_array(), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn diff_and_metrics() {
+    let (_dir, state) = state().await;
+    let (status, _, body) = get(&state, "/api/v1/sets/npsc1-excerpt/diff?from=1&to=2", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["unchanged"], 38);
+    get(&state, "/api/v1/sets/npsc1-excerpt/editions/1", &[]).await;
+    let (status, headers, metrics) = get(&state, "/metrics", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .expect("type")
+            .starts_with("text/plain")
+    );
+    assert!(metrics.contains("npsc_http_requests_total{method=\"GET\",route=\"/api/v1/sets/{set}/diff\",status=\"200\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("npsc_editions_served_total 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_real_socket_on_port_0() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_dir, state) = state().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let server = tokio::spawn(async move {
+        axum::serve(listener, service::router(state))
+            .await
+            .expect("serve");
+    });
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.ends_with("ok\n"), "{response}");
+    server.abort();
+}
