@@ -136,6 +136,16 @@ enum Command {
         /// Log JSON lines instead of text.
         #[arg(long)]
         json_logs: bool,
+        /// Require a token for every request, also for reading published editions.
+        #[arg(long)]
+        no_anonymous_read: bool,
+    },
+    /// API tokens for the service: create (the token is printed once), list, revoke.
+    Token {
+        #[command(subcommand)]
+        what: TokenCommand,
+        #[command(flatten)]
+        db: DatabaseOptions,
     },
     /// Database maintenance.
     Db {
@@ -151,6 +161,26 @@ enum Command {
         limit: i64,
         #[command(flatten)]
         db: DatabaseOptions,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once and only its hash is kept.
+    Create {
+        /// reader, officer or admin.
+        #[arg(long)]
+        role: String,
+        /// A unique name, written to the audit log with every write made with the token.
+        #[arg(long)]
+        name: String,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by name; it stops working at once.
+    Revoke {
+        /// The token's name.
+        name: String,
     },
 }
 
@@ -498,11 +528,19 @@ where
             listen,
             database,
             json_logs,
+            no_anonymous_read,
         } => Ok(i32::from(service::run(&service::Config {
             listen,
             database,
             json_logs,
+            anonymous_read: !no_anonymous_read,
         }))),
+        Command::Token { what, db } => block_on(async {
+            let store = app::editions::open(&db.database).await?;
+            let result = token(&store, what, &db.actor, out).await;
+            store.close().await;
+            result
+        }),
         Command::Coeff { what, db } => block_on(coeff(what, &db, out, show_progress)),
         Command::Runs { what, db } => block_on(async {
             let store = app::editions::open(&db.database).await?;
@@ -1157,6 +1195,50 @@ async fn runs(
                     let _ = writeln!(out, "  out of date: {reason}");
                 }
             }
+        }
+    }
+    Ok(0)
+}
+
+async fn token(
+    store: &app::editions::Store,
+    what: TokenCommand,
+    actor: &str,
+    out: &mut dyn Write,
+) -> Result<i32, AppError> {
+    match what {
+        TokenCommand::Create { role, name } => {
+            let role = app::tokens::Role::parse(&role).ok_or_else(|| AppError::Argument {
+                message: format!("unknown role `{role}`"),
+                hint: Some("use reader, officer or admin".to_string()),
+            })?;
+            let (record, token) = app::tokens::create(store, &name, role, actor).await?;
+            let _ = writeln!(out, "{token}");
+            let _ = writeln!(
+                out,
+                "token `{}` ({}) created; it is shown only now: keep it secret",
+                record.name, record.role
+            );
+        }
+        TokenCommand::List => {
+            for t in app::tokens::list(store).await? {
+                let _ = writeln!(
+                    out,
+                    "{:<20} {:<8} id {}  created {} by {}{}",
+                    t.name,
+                    t.role,
+                    t.id,
+                    t.created_at,
+                    t.created_by,
+                    t.revoked_at
+                        .map(|r| format!("  REVOKED {r}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        TokenCommand::Revoke { name } => {
+            app::tokens::revoke(store, &name, actor).await?;
+            let _ = writeln!(out, "token `{name}` revoked");
         }
     }
     Ok(0)

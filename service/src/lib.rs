@@ -32,6 +32,8 @@ pub struct Config {
     pub database: String,
     /// Log as JSON lines instead of text.
     pub json_logs: bool,
+    /// Whether published editions may be read without a token.
+    pub anonymous_read: bool,
 }
 
 /// What every request handler shares.
@@ -42,6 +44,8 @@ pub struct AppState {
     pub(crate) metrics: Arc<metrics::Metrics>,
     /// Loaded published editions by content hash: they never change, so caching them is safe.
     pub(crate) editions: Arc<Mutex<HashMap<String, Arc<CoefficientSet>>>>,
+    /// Whether published editions may be read without a token (default: yes).
+    pub anonymous_read: bool,
 }
 
 impl AppState {
@@ -53,6 +57,7 @@ impl AppState {
             reference: Arc::new(app::reference::bundled()?),
             metrics: Arc::new(metrics::Metrics::default()),
             editions: Arc::new(Mutex::new(HashMap::new())),
+            anonymous_read: true,
         })
     }
 }
@@ -64,9 +69,10 @@ pub fn router(state: AppState) -> Router {
 
 /// Binds `config.listen` and serves until SIGINT or SIGTERM; in-flight requests finish.
 pub async fn serve(config: &Config) -> anyhow::Result<()> {
-    let state = AppState::open(&config.database)
+    let mut state = AppState::open(&config.database)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    state.anonymous_read = config.anonymous_read;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
@@ -125,6 +131,7 @@ pub fn config_from_env() -> anyhow::Result<Config> {
         database: std::env::var("NPSC_DATABASE_URL")
             .unwrap_or_else(|_| app::editions::DEFAULT_URL.to_string()),
         json_logs: std::env::var("NPSC_LOG_FORMAT").is_ok_and(|f| f == "json"),
+        anonymous_read: std::env::var("NPSC_ANONYMOUS_READ").map_or(true, |v| v != "false"),
     })
 }
 

@@ -18,6 +18,45 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ApiError, AppState};
 
+/// Who is calling: `None` for an anonymous request.
+type Caller = Option<(String, app::tokens::Role)>;
+
+/// Reads the `Authorization: Bearer` token. A token that is present but malformed, unknown or
+/// revoked is refused outright rather than treated as anonymous.
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
+        })?;
+    match app::tokens::verify(&state.store, token).await? {
+        Some(caller) => Ok(Some(caller)),
+        None => Err(ApiError::unauthorized("unknown or revoked token")),
+    }
+}
+
+/// Reading an edition: drafts need a token (any role); published and retired editions need one
+/// unless anonymous reading is allowed.
+fn may_read(state: &AppState, caller: &Caller, info: &EditionInfo) -> Result<(), ApiError> {
+    if caller.is_some() || (state.anonymous_read && info.status != EditionStatus::Draft) {
+        Ok(())
+    } else if info.status == EditionStatus::Draft {
+        Err(ApiError::unauthorized(format!(
+            "{} is a draft: reading it needs a token",
+            info.name()
+        )))
+    } else {
+        Err(ApiError::unauthorized(
+            "this service needs a token for every request",
+        ))
+    }
+}
+
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
@@ -120,9 +159,22 @@ struct ListQuery {
 async fn list_editions(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
+    headers: HeaderMap,
 ) -> Result<Json<Vec<EditionDto>>, ApiError> {
+    let caller = caller(&state, &headers).await?;
     let editions = app::editions::list(&state.store, query.set.as_deref()).await?;
-    Ok(Json(editions.iter().map(EditionDto::from).collect()))
+    // Anonymous callers see what they may read.
+    let visible: Vec<_> = editions
+        .iter()
+        .filter(|e| may_read(&state, &caller, e).is_ok())
+        .map(EditionDto::from)
+        .collect();
+    if visible.is_empty() && caller.is_none() && !state.anonymous_read {
+        return Err(ApiError::unauthorized(
+            "this service needs a token for every request",
+        ));
+    }
+    Ok(Json(visible))
 }
 
 /// `N`, `latest` or `draft`.
@@ -137,8 +189,11 @@ fn selector(set: &str, edition: &str) -> Result<Selector, ApiError> {
 async fn edition(
     State(state): State<AppState>,
     Path((set, edition)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let caller = caller(&state, &headers).await?;
     let info = app::editions::resolve(&state.store, &selector(&set, &edition)?).await?;
+    may_read(&state, &caller, &info)?;
     state
         .metrics
         .editions_served
@@ -161,13 +216,16 @@ async fn resolve(
     State(state): State<AppState>,
     Path(set): Path<String>,
     Query(query): Query<ResolveQuery>,
+    headers: HeaderMap,
 ) -> Result<Json<EditionDto>, ApiError> {
+    let caller = caller(&state, &headers).await?;
     let selector = app::editions::selector(
         &set,
         query.at.as_deref(),
         query.rule.as_deref().unwrap_or("effective"),
     )?;
     let info = app::editions::resolve(&state.store, &selector).await?;
+    may_read(&state, &caller, &info)?;
     Ok(Json(EditionDto::from(&info)))
 }
 
@@ -303,8 +361,10 @@ async fn coefficients(
     Query(query): Query<CoefficientQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let caller = caller(&state, &headers).await?;
     let selector = selector(&set, &edition)?;
     let info = app::editions::resolve(&state.store, &selector).await?;
+    may_read(&state, &caller, &info)?;
     let csv = wants_csv(&query, &headers)?;
     // Immutable: a numbered edition that is published or retired. `latest` and drafts may change.
     let immutable =
@@ -413,7 +473,13 @@ async fn diff(
     State(state): State<AppState>,
     Path(set): Path<String>,
     Query(query): Query<DiffQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let caller = caller(&state, &headers).await?;
+    for edition in [&query.from, &query.to] {
+        let info = app::editions::resolve(&state.store, &selector(&set, edition)?).await?;
+        may_read(&state, &caller, &info)?;
+    }
     let read = app::ReadOptions::default();
     let old = app::editions::load_any(
         &state.store,

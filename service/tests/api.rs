@@ -73,7 +73,11 @@ async fn health_editions_and_metadata() {
     let list = json(&body);
     assert_eq!(list[0]["name"], "npsc1-excerpt@1");
     assert_eq!(list[0]["status"], "published");
-    assert_eq!(list[1]["status"], "draft");
+    assert_eq!(
+        list.as_array().map(Vec::len),
+        Some(1),
+        "drafts are not listed anonymously"
+    );
 
     let (status, headers, body) =
         get(&state, "/api/v1/sets/npsc1-excerpt/editions/latest", &[]).await;
@@ -155,17 +159,15 @@ async fn coefficients_filter_paginate_and_cache() {
     assert_eq!(csv, csv2);
     assert_eq!(headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
 
-    // Drafts and `latest` are never cached as immutable.
-    for edition in ["2", "latest", "draft"] {
-        let (status, headers, _) = get(
-            &state,
-            &format!("/api/v1/sets/npsc1-excerpt/editions/{edition}/coefficients"),
-            &[],
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{edition}");
-        assert_eq!(headers[header::CACHE_CONTROL], "no-cache", "{edition}");
-    }
+    // `latest` is never cached as immutable (drafts neither: see the token test).
+    let (status, headers, _) = get(
+        &state,
+        "/api/v1/sets/npsc1-excerpt/editions/latest/coefficients",
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
 }
 
 #[tokio::test]
@@ -213,8 +215,20 @@ async fn errors_have_one_shape() {
 
 #[tokio::test]
 async fn diff_and_metrics() {
-    let (_dir, state) = state().await;
-    let (status, _, body) = get(&state, "/api/v1/sets/npsc1-excerpt/diff?from=1&to=2", &[]).await;
+    let (dir, state) = state().await;
+    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
+    let store = app::editions::open(&url).await.expect("store");
+    let (_, token) = app::tokens::create(&store, "reader", app::tokens::Role::Reader, "admin")
+        .await
+        .expect("token");
+    store.close().await;
+    let auth = format!("Bearer {token}");
+    let (status, _, body) = get(
+        &state,
+        "/api/v1/sets/npsc1-excerpt/diff?from=1&to=2",
+        &[("authorization", &auth)],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(json(&body)["unchanged"], 38);
     get(&state, "/api/v1/sets/npsc1-excerpt/editions/1", &[]).await;
@@ -258,4 +272,76 @@ async fn a_real_socket_on_port_0() {
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
     assert!(response.ends_with("ok\n"), "{response}");
     server.abort();
+}
+
+#[tokio::test]
+async fn tokens_guard_drafts_and_can_be_required_for_everything() {
+    let (dir, mut state) = state().await;
+    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
+    let store = app::editions::open(&url).await.expect("store");
+    let (_, reader) = app::tokens::create(
+        &store,
+        "statistics office",
+        app::tokens::Role::Reader,
+        "admin",
+    )
+    .await
+    .expect("token");
+    let (_, revoked) = app::tokens::create(&store, "old laptop", app::tokens::Role::Admin, "admin")
+        .await
+        .expect("token");
+    app::tokens::revoke(&store, "old laptop", "admin")
+        .await
+        .expect("revoke");
+    store.close().await;
+
+    let draft = "/api/v1/sets/npsc1-excerpt/editions/2/coefficients";
+    let published = "/api/v1/sets/npsc1-excerpt/editions/1/coefficients";
+    let bearer = |t: &str| format!("Bearer {t}");
+    let cases: [(&str, Option<String>, StatusCode); 7] = [
+        (draft, None, StatusCode::UNAUTHORIZED),
+        (draft, Some(bearer(&reader)), StatusCode::OK),
+        (draft, Some(bearer(&revoked)), StatusCode::UNAUTHORIZED),
+        (
+            draft,
+            Some(bearer("npsc_0000_deadbeef")),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            draft,
+            Some("Basic abc".to_string()),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (published, None, StatusCode::OK),
+        (published, Some(bearer(&revoked)), StatusCode::UNAUTHORIZED),
+    ];
+    for (uri, auth, expected) in cases {
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|a| vec![("authorization", a)])
+            .unwrap_or_default();
+        let (status, response_headers, body) = get(&state, uri, &headers).await;
+        assert_eq!(status, expected, "{uri} with {auth:?}: {body}");
+        if status == StatusCode::OK && uri == draft {
+            assert_eq!(
+                response_headers[header::CACHE_CONTROL],
+                "no-cache",
+                "drafts change"
+            );
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(json(&body)["code"], "unauthorized");
+        }
+    }
+    // Anonymous callers do not even see drafts listed.
+    let (_, _, body) = get(&state, "/api/v1/editions", &[]).await;
+    assert_eq!(json(&body).as_array().map(Vec::len), Some(1));
+
+    state.anonymous_read = false;
+    let (status, _, _) = get(&state, published, &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = get(&state, published, &[("authorization", &bearer(&reader))]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = get(&state, "/healthz", &[]).await;
+    assert_eq!(status, StatusCode::OK, "health needs no token");
 }

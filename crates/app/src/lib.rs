@@ -20,6 +20,7 @@ pub mod output;
 pub mod reference;
 pub mod registry;
 pub mod runs;
+pub mod tokens;
 pub mod validate;
 
 pub use error::{AppError, ErrorKind};

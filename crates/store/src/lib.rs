@@ -21,6 +21,7 @@ pub mod runs;
 #[cfg(test)]
 mod store_tests;
 mod time;
+pub mod tokens;
 
 use std::str::FromStr;
 
