@@ -3,31 +3,17 @@
 //! `TEST_PG_URL` fails the test; an unset one is reported as skipped.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use accounting::activity::{Registry, Status};
 use accounting::codes::Uscc;
 use accounting::date::Date;
 use ingest::Source;
-use ingest::reference::{Reference, ReferenceSources};
+use ingest::reference::Reference;
 
+use crate::store_tests::{each_backend, reference};
+
+use crate::StoreError;
 use crate::registry::StatusChange;
-use crate::{Store, StoreError};
-
-fn reference() -> Reference {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/reference");
-    let regions = dir.join("regions_gbt2260.csv");
-    let industries = dir.join("industries_gbt4754_2017.csv");
-    let pollutants = dir.join("pollutants.csv");
-    let equivalents = dir.join("pollution_equivalents.csv");
-    ingest::reference::load(ReferenceSources {
-        regions: Source::Path(&regions),
-        industries: Source::Path(&industries),
-        pollutants: Source::Path(&pollutants),
-        equivalents: Source::Path(&equivalents),
-    })
-    .expect("reference data loads")
-}
 
 /// The sample registry's text (30 enterprises).
 fn sample_text() -> String {
@@ -96,52 +82,6 @@ fn newer_text() -> String {
 
 /// A changed field: name, old value, new value.
 type Field<'a> = (&'a str, Option<&'a str>, Option<&'a str>);
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-/// Runs `body` on every available backend.
-async fn each_backend<F, Fut>(body: F)
-where
-    F: Fn(Store) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("npsc.db");
-    let sqlite = Store::open(file.to_str().expect("utf-8"))
-        .await
-        .expect("SQLite opens");
-    body(sqlite.clone()).await;
-    sqlite.close().await;
-
-    match std::env::var("TEST_PG_URL") {
-        Ok(url) => {
-            let admin = Store::connect(&url)
-                .await
-                .unwrap_or_else(|e| panic!("TEST_PG_URL is set but unusable: {e}"));
-            // A prefix of its own: store_tests counts its databases in the same process.
-            let name = format!(
-                "npsc_registry_test_{}_{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::SeqCst)
-            );
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(admin.pool())
-                .await
-                .expect("create test database");
-            let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
-            let store = Store::open(&format!("{base}/{name}"))
-                .await
-                .expect("PostgreSQL opens");
-            body(store.clone()).await;
-            store.close().await;
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
-                .execute(admin.pool())
-                .await;
-            admin.close().await;
-        }
-        Err(_) => eprintln!("skipped the PostgreSQL run: TEST_PG_URL is not set"),
-    }
-}
 
 #[tokio::test]
 async fn a_first_import_adds_every_enterprise_with_its_initial_status() {

@@ -13,7 +13,7 @@ use ingest::reference::{Reference, ReferenceSources};
 use crate::editions::{DateRule, EditionStatus, Selector};
 use crate::{Store, StoreError};
 
-fn reference() -> Reference {
+pub(crate) fn reference() -> Reference {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/reference");
     let regions = dir.join("regions_gbt2260.csv");
     let industries = dir.join("industries_gbt4754_2017.csv");
@@ -56,7 +56,7 @@ fn variant(reference: &Reference, effective: &str, nox: Option<&str>) -> Coeffic
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Runs `body` on every available backend.
-async fn each_backend<F, Fut>(body: F)
+pub(crate) async fn each_backend<F, Fut>(body: F)
 where
     F: Fn(Store) -> Fut,
     Fut: std::future::Future<Output = ()>,
