@@ -139,6 +139,9 @@ enum Command {
         /// Require a token for every request, also for reading published editions.
         #[arg(long)]
         no_anonymous_read: bool,
+        /// Largest accepted upload, in MiB.
+        #[arg(long, env = "NPSC_UPLOAD_LIMIT_MB", default_value_t = 64)]
+        upload_limit_mb: usize,
     },
     /// API tokens for the service: create (the token is printed once), list, revoke.
     Token {
@@ -529,11 +532,13 @@ where
             database,
             json_logs,
             no_anonymous_read,
+            upload_limit_mb,
         } => Ok(i32::from(service::run(&service::Config {
             listen,
             database,
             json_logs,
             anonymous_read: !no_anonymous_read,
+            upload_limit_bytes: upload_limit_mb << 20,
         }))),
         Command::Token { what, db } => block_on(async {
             let store = app::editions::open(&db.database).await?;

@@ -34,6 +34,8 @@ pub struct Config {
     pub json_logs: bool,
     /// Whether published editions may be read without a token.
     pub anonymous_read: bool,
+    /// Largest accepted upload in bytes.
+    pub upload_limit_bytes: usize,
 }
 
 /// What every request handler shares.
@@ -46,6 +48,8 @@ pub struct AppState {
     pub(crate) editions: Arc<Mutex<HashMap<String, Arc<CoefficientSet>>>>,
     /// Whether published editions may be read without a token (default: yes).
     pub anonymous_read: bool,
+    /// Largest accepted upload (default 64 MiB); larger bodies get 413.
+    pub upload_limit_bytes: usize,
 }
 
 impl AppState {
@@ -58,6 +62,7 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::default()),
             editions: Arc::new(Mutex::new(HashMap::new())),
             anonymous_read: true,
+            upload_limit_bytes: 64 << 20,
         })
     }
 }
@@ -73,6 +78,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     state.anonymous_read = config.anonymous_read;
+    state.upload_limit_bytes = config.upload_limit_bytes;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
@@ -132,6 +138,11 @@ pub fn config_from_env() -> anyhow::Result<Config> {
             .unwrap_or_else(|_| app::editions::DEFAULT_URL.to_string()),
         json_logs: std::env::var("NPSC_LOG_FORMAT").is_ok_and(|f| f == "json"),
         anonymous_read: std::env::var("NPSC_ANONYMOUS_READ").map_or(true, |v| v != "false"),
+        upload_limit_bytes: std::env::var("NPSC_UPLOAD_LIMIT_MB")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(64)
+            << 20,
     })
 }
 

@@ -8,11 +8,14 @@ use accounting::coefficient::{CoefficientRow, CoefficientSet, Removal};
 use accounting::render::{Precision, quantity};
 use accounting::text::normalize_name;
 use app::editions::{EditionInfo, EditionStatus, Selector};
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +72,13 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/api/v1/sets/{set}/resolve", get(resolve))
         .route("/api/v1/sets/{set}/diff", get(diff))
+        .route("/api/v1/sets/{set}/drafts", post(upload_draft))
+        .route(
+            "/api/v1/sets/{set}/editions/{edition}/publish",
+            post(publish),
+        )
+        .route("/api/v1/sets/{set}/editions/{edition}/retire", post(retire))
+        .layer(DefaultBodyLimit::max(state.upload_limit_bytes))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -506,4 +516,135 @@ async fn diff(
         app::editions::diff_json(&diff, &old, &new),
     )
         .into_response())
+}
+
+/// Requires a token with at least `role`: 401 without one, 403 with a weaker one.
+fn require(caller: &Caller, role: app::tokens::Role) -> Result<String, ApiError> {
+    match caller {
+        None => Err(ApiError::unauthorized(format!(
+            "this needs a token with the role `{}`",
+            role.as_str()
+        ))),
+        Some((name, have)) if *have >= role => Ok(name.clone()),
+        Some((name, have)) => Err(ApiError::forbidden(format!(
+            "token `{name}` has the role `{}`; this needs `{}`",
+            have.as_str(),
+            role.as_str()
+        ))),
+    }
+}
+
+fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "the upload is larger than the service accepts",
+        )
+    } else {
+        ApiError::bad_request(format!("cannot read the request body: {rejection}"))
+    }
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    title: Option<String>,
+    effective_from: Option<String>,
+    provenance: Option<String>,
+    #[serde(default)]
+    synthetic: bool,
+}
+
+/// Uploads a coefficient table (CSV, or Excel by its content type) as the set's draft.
+async fn upload_draft(
+    State(state): State<AppState>,
+    Path(set): Path<String>,
+    Query(query): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Admin)?;
+    let body = body.map_err(body_error)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("text/csv");
+    let file_name = if content_type.contains("spreadsheetml") {
+        "upload.xlsx"
+    } else if content_type.contains("ms-excel") {
+        "upload.xls"
+    } else if content_type.contains("opendocument") {
+        "upload.ods"
+    } else {
+        "upload.csv"
+    };
+    let meta = app::editions::UploadMeta {
+        set_id: set.clone(),
+        title: query.title.unwrap_or_else(|| set.clone()),
+        effective_from: query.effective_from,
+        provenance: query.provenance.unwrap_or_default(),
+        synthetic: query.synthetic,
+    };
+    let info = app::editions::import_upload(
+        &state.store,
+        meta,
+        file_name,
+        &body,
+        &state.reference,
+        &actor,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(EditionDto::from(&info))).into_response())
+}
+
+#[derive(Deserialize)]
+struct NoteBody {
+    note: String,
+}
+
+fn edition_number(edition: &str) -> Result<u32, ApiError> {
+    edition
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("`{edition}` is not an edition number")))
+}
+
+async fn publish(
+    State(state): State<AppState>,
+    Path((set, edition)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<NoteBody>, JsonRejection>,
+) -> Result<Json<EditionDto>, ApiError> {
+    let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Admin)?;
+    let Json(body) =
+        body.map_err(|e| ApiError::bad_request(format!("expected `{{\"note\": \"…\"}}`: {e}")))?;
+    let info = app::editions::publish(
+        &state.store,
+        &set,
+        Some(edition_number(&edition)?),
+        &body.note,
+        &actor,
+        &state.reference,
+    )
+    .await?;
+    Ok(Json(EditionDto::from(&info)))
+}
+
+async fn retire(
+    State(state): State<AppState>,
+    Path((set, edition)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<NoteBody>, JsonRejection>,
+) -> Result<Json<EditionDto>, ApiError> {
+    let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Admin)?;
+    let Json(body) =
+        body.map_err(|e| ApiError::bad_request(format!("expected `{{\"note\": \"…\"}}`: {e}")))?;
+    let info = app::editions::retire(
+        &state.store,
+        &set,
+        edition_number(&edition)?,
+        &body.note,
+        &actor,
+    )
+    .await?;
+    Ok(Json(EditionDto::from(&info)))
 }

@@ -345,3 +345,169 @@ async fn tokens_guard_drafts_and_can_be_required_for_everything() {
     let (status, _, _) = get(&state, "/healthz", &[]).await;
     assert_eq!(status, StatusCode::OK, "health needs no token");
 }
+
+async fn send(
+    state: &service::AppState,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, String) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", content_type);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = service::router(state.clone())
+        .oneshot(request.body(Body::from(body)).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn publishing_over_http_with_roles_validation_and_limits() {
+    let (dir, mut state) = state().await;
+    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
+    let store = app::editions::open(&url).await.expect("store");
+    let mut tokens = std::collections::BTreeMap::new();
+    for (name, role) in [
+        ("reader", app::tokens::Role::Reader),
+        ("officer", app::tokens::Role::Officer),
+        ("admin", app::tokens::Role::Admin),
+        ("revoked", app::tokens::Role::Admin),
+    ] {
+        let (_, token) = app::tokens::create(&store, name, role, "setup")
+            .await
+            .expect("token");
+        tokens.insert(name, token);
+    }
+    app::tokens::revoke(&store, "revoked", "setup")
+        .await
+        .expect("revoke");
+    let table = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../coefficients/npsc1-excerpt/coefficients.csv"),
+    )
+    .expect("table");
+
+    // The role matrix of the write endpoints: only admin may write.
+    let upload = "/api/v1/sets/mee-test/drafts?provenance=test%20upload&effective_from=2024-03-15";
+    let note = br#"{"note": "checked"}"#.to_vec();
+    for (who, expected) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some("reader"), StatusCode::FORBIDDEN),
+        (Some("officer"), StatusCode::FORBIDDEN),
+        (Some("revoked"), StatusCode::UNAUTHORIZED),
+    ] {
+        let token = who.map(|w| tokens[w].as_str());
+        for (method, uri, body) in [
+            ("POST", upload, table.clone()),
+            (
+                "POST",
+                "/api/v1/sets/npsc1-excerpt/editions/2/publish",
+                note.clone(),
+            ),
+            (
+                "POST",
+                "/api/v1/sets/npsc1-excerpt/editions/1/retire",
+                note.clone(),
+            ),
+        ] {
+            let (status, body) = send(&state, method, uri, token, "application/json", body).await;
+            assert_eq!(status, expected, "{uri} as {who:?}: {body}");
+        }
+    }
+    let admin = Some(tokens["admin"].as_str());
+
+    // Upload, publish, publish again (409), and the audit log names the token.
+    let (status, body) = send(&state, "POST", upload, admin, "text/csv", table.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(json(&body)["content_hash"], EXCERPT_HASH);
+    assert_eq!(json(&body)["status"], "draft");
+    let publish = "/api/v1/sets/mee-test/editions/1/publish";
+    let (status, body) = send(
+        &state,
+        "POST",
+        publish,
+        admin,
+        "application/json",
+        note.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["published_by"], "admin");
+    let (status, body) = send(
+        &state,
+        "POST",
+        publish,
+        admin,
+        "application/json",
+        note.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, json(&body)["code"].clone()),
+        (StatusCode::CONFLICT, "conflict".into())
+    );
+    let (status, _) = send(
+        &state,
+        "POST",
+        publish,
+        admin,
+        "application/json",
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // A table with bad cells: 422 listing every one of them, nothing stored.
+    let bad = "industry_code,product,raw_material,process,scale,pollutant,unit,generation_coefficient,treatment,removal_efficiency\n\
+               4430,蒸汽,煤炭,层燃炉,所有规模,二氧化碳,千克/吨-原料,16S,直排,0\n\
+               4430,蒸汽,煤炭,层燃炉,所有规模,二氧化硫,千克/公升-原料,16S,直排,0\n";
+    let (status, body) = send(
+        &state,
+        "POST",
+        "/api/v1/sets/bad/drafts?provenance=x",
+        admin,
+        "text/csv",
+        bad.as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let error = json(&body);
+    let codes: Vec<_> = error["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|d| d["code"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(codes, ["unknown-pollutant", "unknown-unit"], "{body}");
+    assert_eq!(error["details"][0]["row"], 2);
+    let (_, _, list) = get(&state, "/api/v1/editions?set=bad", &[]).await;
+    assert_eq!(list, "[]");
+
+    // Over the upload limit: 413 in the usual shape.
+    state.upload_limit_bytes = 1000;
+    let (status, body) = send(&state, "POST", upload, admin, "text/csv", table).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(json(&body)["code"], "too-large");
+
+    let audit = app::editions::audit(&store, 10).await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "publish" && a.actor == "admin" && a.object == "mee-test@1")
+    );
+    store.close().await;
+}

@@ -575,3 +575,76 @@ pub fn impact_json(lines: &[ImpactLine], old: &str, new: &str) -> String {
     text.push('\n');
     text
 }
+
+/// What an uploaded draft says about itself (the manifest of a folder, given by the uploader).
+#[derive(Debug, Clone)]
+pub struct UploadMeta {
+    /// Set id.
+    pub set_id: String,
+    /// Title.
+    pub title: String,
+    /// Effective date, `YYYY-MM-DD`.
+    pub effective_from: Option<String>,
+    /// Where the numbers come from (mandatory).
+    pub provenance: String,
+    /// Whether the numbers are synthetic.
+    pub synthetic: bool,
+}
+
+/// Imports an uploaded table (CSV, or Excel when `file_name` ends in `.xlsx`, `.xls`, `.ods`…)
+/// as the set's draft. Bad input is reported in full and nothing is written.
+pub async fn import_upload(
+    store: &Store,
+    meta: UploadMeta,
+    file_name: &str,
+    bytes: &[u8],
+    reference: &Reference,
+    actor: &str,
+) -> Result<EditionInfo, AppError> {
+    if meta.provenance.trim().is_empty() {
+        return Err(AppError::Argument {
+            message: "an uploaded coefficient table needs its provenance".to_string(),
+            hint: Some(
+                "say where the numbers come from, e.g. `?provenance=MEE 2021 No. 24`".to_string(),
+            ),
+        });
+    }
+    let effective_from = meta
+        .effective_from
+        .as_deref()
+        .map(|d| {
+            Date::parse(d).map_err(|e| AppError::Argument {
+                message: e.to_string(),
+                hint: Some("write dates as `2024-03-01`".to_string()),
+            })
+        })
+        .transpose()?;
+    let set_meta = accounting::coefficient::SetMeta {
+        id: meta.set_id,
+        edition: 0,
+        title: meta.title,
+        effective_from,
+        provenance: meta.provenance,
+        synthetic: meta.synthetic,
+        key_migrations: Vec::new(),
+    };
+    let source = ingest::Source::Bytes {
+        name: file_name,
+        bytes,
+    };
+    let set = ingest::coefficients::build(
+        set_meta,
+        &[(source, file_name.to_string())],
+        reference,
+        &ReadOptions::default(),
+    )
+    .map_err(|issues| AppError::input("the uploaded coefficient table", issues))?;
+    Ok(store
+        .import_draft(
+            &set,
+            &reference.pollutants,
+            &format!("upload {file_name}"),
+            actor,
+        )
+        .await?)
+}
