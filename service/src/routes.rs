@@ -87,21 +87,48 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Request ids: a caller's `x-request-id` is kept (when it is short and printable), otherwise
+/// one is made; it is logged with the request and returned in the response.
+static NEXT_REQUEST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            format!(
+                "{}-{}",
+                std::process::id(),
+                NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)
+            )
+        });
     let method = request.method().to_string();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
-    let response = next.run(request).await;
-    state.metrics.record(
-        &method,
-        &route,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
+    let path = request.uri().path().to_string();
+    let mut response = next.run(request).await;
+    let seconds = started.elapsed().as_secs_f64();
+    state
+        .metrics
+        .record(&method, &route, response.status().as_u16(), seconds);
+    tracing::info!(
+        request_id = %request_id,
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        ms = seconds * 1000.0,
+        "request"
     );
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
     response
 }
 

@@ -65,8 +65,14 @@ fn json(text: &str) -> serde_json::Value {
 #[tokio::test]
 async fn health_editions_and_metadata() {
     let (_dir, state) = state().await;
-    let (status, _, body) = get(&state, "/healthz", &[]).await;
+    let (status, headers, body) = get(&state, "/healthz", &[]).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
+    assert!(headers.contains_key("x-request-id"));
+    let (_, headers, _) = get(&state, "/healthz", &[("x-request-id", "abc-123")]).await;
+    assert_eq!(
+        headers["x-request-id"], "abc-123",
+        "a caller's request id is kept"
+    );
 
     let (status, _, body) = get(&state, "/api/v1/editions?set=npsc1-excerpt", &[]).await;
     assert_eq!(status, StatusCode::OK);
