@@ -517,3 +517,91 @@ async fn publishing_over_http_with_roles_validation_and_limits() {
     );
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_see_wholly_the_old_or_wholly_the_new_edition_during_a_publish() {
+    let (dir, state) = state().await;
+    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
+    // The revision: NOx 3.1 instead of 2.94, as the draft @2 of the set.
+    let excerpt =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../coefficients/npsc1-excerpt");
+    let revised = dir.path().join("v2");
+    std::fs::create_dir_all(&revised).expect("mkdir");
+    std::fs::copy(excerpt.join("manifest.toml"), revised.join("manifest.toml")).expect("copy");
+    let table = std::fs::read_to_string(excerpt.join("coefficients.csv")).expect("table");
+    std::fs::write(
+        revised.join("coefficients.csv"),
+        table.replace(",2.94,直排,,2.94,", ",3.1,直排,,3.1,"),
+    )
+    .expect("write");
+    let store = app::editions::open(&url).await.expect("store");
+    let reference = app::reference::bundled().expect("reference");
+    let draft = app::editions::import(
+        &store,
+        &revised,
+        &reference,
+        &app::ReadOptions::default(),
+        "test",
+    )
+    .await
+    .expect("draft");
+    let new_hash = draft.content_hash.clone();
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..64 {
+        let state = state.clone();
+        let stop = stop.clone();
+        let new_hash = new_hash.clone();
+        readers.push(tokio::spawn(async move {
+            let mut seen = (0u32, 0u32);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, _, body) = get(
+                    &state,
+                    "/api/v1/sets/npsc1-excerpt/editions/latest/coefficients?industry=4430&pollutant=NOx",
+                    &[],
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                let page = json(&body);
+                let hash = page["edition"]["content_hash"].as_str().expect("hash").to_string();
+                let value = page["rows"][0]["generation_coefficient"].as_str().expect("value").to_string();
+                // The page and the edition it names always agree.
+                if hash == EXCERPT_HASH {
+                    assert_eq!(value, "2.94");
+                    seen.0 += 1;
+                } else {
+                    assert_eq!(hash, new_hash);
+                    assert_eq!(value, "3.1");
+                    seen.1 += 1;
+                }
+                tokio::task::yield_now().await;
+            }
+            seen
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    app::editions::publish(
+        &store,
+        "npsc1-excerpt",
+        Some(draft.edition),
+        "NOx 3.1",
+        "test",
+        &reference,
+    )
+    .await
+    .expect("publish while reading");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut old, mut new) = (0, 0);
+    for reader in readers {
+        let (o, n) = reader.await.expect("reader");
+        old += o;
+        new += n;
+    }
+    assert!(
+        old > 0 && new > 0,
+        "reads before ({old}) and after ({new}) the publish"
+    );
+    store.close().await;
+}
