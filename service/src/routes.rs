@@ -629,6 +629,18 @@ struct NoteBody {
     note: String,
 }
 
+/// The admin token's name and the `{"note": …}` body shared by publish and retire.
+async fn admin_with_note(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Json<NoteBody>, JsonRejection>,
+) -> Result<(String, NoteBody), ApiError> {
+    let actor = require(&caller(state, headers).await?, app::tokens::Role::Admin)?;
+    let Json(body) =
+        body.map_err(|e| ApiError::bad_request(format!("expected `{{\"note\": \"…\"}}`: {e}")))?;
+    Ok((actor, body))
+}
+
 fn edition_number(edition: &str) -> Result<u32, ApiError> {
     edition
         .parse()
@@ -641,9 +653,7 @@ async fn publish(
     headers: HeaderMap,
     body: Result<Json<NoteBody>, JsonRejection>,
 ) -> Result<Json<EditionDto>, ApiError> {
-    let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Admin)?;
-    let Json(body) =
-        body.map_err(|e| ApiError::bad_request(format!("expected `{{\"note\": \"…\"}}`: {e}")))?;
+    let (actor, body) = admin_with_note(&state, &headers, body).await?;
     let info = app::editions::publish(
         &state.store,
         &set,
@@ -662,9 +672,7 @@ async fn retire(
     headers: HeaderMap,
     body: Result<Json<NoteBody>, JsonRejection>,
 ) -> Result<Json<EditionDto>, ApiError> {
-    let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Admin)?;
-    let Json(body) =
-        body.map_err(|e| ApiError::bad_request(format!("expected `{{\"note\": \"…\"}}`: {e}")))?;
+    let (actor, body) = admin_with_note(&state, &headers, body).await?;
     let info = app::editions::retire(
         &state.store,
         &set,

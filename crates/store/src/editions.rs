@@ -253,25 +253,6 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                sqlx::query(
-                    "UPDATE edition SET title = $3, effective_from = $4, provenance = $5, \
-                     synthetic = $6, content_hash = $7, row_count = $8, imported_from = $9, \
-                     created_at = $10, created_by = $11 \
-                     WHERE set_id = $1 AND edition = $2 AND status = 'draft'",
-                )
-                .bind(&meta.id)
-                .bind(edition)
-                .bind(&meta.title)
-                .bind(meta.effective_from.map(|d| d.to_string()))
-                .bind(&meta.provenance)
-                .bind(i64::from(meta.synthetic))
-                .bind(&hash)
-                .bind(set.rows().len() as i64)
-                .bind(imported_from)
-                .bind(&now)
-                .bind(actor)
-                .execute(&mut *tx)
-                .await?;
                 (edition, Some(old_hash))
             }
             None => {
@@ -281,27 +262,38 @@ impl Store {
                         .fetch_one(&mut *tx)
                         .await?;
                 let edition = max.unwrap_or(0) + 1;
+                // An empty draft row, filled in below like a replaced draft.
                 sqlx::query(
-                    "INSERT INTO edition (set_id, edition, status, title, effective_from, \
-                     provenance, synthetic, content_hash, row_count, imported_from, created_at, \
-                     created_by) VALUES ($1, $2, 'draft', $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    "INSERT INTO edition (set_id, edition, status, title, provenance, synthetic, \
+                     content_hash, row_count, imported_from, created_at, created_by) \
+                     VALUES ($1, $2, 'draft', '', '', 0, '', 0, '', '', '')",
                 )
                 .bind(&meta.id)
                 .bind(edition)
-                .bind(&meta.title)
-                .bind(meta.effective_from.map(|d| d.to_string()))
-                .bind(&meta.provenance)
-                .bind(i64::from(meta.synthetic))
-                .bind(&hash)
-                .bind(set.rows().len() as i64)
-                .bind(imported_from)
-                .bind(&now)
-                .bind(actor)
                 .execute(&mut *tx)
                 .await?;
                 (edition, None)
             }
         };
+        sqlx::query(
+            "UPDATE edition SET title = $3, effective_from = $4, provenance = $5, \
+             synthetic = $6, content_hash = $7, row_count = $8, imported_from = $9, \
+             created_at = $10, created_by = $11 \
+             WHERE set_id = $1 AND edition = $2 AND status = 'draft'",
+        )
+        .bind(&meta.id)
+        .bind(edition)
+        .bind(&meta.title)
+        .bind(meta.effective_from.map(|d| d.to_string()))
+        .bind(&meta.provenance)
+        .bind(i64::from(meta.synthetic))
+        .bind(&hash)
+        .bind(set.rows().len() as i64)
+        .bind(imported_from)
+        .bind(&now)
+        .bind(actor)
+        .execute(&mut *tx)
+        .await?;
         for (batch_index, batch) in set.rows().chunks(INSERT_BATCH).enumerate() {
             insert_rows(
                 &mut tx,
