@@ -17,7 +17,7 @@ pub struct ApiError {
 }
 
 /// One located issue of an input.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Detail {
     code: String,
     file: String,
@@ -34,6 +34,19 @@ struct Body<'a> {
     code: &'a str,
     message: &'a str,
     details: &'a [Detail],
+}
+
+/// The error body, as documented in the OpenAPI document.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ErrorBody {
+    /// A stable code: `bad-request`, `bad-argument`, `bad-input`, `unauthorized`, `forbidden`,
+    /// `not-found`, `conflict`, `too-large`, `internal`.
+    code: String,
+    /// What went wrong, for a person.
+    message: String,
+    /// Every located issue of an uploaded input.
+    details: Vec<Detail>,
 }
 
 impl ApiError {

@@ -9,7 +9,7 @@
 //! and `Cache-Control: public, max-age=31536000, immutable`, and `If-None-Match` gives 304; drafts
 //! and `latest` are never cached as immutable.
 
-mod error;
+pub(crate) mod error;
 mod metrics;
 mod routes;
 
@@ -70,6 +70,13 @@ impl AppState {
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
     routes::router(state)
+}
+
+/// The OpenAPI 3 document of API v1 (pretty JSON), as served at `/openapi.json`.
+pub fn openapi_json() -> String {
+    routes::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
 /// Binds `config.listen` and serves until SIGINT or SIGTERM; in-flight requests finish.

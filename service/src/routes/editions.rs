@@ -1,47 +1,25 @@
-//! The routes of API v1 and the operational endpoints.
+//! Coefficient sets and editions: list, read (with filters, pagination, CSV or JSON and
+//! immutable caching), resolve by date, diff, and the administrator's upload, publish and retire.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use accounting::coefficient::{CoefficientRow, CoefficientSet, Removal};
 use accounting::render::{Precision, quantity};
 use accounting::text::normalize_name;
 use app::editions::{EditionInfo, EditionStatus, Selector};
-use axum::body::Bytes;
-use axum::extract::DefaultBodyLimit;
-use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::{Caller, caller, require, upload};
 use crate::{ApiError, AppState};
-
-/// Who is calling: `None` for an anonymous request.
-type Caller = Option<(String, app::tokens::Role)>;
-
-/// Reads the `Authorization: Bearer` token. A token that is present but malformed, unknown or
-/// revoked is refused outright rather than treated as anonymous.
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
-        })?;
-    match app::tokens::verify(&state.store, token).await? {
-        Some(caller) => Ok(Some(caller)),
-        None => Err(ApiError::unauthorized("unknown or revoked token")),
-    }
-}
 
 /// Reading an edition: drafts need a token (any role); published and retired editions need one
 /// unless anonymous reading is allowed.
@@ -60,95 +38,22 @@ fn may_read(state: &AppState, caller: &Caller, info: &EditionInfo) -> Result<(),
     }
 }
 
-pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/editions", get(list_editions))
-        .route("/api/v1/sets/{set}/editions/{edition}", get(edition))
-        .route(
-            "/api/v1/sets/{set}/editions/{edition}/coefficients",
-            get(coefficients),
-        )
-        .route("/api/v1/sets/{set}/resolve", get(resolve))
-        .route("/api/v1/sets/{set}/diff", get(diff))
-        .route("/api/v1/sets/{set}/drafts", post(upload_draft))
-        .route(
-            "/api/v1/sets/{set}/editions/{edition}/publish",
-            post(publish),
-        )
-        .route("/api/v1/sets/{set}/editions/{edition}/retire", post(retire))
-        .layer(DefaultBodyLimit::max(state.upload_limit_bytes))
-        .fallback(|| async { ApiError::not_found("no such endpoint") })
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            record_metrics,
-        ))
-        .with_state(state)
-}
-
-/// Request ids: a caller's `x-request-id` is kept (when it is short and printable), otherwise
-/// one is made; it is logged with the request and returned in the response.
-static NEXT_REQUEST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            format!(
-                "{}-{}",
-                std::process::id(),
-                NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)
-            )
-        });
-    let method = request.method().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let path = request.uri().path().to_string();
-    let mut response = next.run(request).await;
-    let seconds = started.elapsed().as_secs_f64();
-    state
-        .metrics
-        .record(&method, &route, response.status().as_u16(), seconds);
-    tracing::info!(
-        request_id = %request_id,
-        method = %method,
-        path = %path,
-        status = response.status().as_u16(),
-        ms = seconds * 1000.0,
-        "request"
-    );
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", value);
-    }
-    response
-}
-
-async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    // A real query: a service whose database is gone is not healthy.
-    app::editions::list(&state.store, Some("")).await?;
-    Ok("ok\n")
-}
-
-async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
+/// The edition endpoints.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_editions))
+        .routes(routes!(edition))
+        .routes(routes!(coefficients))
+        .routes(routes!(resolve))
+        .routes(routes!(diff))
+        .routes(routes!(upload_draft))
+        .routes(routes!(publish))
+        .routes(routes!(retire))
 }
 
 /// An edition as the API shows it.
-#[derive(Serialize)]
-struct EditionDto {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EditionDto {
     name: String,
     set_id: String,
     edition: u32,
@@ -188,11 +93,25 @@ impl From<&EditionInfo> for EditionDto {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     set: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/editions",
+    tag = "editions",
+    summary = "List the editions of every set (or one set)",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Editions, newest first per set", body = Vec<EditionDto>),
+        (status = 400, description = "A malformed parameter", body = crate::error::ErrorBody),
+        (status = 401, description = "No token where one is needed, or an unknown or revoked token", body = crate::error::ErrorBody),
+    ),
+    security((), ("token" = [])),
+)]
 async fn list_editions(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
@@ -223,6 +142,23 @@ fn selector(set: &str, edition: &str) -> Result<Selector, ApiError> {
     )?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sets/{set}/editions/{edition}",
+    tag = "editions",
+    summary = "One edition's metadata",
+    params(
+        ("set" = String, Path, description = "Coefficient set id, e.g. `npsc1-excerpt`"),
+        ("edition" = String, Path, description = "Edition number, `latest` or `draft`"),
+    ),
+    responses(
+        (status = 200, description = "The edition", body = EditionDto),
+        (status = 400, description = "A malformed parameter", body = crate::error::ErrorBody),
+        (status = 401, description = "No token where one is needed, or an unknown or revoked token", body = crate::error::ErrorBody),
+        (status = 404, description = "No such set or edition", body = crate::error::ErrorBody),
+    ),
+    security((), ("token" = [])),
+)]
 async fn edition(
     State(state): State<AppState>,
     Path((set, edition)): Path<(String, String)>,
@@ -243,12 +179,30 @@ async fn edition(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ResolveQuery {
     at: Option<String>,
     rule: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sets/{set}/resolve",
+    tag = "editions",
+    summary = "The edition in force at a date",
+    params(
+        ("set" = String, Path, description = "Coefficient set id"),
+        ResolveQuery,
+    ),
+    responses(
+        (status = 200, description = "The resolved edition", body = EditionDto),
+        (status = 400, description = "A malformed parameter", body = crate::error::ErrorBody),
+        (status = 401, description = "No token where one is needed, or an unknown or revoked token", body = crate::error::ErrorBody),
+        (status = 404, description = "No such set or edition", body = crate::error::ErrorBody),
+    ),
+    security((), ("token" = [])),
+)]
 async fn resolve(
     State(state): State<AppState>,
     Path(set): Path<String>,
@@ -290,7 +244,8 @@ async fn load(state: &AppState, info: &EditionInfo) -> Result<Arc<CoefficientSet
     Ok(set)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CoefficientQuery {
     industry: Option<String>,
     product: Option<String>,
@@ -306,7 +261,7 @@ struct CoefficientQuery {
 /// Most rows per page.
 const MAX_PER_PAGE: usize = 1000;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CoefficientDto {
     table: String,
     row: u64,
@@ -326,7 +281,7 @@ struct CoefficientDto {
     source: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CoefficientPage {
     edition: EditionDto,
     total: usize,
@@ -392,6 +347,26 @@ fn wants_csv(query: &CoefficientQuery, headers: &HeaderMap) -> Result<bool, ApiE
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sets/{set}/editions/{edition}/coefficients",
+    tag = "editions",
+    summary = "An edition's coefficients, filtered and paged",
+    description = "Published and retired editions are immutable: a numbered edition carries a strong `ETag` (its content hash plus the format) and `Cache-Control: public, max-age=31536000, immutable`. `latest` and drafts are `no-cache`. CSV by `Accept: text/csv` or `?format=csv`.",
+    params(
+        ("set" = String, Path, description = "Coefficient set id, e.g. `npsc1-excerpt`"),
+        ("edition" = String, Path, description = "Edition number, `latest` or `draft`"),
+        CoefficientQuery,
+    ),
+    responses(
+        (status = 200, description = "One page of coefficients (JSON), or the selected rows as CSV", body = CoefficientPage),
+        (status = 400, description = "A malformed parameter", body = crate::error::ErrorBody),
+        (status = 401, description = "No token where one is needed, or an unknown or revoked token", body = crate::error::ErrorBody),
+        (status = 304, description = "Not modified (`If-None-Match` matched the ETag)"),
+        (status = 404, description = "No such set or edition", body = crate::error::ErrorBody),
+    ),
+    security((), ("token" = [])),
+)]
 async fn coefficients(
     State(state): State<AppState>,
     Path((set, edition)): Path<(String, String)>,
@@ -500,12 +475,30 @@ async fn coefficients(
     Ok(response)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DiffQuery {
     from: String,
     to: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sets/{set}/diff",
+    tag = "editions",
+    summary = "Differences between two editions",
+    params(
+        ("set" = String, Path, description = "Coefficient set id"),
+        DiffQuery,
+    ),
+    responses(
+        (status = 200, description = "Added, removed and changed rows with key migrations", body = Object),
+        (status = 400, description = "A malformed parameter", body = crate::error::ErrorBody),
+        (status = 401, description = "No token where one is needed, or an unknown or revoked token", body = crate::error::ErrorBody),
+        (status = 404, description = "No such set or edition", body = crate::error::ErrorBody),
+    ),
+    security((), ("token" = [])),
+)]
 async fn diff(
     State(state): State<AppState>,
     Path(set): Path<String>,
@@ -545,35 +538,8 @@ async fn diff(
         .into_response())
 }
 
-/// Requires a token with at least `role`: 401 without one, 403 with a weaker one.
-fn require(caller: &Caller, role: app::tokens::Role) -> Result<String, ApiError> {
-    match caller {
-        None => Err(ApiError::unauthorized(format!(
-            "this needs a token with the role `{}`",
-            role.as_str()
-        ))),
-        Some((name, have)) if *have >= role => Ok(name.clone()),
-        Some((name, have)) => Err(ApiError::forbidden(format!(
-            "token `{name}` has the role `{}`; this needs `{}`",
-            have.as_str(),
-            role.as_str()
-        ))),
-    }
-}
-
-fn body_error(rejection: BytesRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            "the upload is larger than the service accepts",
-        )
-    } else {
-        ApiError::bad_request(format!("cannot read the request body: {rejection}"))
-    }
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UploadQuery {
     title: Option<String>,
     effective_from: Option<String>,
@@ -583,27 +549,40 @@ struct UploadQuery {
 }
 
 /// Uploads a coefficient table (CSV, or Excel by its content type) as the set's draft.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sets/{set}/drafts",
+    tag = "editions",
+    summary = "Upload a coefficient table as the set's draft (administrator)",
+    params(
+        ("set" = String, Path, description = "Coefficient set id"),
+        UploadQuery,
+    ),
+    request_body(content(("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("multipart/form-data")), description = "The table as the raw body (CSV or Excel by `Content-Type`), or a multipart form with a `file` part"),
+    responses(
+        (status = 201, description = "The draft edition", body = EditionDto),
+        (status = 400, description = "A malformed parameter", body = crate::error::ErrorBody),
+        (status = 401, description = "No token where one is needed, or an unknown or revoked token", body = crate::error::ErrorBody),
+        (status = 403, description = "The token is not an administrator's", body = crate::error::ErrorBody),
+        (status = 409, description = "The set has a published edition with the same content", body = crate::error::ErrorBody),
+        (status = 413, description = "Over the upload limit", body = crate::error::ErrorBody),
+        (status = 422, description = "The table has issues; all of them are listed, located", body = crate::error::ErrorBody),
+    ),
+    security((), ("token" = [])),
+)]
 async fn upload_draft(
     State(state): State<AppState>,
     Path(set): Path<String>,
     Query(query): Query<UploadQuery>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Response, ApiError> {
     let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Admin)?;
-    let body = body.map_err(body_error)?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("text/csv");
-    let file_name = if content_type.contains("spreadsheetml") {
-        "upload.xlsx"
-    } else if content_type.contains("ms-excel") {
-        "upload.xls"
-    } else if content_type.contains("opendocument") {
-        "upload.ods"
+    let mut parts = upload::read(&state, request, "coefficients").await?;
+    let part = if parts.len() == 1 {
+        parts.remove(0)
     } else {
-        "upload.csv"
+        upload::take(&mut parts, "file")?
     };
     let meta = app::editions::UploadMeta {
         set_id: set.clone(),
@@ -615,8 +594,8 @@ async fn upload_draft(
     let info = app::editions::import_upload(
         &state.store,
         meta,
-        file_name,
-        &body,
+        &part.file_name,
+        &part.bytes,
         &state.reference,
         &actor,
     )
@@ -624,7 +603,7 @@ async fn upload_draft(
     Ok((StatusCode::CREATED, Json(EditionDto::from(&info))).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NoteBody {
     note: String,
 }
@@ -647,6 +626,26 @@ fn edition_number(edition: &str) -> Result<u32, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("`{edition}` is not an edition number")))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sets/{set}/editions/{edition}/publish",
+    tag = "editions",
+    summary = "Publish a draft with a revision note (administrator)",
+    params(
+        ("set" = String, Path, description = "Coefficient set id"),
+        ("edition" = u32, Path, description = "The draft's edition number"),
+    ),
+    request_body = NoteBody,
+    responses(
+        (status = 200, description = "The published edition", body = EditionDto),
+        (status = 400, description = "A malformed parameter", body = crate::error::ErrorBody),
+        (status = 401, description = "No token where one is needed, or an unknown or revoked token", body = crate::error::ErrorBody),
+        (status = 403, description = "The token is not an administrator's", body = crate::error::ErrorBody),
+        (status = 404, description = "No such set or edition", body = crate::error::ErrorBody),
+        (status = 409, description = "Not a draft, or already published", body = crate::error::ErrorBody),
+    ),
+    security((), ("token" = [])),
+)]
 async fn publish(
     State(state): State<AppState>,
     Path((set, edition)): Path<(String, String)>,
@@ -666,6 +665,26 @@ async fn publish(
     Ok(Json(EditionDto::from(&info)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sets/{set}/editions/{edition}/retire",
+    tag = "editions",
+    summary = "Retire a published edition with a note (administrator)",
+    params(
+        ("set" = String, Path, description = "Coefficient set id"),
+        ("edition" = u32, Path, description = "The edition number"),
+    ),
+    request_body = NoteBody,
+    responses(
+        (status = 200, description = "The retired edition", body = EditionDto),
+        (status = 400, description = "A malformed parameter", body = crate::error::ErrorBody),
+        (status = 401, description = "No token where one is needed, or an unknown or revoked token", body = crate::error::ErrorBody),
+        (status = 403, description = "The token is not an administrator's", body = crate::error::ErrorBody),
+        (status = 404, description = "No such set or edition", body = crate::error::ErrorBody),
+        (status = 409, description = "Not published", body = crate::error::ErrorBody),
+    ),
+    security((), ("token" = [])),
+)]
 async fn retire(
     State(state): State<AppState>,
     Path((set, edition)): Path<(String, String)>,

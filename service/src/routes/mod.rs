@@ -1,0 +1,215 @@
+//! The routes of API v1, the operational endpoints and the OpenAPI document.
+//!
+//! Every API route is registered through [`utoipa_axum::router::OpenApiRouter`] with its
+//! `#[utoipa::path]` annotation, so a route cannot exist without being in `/openapi.json`.
+//! Each module owns one group of endpoints and returns its `OpenApiRouter`.
+
+mod editions;
+mod upload;
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{ApiError, AppState};
+
+pub(crate) use editions::EditionDto;
+
+/// Who is calling: `None` for an anonymous request.
+pub(crate) type Caller = Option<(String, app::tokens::Role)>;
+
+/// Reads the `Authorization: Bearer` token. A token that is present but malformed, unknown or
+/// revoked is refused outright rather than treated as anonymous.
+pub(crate) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
+        })?;
+    match app::tokens::verify(&state.store, token).await? {
+        Some(caller) => Ok(Some(caller)),
+        None => Err(ApiError::unauthorized("unknown or revoked token")),
+    }
+}
+
+/// Requires a token with at least `role`: 401 without one, 403 with a weaker one. Returns the
+/// token's name, which is the actor of every write.
+pub(crate) fn require(caller: &Caller, role: app::tokens::Role) -> Result<String, ApiError> {
+    match caller {
+        None => Err(ApiError::unauthorized(format!(
+            "this needs a token with the role `{}`",
+            role.as_str()
+        ))),
+        Some((name, have)) if *have >= role => Ok(name.clone()),
+        Some((name, have)) => Err(ApiError::forbidden(format!(
+            "token `{name}` has the role `{}`; this needs `{}`",
+            have.as_str(),
+            role.as_str()
+        ))),
+    }
+}
+
+/// Reading anything but a published or retired edition: a reader token, or no token at all when
+/// anonymous reading is allowed.
+pub(crate) async fn require_reader(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let caller = caller(state, headers).await?;
+    if caller.is_none() && state.anonymous_read {
+        return Ok(());
+    }
+    require(&caller, app::tokens::Role::Reader).map(|_| ())
+}
+
+/// A body that could not be read: 413 over the upload limit, 400 otherwise.
+pub(crate) fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large()
+    } else {
+        ApiError::bad_request(format!("cannot read the request body: {rejection}"))
+    }
+}
+
+/// 413.
+pub(crate) fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-large",
+        "the upload is larger than the service accepts",
+    )
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "npsc API",
+        description = "Pollution-source census coefficient editions, accounting runs, statistics \
+                       and the enterprise registry, served from one place so that statistics, \
+                       permit and tax offices use the same numbers.",
+        version = "1"
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "editions", description = "Coefficient sets and their versioned editions"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "token",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("npsc_<id>_<secret>")
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+/// The API routes and their OpenAPI document.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(editions::routes())
+        .split_for_parts()
+}
+
+/// The OpenAPI 3 document of API v1, as served at `/openapi.json`.
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    api().1
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    let (api, doc) = api();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .merge(api)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .layer(DefaultBodyLimit::max(state.upload_limit_bytes))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
+        .with_state(state)
+}
+
+/// Request ids: a caller's `x-request-id` is kept (when it is short and printable), otherwise
+/// one is made; it is logged with the request and returned in the response.
+static NEXT_REQUEST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            format!(
+                "{}-{}",
+                std::process::id(),
+                NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)
+            )
+        });
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let path = request.uri().path().to_string();
+    let mut response = next.run(request).await;
+    let seconds = started.elapsed().as_secs_f64();
+    state
+        .metrics
+        .record(&method, &route, response.status().as_u16(), seconds);
+    tracing::info!(
+        request_id = %request_id,
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        ms = seconds * 1000.0,
+        "request"
+    );
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    // A real query: a service whose database is gone is not healthy.
+    app::editions::list(&state.store, Some("")).await?;
+    Ok("ok\n")
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
