@@ -148,6 +148,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .layer(DefaultBodyLimit::max(state.upload_limit_bytes))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(middleware::from_fn(one_error_shape))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_metrics,
@@ -198,6 +199,47 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// Gives every error the one JSON shape: axum's own rejections (a query string or path
+/// segment that does not parse, a wrong method, an unreadable body) answer in plain text, so
+/// they are rewrapped here, whichever handler they came from.
+async fn one_error_shape(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::PAYLOAD_TOO_LARGE => "too-large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        s if s.is_server_error() => "internal",
+        _ => "bad-request",
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    let mut rewrapped = ApiError::new(status, code, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewrapped.headers_mut().insert(name, value.clone());
+        }
+    }
+    rewrapped
 }
 
 async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError> {

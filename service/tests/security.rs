@@ -1,0 +1,459 @@
+//! The security sweep of the whole API, driven by the OpenAPI document so that a new endpoint
+//! cannot escape it: the role matrix (every operation × no token / each role / a revoked and a
+//! malformed token, with anonymous reading allowed and refused), hostile filter values and
+//! path segments, malformed uploads, and the document and `/docs` themselves.
+
+use std::collections::BTreeMap;
+
+use app::tokens::Role;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+/// A valid USCC of the bundled synthetic registry.
+const USCC: &str = "91152502MA2BPPBJ0K";
+
+/// Who may call each operation of the document: `None` = anyone when anonymous reading is
+/// allowed. Every operation in `/openapi.json` must be listed here, and nothing else.
+fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
+    BTreeMap::from([
+        ("GET /api/v1/editions", None),
+        ("GET /api/v1/sets/{set}/editions/{edition}", None),
+        (
+            "GET /api/v1/sets/{set}/editions/{edition}/coefficients",
+            None,
+        ),
+        ("GET /api/v1/sets/{set}/resolve", None),
+        ("GET /api/v1/sets/{set}/diff", None),
+        ("POST /api/v1/sets/{set}/drafts", Some(Role::Admin)),
+        (
+            "POST /api/v1/sets/{set}/editions/{edition}/publish",
+            Some(Role::Admin),
+        ),
+        (
+            "POST /api/v1/sets/{set}/editions/{edition}/retire",
+            Some(Role::Admin),
+        ),
+    ])
+}
+
+/// A concrete request for an operation: the path with its parameters filled and a body.
+fn concrete(operation: &str) -> (String, String, &'static str, Vec<u8>) {
+    let (method, template) = operation.split_once(' ').expect("METHOD path");
+    let mut path = template
+        .replace("{set}", "npsc1-excerpt")
+        .replace("{id}", "1")
+        .replace("{uscc}", USCC);
+    // Publishing targets the draft, everything else the published edition.
+    path = path.replace(
+        "{edition}",
+        if template.ends_with("/publish") {
+            "2"
+        } else {
+            "1"
+        },
+    );
+    if template.ends_with("/diff") {
+        path.push_str("?from=1&to=2");
+    }
+    let (content_type, body) = if template.ends_with("/publish") || template.ends_with("/retire") {
+        ("application/json", br#"{"note": "matrix"}"#.to_vec())
+    } else if method == "POST" {
+        ("text/csv", b"not,a,valid,table\n".to_vec())
+    } else {
+        ("text/plain", Vec::new())
+    };
+    (method.to_string(), path, content_type, body)
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    state: service::AppState,
+    tokens: BTreeMap<&'static str, String>,
+    store: app::editions::Store,
+    url: String,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
+    let reference = app::reference::bundled().expect("reference");
+    let store = app::editions::open(&url).await.expect("store");
+    let excerpt =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../coefficients/npsc1-excerpt");
+    let read = app::ReadOptions::default();
+    app::editions::import(&store, &excerpt, &reference, &read, "setup")
+        .await
+        .expect("import");
+    app::editions::publish(&store, "npsc1-excerpt", None, "first", "setup", &reference)
+        .await
+        .expect("publish");
+    app::editions::import(&store, &excerpt, &reference, &read, "setup")
+        .await
+        .expect("draft");
+    let mut tokens = BTreeMap::new();
+    for (name, role) in [
+        ("reader", Role::Reader),
+        ("officer", Role::Officer),
+        ("admin", Role::Admin),
+        ("revoked", Role::Admin),
+    ] {
+        let (_, token) = app::tokens::create(&store, name, role, "setup")
+            .await
+            .expect("token");
+        tokens.insert(name, token);
+    }
+    app::tokens::revoke(&store, "revoked", "setup")
+        .await
+        .expect("revoke");
+    tokens.insert("malformed", "npsc_nothing".to_string());
+    let state = service::AppState::open(&url).await.expect("state");
+    Fixture {
+        _dir: dir,
+        state,
+        tokens,
+        store,
+        url,
+    }
+}
+
+async fn send(
+    state: &service::AppState,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, String) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", content_type);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = service::router(state.clone())
+        .oneshot(request.body(Body::from(body)).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Every operation of the document as `METHOD path`.
+fn operations() -> Vec<String> {
+    let doc: serde_json::Value =
+        serde_json::from_str(&service::openapi_json()).expect("the document is JSON");
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_some() {
+                out.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn the_document_lists_every_operation_and_the_matrix_covers_it() {
+    let documented = operations();
+    let listed: Vec<String> = minimum_roles().keys().map(|k| k.to_string()).collect();
+    assert_eq!(
+        documented, listed,
+        "the OpenAPI document and the role matrix must name the same operations"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&service::openapi_json()).expect("the document is JSON");
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "OpenAPI 3"
+    );
+    for operation in &documented {
+        let (method, path) = operation.split_once(' ').expect("split");
+        let op = &doc["paths"][path][method.to_lowercase()];
+        assert!(op["summary"].is_string(), "{operation} has a summary");
+        assert!(
+            op["responses"]["401"].is_object(),
+            "{operation} documents 401"
+        );
+        assert!(
+            !op["tags"].as_array().is_none_or(Vec::is_empty),
+            "{operation} has a tag"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_operation_checks_the_role_of_every_caller() {
+    let mut fx = fixture().await;
+    // Weakest first, so that the writes that are allowed happen last.
+    let callers: [(&str, Option<Role>); 6] = [
+        ("anonymous", None),
+        ("malformed", None),
+        ("revoked", None),
+        ("reader", Some(Role::Reader)),
+        ("officer", Some(Role::Officer)),
+        ("admin", Some(Role::Admin)),
+    ];
+    for anonymous_read in [false, true] {
+        fx.state.anonymous_read = anonymous_read;
+        for (operation, minimum) in minimum_roles() {
+            for (who, role) in callers {
+                let token = match who {
+                    "anonymous" => None,
+                    other => Some(fx.tokens[other].as_str()),
+                };
+                let (method, path, content_type, body) = concrete(operation);
+                let (status, text) =
+                    send(&fx.state, &method, &path, token, content_type, body).await;
+                let expected = match (who, role, minimum) {
+                    ("malformed" | "revoked", _, _) => Some(StatusCode::UNAUTHORIZED),
+                    (_, None, None) if anonymous_read => None,
+                    (_, None, _) => Some(StatusCode::UNAUTHORIZED),
+                    (_, Some(have), Some(need)) if have < need => Some(StatusCode::FORBIDDEN),
+                    _ => None,
+                };
+                let context = format!(
+                    "{operation} as {who} (anonymous read {anonymous_read}): {status} {text}"
+                );
+                match expected {
+                    Some(code) => {
+                        assert_eq!(status, code, "{context}");
+                        let error: serde_json::Value =
+                            serde_json::from_str(&text).expect("JSON error");
+                        assert!(error["code"].is_string() && error["message"].is_string());
+                    }
+                    None => assert!(
+                        status != StatusCode::UNAUTHORIZED
+                            && status != StatusCode::FORBIDDEN
+                            && !status.is_server_error(),
+                        "{context}"
+                    ),
+                }
+            }
+        }
+    }
+    // Writes name their token in the audit log.
+    let audit = app::editions::audit(&fx.store, 50).await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "publish" && a.actor == "admin"),
+        "{audit:?}"
+    );
+    fx.store.close().await;
+}
+
+/// Values an attacker would try in a query parameter or a path segment.
+const HOSTILE: [&str; 12] = [
+    "' OR 1=1 --",
+    "'; DROP TABLE editions; --",
+    "\" OR \"\"=\"",
+    "%",
+    "_",
+    "%' OR '%'='",
+    "1; SELECT * FROM tokens",
+    "../../../../etc/passwd",
+    "..\\..\\windows",
+    "\u{0}",
+    "二氧化硫' --",
+    "\u{202e}gpj.exe",
+];
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn hostile_parameters_are_refused_or_find_nothing_and_change_nothing() {
+    let fx = fixture().await;
+    let admin = Some(fx.tokens["admin"].as_str());
+    let long = "x".repeat(20_000);
+    let mut values: Vec<&str> = HOSTILE.to_vec();
+    values.push(&long);
+    let parameters = [
+        "/api/v1/editions?set=",
+        "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?industry=",
+        "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?product=",
+        "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?raw_material=",
+        "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?process=",
+        "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?pollutant=",
+        "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?treatment=",
+        "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?page=",
+        "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?format=",
+        "/api/v1/sets/npsc1-excerpt/resolve?at=",
+        "/api/v1/sets/npsc1-excerpt/resolve?rule=",
+        "/api/v1/sets/npsc1-excerpt/diff?to=2&from=",
+    ];
+    let segments = [
+        "/api/v1/sets/{}/editions/1",
+        "/api/v1/sets/npsc1-excerpt/editions/{}",
+        "/api/v1/sets/{}/editions/1/coefficients",
+        "/api/v1/sets/{}/resolve",
+    ];
+    let mut checked = 0;
+    for value in &values {
+        let encoded = encode(value);
+        let uris = parameters
+            .iter()
+            .map(|p| format!("{p}{encoded}"))
+            .chain(segments.iter().map(|s| s.replace("{}", &encoded)));
+        for uri in uris {
+            let (status, body) = send(&fx.state, "GET", &uri, admin, "text/plain", vec![]).await;
+            checked += 1;
+            assert!(
+                status == StatusCode::OK
+                    || status == StatusCode::BAD_REQUEST
+                    || status == StatusCode::NOT_FOUND,
+                "{uri}: {status} {body}"
+            );
+            if status == StatusCode::OK {
+                let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+                // A hostile filter matches nothing; a list lists nothing.
+                let rows = body.get("rows").or(Some(&body)).expect("rows");
+                if let Some(rows) = rows.as_array() {
+                    assert!(rows.is_empty(), "{uri} matched {} rows", rows.len());
+                }
+            } else {
+                let error: serde_json::Value = serde_json::from_str(&body)
+                    .unwrap_or_else(|e| panic!("{uri}: {status} `{body}` is not JSON: {e}"));
+                assert!(error["message"].is_string(), "{uri}");
+            }
+        }
+        // Uploading under a hostile set name is refused or stored as an inert name.
+        let (status, body) = send(
+            &fx.state,
+            "POST",
+            &format!("/api/v1/sets/{encoded}/drafts?provenance=x"),
+            admin,
+            "text/csv",
+            b"industry_code\n".to_vec(),
+        )
+        .await;
+        assert!(
+            status.is_client_error(),
+            "upload under `{value}`: {status} {body}"
+        );
+    }
+    assert!(checked > 150);
+    // The data is intact: the published edition still loads with its hash.
+    let report = app::editions::check(&fx.url, &app::reference::bundled().expect("reference"))
+        .await
+        .expect("check");
+    assert!(report.problems.is_empty(), "{report:?}");
+    let (status, body) = send(
+        &fx.state,
+        "GET",
+        "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?per_page=1000",
+        None,
+        "text/plain",
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let page: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(page["total"], 38);
+    fx.store.close().await;
+}
+
+#[tokio::test]
+async fn malformed_uploads_get_a_clear_client_error() {
+    let fx = fixture().await;
+    let admin = Some(fx.tokens["admin"].as_str());
+    let uri = "/api/v1/sets/upload-test/drafts?provenance=x";
+    let cases: Vec<(&str, &str, Vec<u8>)> = vec![
+        ("empty body", "text/csv", vec![]),
+        ("binary noise", "text/csv", (0..=255u8).cycle().take(4096).collect()),
+        (
+            "not a workbook",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            b"PK\x03\x04 this is not a zip".to_vec(),
+        ),
+        (
+            "multipart without a boundary",
+            "multipart/form-data",
+            b"--x\r\n".to_vec(),
+        ),
+        (
+            "truncated multipart",
+            "multipart/form-data; boundary=XYZ",
+            b"--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nindustry_code,pro"
+                .to_vec(),
+        ),
+        (
+            "multipart with a traversal file name",
+            "multipart/form-data; boundary=XYZ",
+            b"--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../../etc/passwd\"\r\n\r\nindustry_code\n\r\n--XYZ--\r\n"
+                .to_vec(),
+        ),
+    ];
+    for (what, content_type, body) in cases {
+        let (status, text) = send(&fx.state, "POST", uri, admin, content_type, body).await;
+        assert!(status.is_client_error(), "{what}: {status} {text}");
+        let error: serde_json::Value = serde_json::from_str(&text).expect("JSON error");
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {text}"
+        );
+        assert!(
+            !text.contains("/etc/passwd") || text.contains("file.csv") || !text.contains(".."),
+            "{what}: the client's path is not echoed as a path: {text}"
+        );
+    }
+    let list = app::editions::list(&fx.store, Some("upload-test"))
+        .await
+        .expect("list");
+    assert!(list.is_empty(), "nothing was stored");
+    fx.store.close().await;
+}
+
+#[tokio::test]
+async fn openapi_and_offline_docs_are_served() {
+    let fx = fixture().await;
+    let (status, body) = send(
+        &fx.state,
+        "GET",
+        "/openapi.json",
+        None,
+        "text/plain",
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let served: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let built: serde_json::Value = serde_json::from_str(&service::openapi_json()).expect("JSON");
+    assert_eq!(served["paths"], built["paths"]);
+    let (status, page) = send(&fx.state, "GET", "/docs/", None, "text/plain", vec![]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    // Everything the page loads is served from here: no CDN.
+    for needle in ["src=\"http", "href=\"http", "unpkg", "cdn."] {
+        assert!(
+            !page.contains(needle),
+            "the docs page loads `{needle}`: {page}"
+        );
+    }
+    assert!(page.contains("swagger-ui"), "{page}");
+    for asset in ["/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js"] {
+        let (status, body) = send(&fx.state, "GET", asset, None, "text/plain", vec![]).await;
+        assert_eq!(status, StatusCode::OK, "{asset}");
+        assert!(body.len() > 10_000, "{asset} is the real file");
+    }
+    fx.store.close().await;
+}
