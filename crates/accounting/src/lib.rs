@@ -11,6 +11,7 @@
 //! - [`activity`]: the enterprise registry and activity rows.
 //! - [`engine`]: activity × coefficient → generated and emitted quantities, with provenance.
 //! - [`totals`]: aggregation by year, pollutant, region level and industry level.
+//! - [`reconcile`]: weighted least-squares reconciliation of measurements with gross-error tests.
 //!
 //! Architecture invariant: this crate does no I/O, no async, no SQL and no serialization. Callers
 //! read files (the `ingest` crate) and hand over values; problems come back as data.
@@ -23,6 +24,7 @@ pub mod diff;
 pub mod engine;
 pub mod formula;
 pub mod pollutant;
+pub mod reconcile;
 pub mod render;
 pub mod scale;
 pub mod text;
