@@ -673,3 +673,243 @@ fn stored_enterprise(row: &AnyRow) -> Result<StoredEnterprise, StoreError> {
         revision: row.try_get("revision")?,
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Searching the stored registry.
+
+/// A search of the stored registry: every condition given must hold. The values are bound as
+/// parameters, never written into the SQL; `%`, `_` and `\` in the name text match themselves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnterpriseFilter {
+    /// Name text or USCC prefix.
+    pub text: Option<TextMatch>,
+    /// Digits the region code starts with: 2 (province), 4 (prefecture) or 6 (county).
+    pub region_prefix: Option<String>,
+    /// What the canonical industry code starts with: a section letter alone (`C`) or the letter
+    /// and 2–4 digits (`C13`, `C135`, `C1351`).
+    pub industry_prefix: Option<String>,
+    /// The current status.
+    pub status: Option<Status>,
+}
+
+/// Free text: the enterprise's name, normalised as [`accounting::text::normalize_name`] does,
+/// contains `name`; or (when given) its USCC starts with `uscc_prefix`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextMatch {
+    /// Already normalised (`normalize_name`) text; empty matches every name.
+    pub name: String,
+    /// Upper-case letters and digits, at most 18.
+    pub uscc_prefix: Option<String>,
+}
+
+/// One page of a search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnterprisePage {
+    /// How many enterprises match in all.
+    pub total: u64,
+    /// The page, ordered by USCC.
+    pub enterprises: Vec<StoredEnterprise>,
+}
+
+/// `normalize_name(name)` as an SQL expression over the column `name`, the same for SQLite and
+/// PostgreSQL: full-width forms folded to ASCII (full-width letters straight to lower case),
+/// every character Rust calls whitespace removed, ASCII upper case lowered by `REPLACE` (SQL
+/// `LOWER` would also lower non-ASCII letters on PostgreSQL, which `normalize_name` keeps).
+/// Built from constants only: it carries no value of a request.
+fn normalized_name_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let quote = |c: char| {
+            if c == '\'' {
+                "''''".to_string()
+            } else {
+                format!("'{c}'")
+            }
+        };
+        let mut pairs: Vec<(char, String)> = Vec::new();
+        for code in 0xFF01_u32..=0xFF5E {
+            let (Some(wide), Some(narrow)) = (char::from_u32(code), char::from_u32(code - 0xFEE0))
+            else {
+                continue;
+            };
+            pairs.push((wide, quote(narrow.to_ascii_lowercase())));
+        }
+        for code in 0..=0x10FFFF_u32 {
+            if let Some(c) = char::from_u32(code).filter(|c| c.is_whitespace()) {
+                pairs.push((c, "''".to_string()));
+            }
+        }
+        for c in 'A'..='Z' {
+            pairs.push((c, quote(c.to_ascii_lowercase())));
+        }
+        let mut sql = "name".to_string();
+        for (from, to) in pairs {
+            sql = format!("REPLACE({sql}, {}, {to})", quote(from));
+        }
+        sql
+    })
+}
+
+/// `text` as a LIKE pattern matching itself anywhere (escape character `\`).
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A cheap necessary condition for a normalised name match, as a LIKE pattern: the non-ASCII
+/// characters of the normalised text in order (`%羊%肉%`). They can only come from themselves
+/// (folding, whitespace removal and lower-casing all produce or change ASCII), so a name
+/// without them cannot match; `None` when the text has none.
+fn prefilter_pattern(normalized: &str) -> Option<String> {
+    let wide: Vec<char> = normalized.chars().filter(|c| !c.is_ascii()).collect();
+    if wide.is_empty() {
+        return None;
+    }
+    let mut pattern = String::from("%");
+    for c in wide {
+        pattern.push(c);
+        pattern.push('%');
+    }
+    Some(pattern)
+}
+
+fn invalid_filter(what: &str, value: &str, expected: &str) -> StoreError {
+    StoreError::Invalid(format!("{what} `{value}`: expected {expected}"))
+}
+
+impl EnterpriseFilter {
+    /// The WHERE clause (` WHERE …` or empty) and its values, in placeholder order. Refuses
+    /// values that are not what the fields promise, so that nothing else reaches a LIKE.
+    fn where_clause(&self) -> Result<(String, Vec<String>), StoreError> {
+        let mut conditions: Vec<String> = Vec::new();
+        let mut values: Vec<String> = Vec::new();
+        let bind = |value: String, values: &mut Vec<String>| {
+            values.push(value);
+            format!("${}", values.len())
+        };
+        if let Some(text) = &self.text {
+            let mut name = String::new();
+            if let Some(pre) = prefilter_pattern(&text.name) {
+                name.push_str(&format!("name LIKE {} AND ", bind(pre, &mut values)));
+            }
+            name.push_str(&format!(
+                "{} LIKE {} ESCAPE '\\'",
+                normalized_name_sql(),
+                bind(contains_pattern(&text.name), &mut values)
+            ));
+            match &text.uscc_prefix {
+                Some(prefix) => {
+                    if prefix.is_empty()
+                        || prefix.len() > 18
+                        || !prefix
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+                    {
+                        return Err(invalid_filter(
+                            "USCC prefix",
+                            prefix,
+                            "1 to 18 upper-case letters and digits",
+                        ));
+                    }
+                    conditions.push(format!(
+                        "(uscc LIKE {} OR ({name}))",
+                        bind(format!("{prefix}%"), &mut values)
+                    ));
+                }
+                None => conditions.push(format!("({name})")),
+            }
+        }
+        if let Some(prefix) = &self.region_prefix {
+            if ![2, 4, 6].contains(&prefix.len()) || !prefix.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid_filter("region prefix", prefix, "2, 4 or 6 digits"));
+            }
+            conditions.push(format!(
+                "region_code LIKE {}",
+                bind(format!("{prefix}%"), &mut values)
+            ));
+        }
+        if let Some(prefix) = &self.industry_prefix {
+            let bytes = prefix.as_bytes();
+            let ok = bytes.first().is_some_and(u8::is_ascii_uppercase)
+                && bytes.len() != 2
+                && bytes.len() <= 5
+                && bytes[1..].iter().all(u8::is_ascii_digit);
+            if !ok {
+                return Err(invalid_filter(
+                    "industry prefix",
+                    prefix,
+                    "a section letter alone or with 2 to 4 digits",
+                ));
+            }
+            conditions.push(format!(
+                "industry_code LIKE {}",
+                bind(format!("{prefix}%"), &mut values)
+            ));
+        }
+        if let Some(status) = self.status {
+            conditions.push(format!(
+                "status = {}",
+                bind(status.as_str().to_string(), &mut values)
+            ));
+        }
+        let clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        Ok((clause, values))
+    }
+}
+
+impl Store {
+    /// One page of the enterprises matching `filter`, ordered by USCC, and how many match in
+    /// all. The filtering, counting and paging happen in the database: only the page is read.
+    pub async fn search_enterprises(
+        &self,
+        filter: &EnterpriseFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<EnterprisePage, StoreError> {
+        let (clause, values) = filter.where_clause()?;
+        let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        // Only constant fragments and placeholder numbers are formatted in; values are bound.
+        let count_sql = format!("SELECT COUNT(*) AS n FROM enterprise{clause}");
+        let page_sql = format!(
+            "SELECT {ENTERPRISE_COLUMNS} FROM enterprise{clause} ORDER BY uscc LIMIT ${} OFFSET ${}",
+            values.len() + 1,
+            values.len() + 2
+        );
+        // One transaction, so that the count and the page see the same registry on SQLite.
+        let mut tx = self.pool().begin().await?;
+        let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(count_sql));
+        for v in &values {
+            count = count.bind(v.clone());
+        }
+        let total = count.fetch_one(&mut *tx).await?;
+        let mut page = sqlx::query(AssertSqlSafe(page_sql));
+        for v in &values {
+            page = page.bind(v.clone());
+        }
+        let rows = page
+            .bind(as_i64(limit))
+            .bind(as_i64(offset))
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(EnterprisePage {
+            total: u64::try_from(total).unwrap_or(0),
+            enterprises: rows
+                .iter()
+                .map(stored_enterprise)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}

@@ -430,3 +430,303 @@ async fn the_database_itself_keeps_enterprises_and_their_histories() {
     })
     .await;
 }
+
+/// A valid USCC registered in Chaoyang (110105) with the organization code from `n`.
+fn made_uscc(n: u32) -> Uscc {
+    let org = format!("{n:08}");
+    let org_check = Uscc::org_check_char(&org).expect("org code");
+    let body = format!("91110105{org}{org_check}");
+    let check = Uscc::check_char(&body).expect("body");
+    uscc(&format!("{body}{check}"))
+}
+
+/// Every USCC of a search result.
+fn usccs(page: &crate::registry::EnterprisePage) -> Vec<String> {
+    page.enterprises
+        .iter()
+        .map(|e| e.uscc.as_str().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn searches_filter_count_and_page_in_the_database() {
+    use crate::registry::{EnterpriseFilter, TextMatch};
+    let reference = reference();
+    each_backend(|store| {
+        let reference = reference.clone();
+        async move {
+            let file = registry(&reference, "registry.csv", &sample_text());
+            store
+                .import_registry(&file, "registry.csv", "alice")
+                .await
+                .unwrap();
+            let all = store.enterprises().await.unwrap();
+            let search = |filter: EnterpriseFilter| {
+                let store = store.clone();
+                async move { store.search_enterprises(&filter, 0, 1000).await.unwrap() }
+            };
+            // Every filter against the same condition computed in Rust over all records.
+            let expect = |keep: &dyn Fn(&crate::registry::StoredEnterprise) -> bool| {
+                all.iter()
+                    .filter(|e| keep(e))
+                    .map(|e| e.uscc.as_str().to_string())
+                    .collect::<Vec<_>>()
+            };
+            let text = |name: &str, prefix: Option<&str>| EnterpriseFilter {
+                text: Some(TextMatch {
+                    name: name.to_string(),
+                    uscc_prefix: prefix.map(str::to_string),
+                }),
+                ..EnterpriseFilter::default()
+            };
+            let page = search(EnterpriseFilter::default()).await;
+            assert_eq!(page.total, 30);
+            assert_eq!(usccs(&page), expect(&|_| true), "ordered by USCC");
+
+            let page = search(text("羊肉", None)).await;
+            assert_eq!(usccs(&page), expect(&|e| e.name.contains("羊肉")));
+            assert_eq!(page.total, 6);
+            // Full-width parentheses in the stored names match half-width ones.
+            assert_eq!(search(text("(样例)", None)).await.total, 30);
+            let page = search(text("供热有限公司(样例)", None)).await;
+            assert_eq!(
+                usccs(&page),
+                expect(&|e| e.name.contains("供热有限公司（样例）"))
+            );
+            assert_eq!(page.total, 5);
+            // The prefix of a USCC, or a name: either matches.
+            let page = search(text("911301", Some("911301"))).await;
+            assert_eq!(
+                usccs(&page),
+                expect(&|e| e.uscc.as_str().starts_with("911301"))
+            );
+            assert_eq!(page.total, 3);
+            assert_eq!(search(text("911301", None)).await.total, 0);
+
+            let region = |p: &str| EnterpriseFilter {
+                region_prefix: Some(p.to_string()),
+                ..EnterpriseFilter::default()
+            };
+            for prefix in ["15", "1525", "152502", "13", "1304", "37", "44"] {
+                let page = search(region(prefix)).await;
+                assert_eq!(
+                    usccs(&page),
+                    expect(&|e| e.region.to_string().starts_with(prefix)),
+                    "region {prefix}"
+                );
+            }
+            assert_eq!(search(region("15")).await.total, 12);
+            assert_eq!(search(region("1525")).await.total, 6);
+            assert_eq!(search(region("152502")).await.total, 1);
+
+            let industry = |p: &str| EnterpriseFilter {
+                industry_prefix: Some(p.to_string()),
+                ..EnterpriseFilter::default()
+            };
+            for (prefix, count) in [
+                ("C", 13),
+                ("C13", 13),
+                ("C135", 13),
+                ("C1351", 13),
+                ("D", 17),
+                ("D44", 17),
+                ("D441", 2),
+                ("D4411", 2),
+                ("D4430", 15),
+                ("A", 0),
+            ] {
+                let page = search(industry(prefix)).await;
+                assert_eq!(page.total, count, "industry {prefix}");
+                assert_eq!(
+                    usccs(&page),
+                    expect(&|e| e.industry.to_string().starts_with(prefix)),
+                    "industry {prefix}"
+                );
+            }
+            let status = |s: Status| EnterpriseFilter {
+                status: Some(s),
+                ..EnterpriseFilter::default()
+            };
+            assert_eq!(usccs(&search(status(Status::Closed)).await), [CLOSED]);
+            assert_eq!(search(status(Status::Suspended)).await.total, 1);
+            assert_eq!(search(status(Status::Operating)).await.total, 28);
+            assert_eq!(search(status(Status::Deregistered)).await.total, 0);
+
+            // Conditions combine; paging keeps the order and the total.
+            let combined = EnterpriseFilter {
+                region_prefix: Some("37".to_string()),
+                industry_prefix: Some("D4430".to_string()),
+                status: Some(Status::Operating),
+                text: Some(TextMatch {
+                    name: "供".to_string(),
+                    uscc_prefix: None,
+                }),
+            };
+            let page = search(combined.clone()).await;
+            assert_eq!(
+                usccs(&page),
+                expect(&|e| {
+                    e.region.to_string().starts_with("37")
+                        && e.industry.to_string() == "D4430"
+                        && e.status == Status::Operating
+                        && e.name.contains('供')
+                })
+            );
+            assert_eq!(page.total, 5);
+            let mut paged = Vec::new();
+            for offset in (0..7).step_by(2) {
+                let p = store
+                    .search_enterprises(&combined, offset, 2)
+                    .await
+                    .unwrap();
+                assert_eq!(p.total, 5);
+                paged.extend(usccs(&p));
+            }
+            assert_eq!(paged, usccs(&page));
+            let past = store
+                .search_enterprises(&EnterpriseFilter::default(), u64::MAX, 10)
+                .await
+                .unwrap();
+            assert_eq!((past.total, past.enterprises.len()), (30, 0));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn name_search_in_sql_is_normalize_name_and_values_stay_values() {
+    use crate::registry::{EnterpriseFilter, TextMatch};
+    use accounting::activity::Enterprise;
+    use accounting::codes::{IndustryCode, RegionCode};
+    use accounting::text::normalize_name;
+    // Names that only the full normalisation matches: full-width letters and signs, the
+    // ideographic space, tabs and other Unicode whitespace, a non-ASCII capital that
+    // `normalize_name` keeps, and characters that mean something to LIKE or to SQL.
+    let names = [
+        "示例ＡＢＣ　热力\t有限公司（样例）",
+        "示例abc热力有限公司(样例)",
+        "示例Äbc\u{2003}供汽有限公司",
+        "示例äbc供汽有限公司",
+        "示例 100％ 热力有限公司",
+        "示例100_热力有限公司",
+        "示例O＇Brien\\热力",
+        "示例'; DROP TABLE enterprise; --",
+        "示例＂引号＂热力",
+    ];
+    let enterprises: Vec<Enterprise> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Enterprise {
+            uscc: made_uscc(1000 + i as u32),
+            name: (*name).to_string(),
+            region: RegionCode::parse("110105").unwrap(),
+            industry: IndustryCode::parse("D4430").unwrap(),
+            status: Status::Operating,
+            status_date: None,
+            permit_no: None,
+            row: i as u64 + 2,
+        })
+        .collect();
+    let file = Registry::new(enterprises).expect("no duplicates");
+    let queries = [
+        "abc",
+        "ＡＢＣ",
+        "A B C",
+        "abc热力有限公司(样例)",
+        "Äbc",
+        "äbc",
+        "bc供汽",
+        "100%",
+        "%",
+        "_",
+        "100_",
+        "\\",
+        "o'brien\\",
+        "'",
+        "';droptableenterprise;--",
+        "' OR 1=1 --",
+        "\"",
+        "热力",
+        "样例)",
+        "nothing",
+    ];
+    each_backend(|store| {
+        let file = file.clone();
+        async move {
+            store
+                .import_registry(&file, "names.csv", "alice")
+                .await
+                .unwrap();
+            for q in queries {
+                let name = normalize_name(q);
+                let expected: Vec<String> = file
+                    .iter()
+                    .filter(|e| normalize_name(&e.name).contains(&name))
+                    .map(|e| e.uscc.as_str().to_string())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let filter = EnterpriseFilter {
+                    text: Some(TextMatch {
+                        name,
+                        uscc_prefix: None,
+                    }),
+                    ..EnterpriseFilter::default()
+                };
+                let page = store.search_enterprises(&filter, 0, 100).await.unwrap();
+                assert_eq!(usccs(&page), expected, "query {q:?}");
+            }
+            // The expectations are not trivial.
+            let count = |q: &str| {
+                let q = normalize_name(q);
+                file.iter()
+                    .filter(|e| normalize_name(&e.name).contains(&q))
+                    .count()
+            };
+            assert_eq!(
+                (
+                    count("ＡＢＣ"),
+                    count("%"),
+                    count("_"),
+                    count("'"),
+                    count("Äbc")
+                ),
+                (2, 1, 1, 2, 1)
+            );
+            // Values that are not what a filter promises never reach the database.
+            for filter in [
+                EnterpriseFilter {
+                    region_prefix: Some("44%".to_string()),
+                    ..EnterpriseFilter::default()
+                },
+                EnterpriseFilter {
+                    region_prefix: Some("4".to_string()),
+                    ..EnterpriseFilter::default()
+                },
+                EnterpriseFilter {
+                    industry_prefix: Some("C_".to_string()),
+                    ..EnterpriseFilter::default()
+                },
+                EnterpriseFilter {
+                    industry_prefix: Some("c13".to_string()),
+                    ..EnterpriseFilter::default()
+                },
+                EnterpriseFilter {
+                    text: Some(TextMatch {
+                        name: String::new(),
+                        uscc_prefix: Some("91%".to_string()),
+                    }),
+                    ..EnterpriseFilter::default()
+                },
+            ] {
+                let refused = store.search_enterprises(&filter, 0, 10).await;
+                assert!(
+                    matches!(refused, Err(StoreError::Invalid(_))),
+                    "{filter:?}: {refused:?}"
+                );
+            }
+            assert_eq!(store.enterprises().await.unwrap().len(), names.len());
+        }
+    })
+    .await;
+}
