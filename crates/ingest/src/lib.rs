@@ -14,6 +14,7 @@
 pub mod activity;
 pub mod coefficients;
 pub mod issue;
+mod json;
 pub mod reference;
 pub mod registry;
 pub mod schemas;
@@ -29,9 +30,9 @@ use table::{ReadOptions, Record, Schema, SheetSelection, SourceKind, TableReader
 /// the binary) with the name to use in messages.
 #[derive(Debug, Clone, Copy)]
 pub enum Source<'a> {
-    /// A file; CSV or Excel by extension.
+    /// A file; CSV, Excel or JSON by extension.
     Path(&'a Path),
-    /// CSV bytes with a display name.
+    /// Bytes with a display name, whose extension tells the format (CSV when it tells none).
     Bytes {
         /// Name used in locations.
         name: &'a str,

@@ -113,6 +113,18 @@
 //!   serials 1 to 59 are 1900-01-01 to 1900-02-28 as Excel shows them, and serial 60 is written
 //!   `1900-02-29` exactly as Excel shows it, so that a date parser downstream rejects it instead
 //!   of silently moving it to another day.
+//!
+//! # JSON
+//!
+//! A `.json` file (or upload) is an array of objects, one per row: each object's keys are column
+//! headers, named as in CSV files, and its values are strings or numbers (`null` is an empty
+//! cell). The header is every key of every object, in order of first appearance, matched as
+//! above (a key unknown to the schema is an `unknown-column` at the first element that has it);
+//! row `N` is the `N`-th element of the array, so issues read `activity.json row 3, column year`.
+//! A malformed document (`bad-json`, with serde_json's line and column and the element being
+//! read), a document that is not an array (`json-not-array`) and elements that are not objects
+//! (`json-not-object`) make the table unreadable; an array or object as a value
+//! (`json-nested-value`) and a key given twice in one object (`duplicate-key`) are bad cells.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -312,17 +324,20 @@ pub enum SourceKind {
     Csv,
     /// An Excel or OpenDocument workbook.
     Excel,
+    /// A JSON array of objects (see the module documentation).
+    Json,
 }
 
 impl SourceKind {
     /// The kind by extension, case-insensitively: `.csv`, `.txt` and `.tsv` are CSV (a
     /// tab-separated file is then refused with a hint), `.xlsx`, `.xlsm`, `.xlsb`, `.xls` and
-    /// `.ods` are Excel.
+    /// `.ods` are Excel, `.json` is JSON.
     pub fn from_path(path: &Path) -> Option<SourceKind> {
         let extension = path.extension()?.to_str()?.to_ascii_lowercase();
         match extension.as_str() {
             "csv" | "txt" | "tsv" => Some(SourceKind::Csv),
             "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => Some(SourceKind::Excel),
+            "json" => Some(SourceKind::Json),
             _ => None,
         }
     }
@@ -410,6 +425,13 @@ impl TableReader {
                 }
                 open_excel(name, bytes, extension(path), schema, options, selection)
             }
+            SourceKind::Json => {
+                let mut bytes = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+                if let Err(e) = file.read_to_end(&mut bytes) {
+                    return fail("cannot-open", format!("cannot read the file: {e}"));
+                }
+                open_json(name, &bytes, schema, options).map(Tables::single)
+            }
         }
     }
 
@@ -454,14 +476,17 @@ impl TableReader {
                     selection,
                 )
             }
+            SourceKind::Json => {
+                open_json(name.to_string(), &bytes, schema, options).map(Tables::single)
+            }
         }
     }
 
-    /// The encoding a CSV file is read in; `None` for Excel.
+    /// The encoding a CSV file is read in; `None` for Excel and JSON.
     pub fn encoding(&self) -> Option<Encoding> {
         match &self.body {
             Body::Csv(csv) => Some(csv.encoding),
-            Body::Excel(_) => None,
+            Body::Excel(_) | Body::Json(_) => None,
         }
     }
 
@@ -529,6 +554,7 @@ impl TableReader {
         match &mut self.body {
             Body::Csv(csv) => csv.read(&self.layout, record, issues),
             Body::Excel(excel) => Ok(excel.read(&self.layout, record, issues)),
+            Body::Json(json) => Ok(json.read(&self.layout, record, issues)),
         }
     }
 
@@ -541,6 +567,10 @@ impl TableReader {
                 let height = excel.range.height().max(1) as u64;
                 excel.size * (excel.next as u64).min(height) / height
             }
+            Body::Json(json) => {
+                let height = json.rows.len().max(1) as u64;
+                json.size * (json.next as u64).min(height) / height
+            }
         }
     }
 
@@ -549,6 +579,7 @@ impl TableReader {
         match &self.body {
             Body::Csv(csv) => Some(csv.total),
             Body::Excel(excel) => Some(excel.size),
+            Body::Json(json) => Some(json.size),
         }
     }
 
@@ -1556,6 +1587,7 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 enum Body {
     Csv(Box<CsvBody>),
     Excel(ExcelBody),
+    Json(JsonBody),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2722,6 +2754,173 @@ fn render_datetime(dt: &ExcelDateTime, out: &mut String) {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// JSON.
+
+struct JsonBody {
+    /// The objects, each as (column, value) in the order written.
+    rows: Vec<Vec<(usize, crate::json::Value)>>,
+    /// For each column (key), the field or wide column it gives, if any.
+    column_fields: Vec<Option<usize>>,
+    /// The next element to read, 0-based.
+    next: usize,
+    /// The document's size, for progress.
+    size: u64,
+}
+
+/// Reads the header of a JSON table: the keys of its objects (see the module documentation).
+fn open_json(
+    file: String,
+    bytes: &[u8],
+    schema: &'static Schema,
+    options: &ReadOptions,
+) -> Result<TableReader, Issues> {
+    use crate::json::{self, Element};
+    let size = bytes.len() as u64;
+    let document = json::parse(bytes).map_err(|problem| {
+        let mut location = Location::file(&file);
+        location.row = problem.element;
+        let hint = if problem.code == "json-not-array" {
+            "send an array with one object per row, e.g. [{\"year\": 2023, \"uscc\": \"…\"}, …]"
+        } else {
+            "check the document with a JSON validator; strings need double quotes, and commas \
+             go between values, never after the last one"
+        };
+        let mut issues = Issues::with_cap(options.issue_cap);
+        issues.push(Issue::error(location, problem.code, problem.message).with_hint(hint));
+        issues
+    })?;
+    let mut issues = Issues::with_cap(options.issue_cap);
+    let mut rows = Vec::with_capacity(document.elements.len());
+    for (i, element) in document.elements.into_iter().enumerate() {
+        match element {
+            Element::Object(cells) => rows.push(cells),
+            Element::Other(kind) => {
+                let mut location = Location::file(&file);
+                location.row = Some(i as u64 + 1);
+                issues.push(
+                    Issue::error(
+                        location,
+                        "json-not-object",
+                        format!("element {} of the array is {kind}, not an object", i + 1),
+                    )
+                    .with_hint("every element must be an object whose keys are column names"),
+                );
+            }
+        }
+    }
+    if issues.has_errors() {
+        return Err(issues);
+    }
+    if document.keys.is_empty() {
+        return Err(fatal(
+            &file,
+            options,
+            "empty-file",
+            format!(
+                "the JSON array has no object with a key: the {} has no columns",
+                schema.kind
+            ),
+            Some("send one object per row, its keys being the column names"),
+        ));
+    }
+    let top = [TopRow {
+        index: 0,
+        row: 1,
+        cells: document.keys.iter().map(|k| normalise_text(k)).collect(),
+    }];
+    let mut header = candidate(schema, &top, 0, None);
+    // A key is located at the first element that has it.
+    for (column, first) in header.columns.iter_mut().zip(&document.first_seen) {
+        column.row = *first;
+    }
+    let mut layout = Layout::new(file, None, schema);
+    match_headers(&mut layout, header, true, &[], &mut issues);
+    if issues.has_errors() {
+        // A missing key is missing from every element, not from the first.
+        let located: Vec<Issue> = issues
+            .into_iter()
+            .map(|mut issue| {
+                if issue.code == "missing-column" {
+                    issue.location.row = None;
+                }
+                issue
+            })
+            .collect();
+        return Err(located.into());
+    }
+    let mut column_fields = vec![None; layout.headers.len()];
+    for (field, column) in layout.columns.iter().enumerate() {
+        if let Some(column) = column
+            && let Some(slot) = column_fields.get_mut(*column)
+        {
+            *slot = Some(field);
+        }
+    }
+    Ok(TableReader {
+        layout,
+        body: Body::Json(JsonBody {
+            rows,
+            column_fields,
+            next: 0,
+            size,
+        }),
+        notes: Vec::new(),
+    })
+}
+
+impl JsonBody {
+    fn read(&mut self, layout: &Layout, record: &mut Record, issues: &mut Issues) -> bool {
+        use crate::json::Value;
+        let Some(cells) = self.rows.get(self.next) else {
+            return false;
+        };
+        self.next += 1;
+        let row = self.next as u64;
+        record.begin(row, layout.columns.len());
+        let mut given = vec![false; layout.columns.len()];
+        for (column, value) in cells {
+            let Some(field) = self.column_fields.get(*column).copied().flatten() else {
+                continue;
+            };
+            if std::mem::replace(&mut given[field], true) {
+                record.mark_bad(field);
+                record.blank = false;
+                issues.push(
+                    Issue::error(
+                        layout.location(row, field),
+                        "duplicate-key",
+                        "the object gives this column twice",
+                    )
+                    .with_hint("keep one of the two keys"),
+                );
+                continue;
+            }
+            match value {
+                Value::Null => {}
+                Value::Text(text) => {
+                    let start = record.text.len();
+                    record.text.push_str(text);
+                    record.finish(field, start);
+                }
+                Value::Nested(kind) => {
+                    record.mark_bad(field);
+                    record.blank = false;
+                    issues.push(
+                        Issue::error(
+                            layout.location(row, field),
+                            "json-nested-value",
+                            format!("the value is {kind}; a cell holds a string or a number"),
+                        )
+                        .with_hint("write the value as a string or a number (null when empty)"),
+                    );
+                }
+            }
+        }
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -3242,7 +3441,7 @@ mod tests {
         assert_eq!(codes(&folder.unwrap_err().into_vec()), ["cannot-open"]);
         let kinds = ["x.csv", "x.tsv", "X.XLSX", "x.xls", "x.ods", "x.json", "x"]
             .map(|p| SourceKind::from_path(Path::new(p)));
-        use SourceKind::{Csv, Excel};
+        use SourceKind::{Csv, Excel, Json};
         assert_eq!(
             kinds,
             [
@@ -3251,8 +3450,40 @@ mod tests {
                 Some(Excel),
                 Some(Excel),
                 Some(Excel),
-                None,
+                Some(Json),
                 None
+            ]
+        );
+        // A JSON file by its extension; rows are elements.
+        let path = dir.path().join("a.json");
+        std::fs::write(
+            &path,
+            r#"[{"名称": "钢铁", "数量": 1500, "日期": "2024-03-01"}, {"name": " 水泥 ", "amount": 1234.5}]"#,
+        )
+        .unwrap();
+        // `name` and `amount` name fields the Chinese keys of the first element named already.
+        let twice = TableReader::open(&path, &SCHEMA, &ReadOptions::default()).unwrap_err();
+        assert_eq!(
+            twice
+                .iter()
+                .map(|i| (i.code, i.location.row, i.location.column.clone()))
+                .collect::<Vec<_>>(),
+            [
+                ("duplicate-column", Some(2), Some("name".to_string())),
+                ("duplicate-column", Some(2), Some("amount".to_string()))
+            ]
+        );
+        std::fs::write(
+            &path,
+            r#"[{"名称": "钢铁", "数量": 1500, "日期": "2024-03-01"}, {"名称": " 水泥 ", "数量": 1234.5}]"#,
+        )
+        .unwrap();
+        let mut reader = TableReader::open(&path, &SCHEMA, &ReadOptions::default()).unwrap();
+        assert_eq!(
+            read_all(&mut reader).0,
+            [
+                row(1, ["钢铁", "1500", "2024-03-01"]),
+                row(2, ["水泥", "1234.5", ""])
             ]
         );
     }
