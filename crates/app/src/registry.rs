@@ -500,6 +500,336 @@ async fn stored_or_empty_error(store: &Store) -> Result<Vec<StoredEnterprise>, A
     Ok(stored)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Search, uploaded files and single status changes (used by the HTTP service).
+
+pub use store::registry::{EnterpriseFilter, EnterprisePage, TextMatch};
+
+/// The audit action of a status change recorded by hand (not by an import or a writeoff).
+pub const STATUS_ACTION: &str = "registry-status";
+
+/// The longest free-text query accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 200;
+
+/// The most enterprises per page.
+pub const MAX_PER_PAGE: u64 = 1000;
+
+/// A search of the stored registry as a person writes it; every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Search {
+    /// Part of the name (compared after `normalize_name`), or the start of a USCC.
+    pub q: Option<String>,
+    /// A GB/T 2260 code at any level: `44` or `440000` (province), `4401` or `440100`
+    /// (prefecture), `440103` (county).
+    pub region: Option<String>,
+    /// A GB/T 4754-2017 code at any level: `C`, `13`, `C13`, `135`, `1351`.
+    pub industry: Option<String>,
+    /// `operating`, `suspended`, `closed`, `deregistered` or the Chinese words.
+    pub status: Option<String>,
+}
+
+fn argument(message: String, hint: &str) -> AppError {
+    AppError::Argument {
+        message,
+        hint: Some(hint.to_string()),
+    }
+}
+
+/// The digits a region code given at any level starts with: 2 for a province, 4 for a
+/// prefecture, 6 for a county. Two or four digits stand for the code padded with zeros.
+pub fn region_prefix(text: &str) -> Result<String, AppError> {
+    let text = text.trim();
+    let hint = "give a GB/T 2260 code: `44` or `440000` (province), `4401` or `440100` \
+                (prefecture), `440103` (county)";
+    let shown: String = text.chars().take(40).collect();
+    if !matches!(text.len(), 2 | 4 | 6) || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(argument(
+            format!("region `{shown}` is not 2, 4 or 6 digits"),
+            hint,
+        ));
+    }
+    let code = accounting::codes::RegionCode::parse(&format!("{text:0<6}"))
+        .map_err(|e| argument(format!("region `{shown}`: {e}"), hint))?;
+    let digits = code.to_string();
+    Ok(match code.structural_level() {
+        accounting::codes::RegionLevel::Province => digits[..2].to_string(),
+        accounting::codes::RegionLevel::Prefecture => digits[..4].to_string(),
+        _ => digits,
+    })
+}
+
+/// What the canonical code (`C1351`) of an enterprise in the given industry starts with: the
+/// code resolved through the GB/T 4754-2017 table, so `13`, `c13` and `C13` are the same and an
+/// unknown code or a wrong section letter is refused.
+pub fn industry_prefix(text: &str, reference: &Reference) -> Result<String, AppError> {
+    let hint = "give a GB/T 4754-2017 code at any level: `C`, `13`, `C13`, `135` or `1351`; \
+                look codes up with `npsc codes industry`";
+    let shown: String = text.trim().chars().take(40).collect();
+    let code = accounting::codes::IndustryCode::parse(text)
+        .map_err(|e| argument(format!("industry `{shown}`: {e}"), hint))?;
+    let industry = reference
+        .industries
+        .resolve(&code)
+        .map_err(|e| argument(format!("industry `{shown}`: {e}"), hint))?;
+    Ok(industry.code.to_string())
+}
+
+/// A status in English or Chinese.
+pub fn parse_status(text: &str) -> Result<Status, AppError> {
+    Status::parse(text).ok_or_else(|| {
+        argument(
+            format!(
+                "status `{}` is unknown",
+                text.trim().chars().take(40).collect::<String>()
+            ),
+            "use operating, suspended, closed or deregistered (运行, 停产, 关闭, 注销)",
+        )
+    })
+}
+
+/// The store filter for a search: codes resolved to prefixes, the text normalised; refuses
+/// anything malformed with a message naming the parameter.
+pub fn search_filter(search: &Search, reference: &Reference) -> Result<EnterpriseFilter, AppError> {
+    let mut filter = EnterpriseFilter::default();
+    if let Some(q) = search.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if q.chars().count() > MAX_QUERY_CHARS {
+            return Err(argument(
+                format!(
+                    "q is {} characters long; at most {MAX_QUERY_CHARS} are accepted",
+                    q.chars().count()
+                ),
+                "search by a part of the name or the start of the USCC",
+            ));
+        }
+        let uscc_prefix = q.to_ascii_uppercase();
+        let uscc_prefix = (uscc_prefix.len() <= 18
+            && uscc_prefix
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()))
+        .then_some(uscc_prefix);
+        filter.text = Some(TextMatch {
+            name: accounting::text::normalize_name(q),
+            uscc_prefix,
+        });
+    }
+    fn given(v: &Option<String>) -> Option<&str> {
+        v.as_deref().filter(|v| !v.trim().is_empty())
+    }
+    filter.region_prefix = given(&search.region).map(region_prefix).transpose()?;
+    filter.industry_prefix = given(&search.industry)
+        .map(|i| industry_prefix(i, reference))
+        .transpose()?;
+    filter.status = given(&search.status).map(parse_status).transpose()?;
+    Ok(filter)
+}
+
+/// One page of a search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchResult {
+    /// How many enterprises match in all.
+    pub total: u64,
+    /// The page number, from 1.
+    pub page: u64,
+    /// Enterprises per page.
+    pub per_page: u64,
+    /// The page, ordered by USCC.
+    pub enterprises: Vec<StoredEnterprise>,
+}
+
+/// Searches the stored registry; the database filters, counts and pages. `page` counts from 1;
+/// `per_page` is 1 to [`MAX_PER_PAGE`].
+pub async fn search(
+    store: &Store,
+    search: &Search,
+    page: u64,
+    per_page: u64,
+    reference: &Reference,
+) -> Result<SearchResult, AppError> {
+    if page == 0 {
+        return Err(argument(
+            "page 0 does not exist".to_string(),
+            "pages count from 1",
+        ));
+    }
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(argument(
+            format!("per_page {per_page} is outside 1–{MAX_PER_PAGE}"),
+            "page through larger results",
+        ));
+    }
+    let filter = search_filter(search, reference)?;
+    let found = store
+        .search_enterprises(&filter, (page - 1).saturating_mul(per_page), per_page)
+        .await?;
+    Ok(SearchResult {
+        total: found.total,
+        page,
+        per_page,
+        enterprises: found.enterprises,
+    })
+}
+
+/// The header of [`enterprises_csv`]: the registry format's English column names.
+pub const REGISTRY_HEADER: [&str; 7] = [
+    "uscc",
+    "name",
+    "region_code",
+    "industry_code",
+    "status",
+    "status_date",
+    "permit_no",
+];
+
+/// Enterprises as a registry file (CSV, UTF-8): what is exported can be imported again.
+pub fn enterprises_csv(enterprises: &[StoredEnterprise]) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    // Writing into a Vec cannot fail.
+    let _ = writer.write_record(REGISTRY_HEADER);
+    for e in enterprises {
+        let _ = writer.write_record([
+            e.uscc.as_str(),
+            &e.name,
+            &e.region.to_string(),
+            &e.industry.to_string(),
+            e.status.as_str(),
+            &e.status_date.map(|d| d.to_string()).unwrap_or_default(),
+            e.permit_no.as_deref().unwrap_or(""),
+        ]);
+    }
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// An enterprise with both of its histories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnterpriseRecord {
+    /// The current record.
+    pub enterprise: StoredEnterprise,
+    /// Its status history, oldest first.
+    pub statuses: Vec<StatusEntry>,
+    /// The recorded changes of its other fields, oldest first.
+    pub changes: Vec<FieldChangeEntry>,
+}
+
+/// An enterprise's record and histories; an invalid USCC is an argument error, an unknown one
+/// not found.
+pub async fn record(store: &Store, uscc: &str) -> Result<EnterpriseRecord, AppError> {
+    let uscc = parse_uscc(uscc)?;
+    Ok(EnterpriseRecord {
+        enterprise: store.enterprise(&uscc).await?,
+        statuses: store.status_history(&uscc).await?,
+        changes: store.field_changes(&uscc).await?,
+    })
+}
+
+/// Like [`import`], for an uploaded file: `file_name` is only a label (its extension tells the
+/// format); the status-history reason is `import upload <file_name>`.
+pub async fn import_upload(
+    store: &Store,
+    file_name: &str,
+    bytes: &[u8],
+    reference: &Reference,
+    apply: bool,
+    actor: &str,
+) -> Result<Import, AppError> {
+    let file = ingest::registry::read_registry(
+        Source::Bytes {
+            name: file_name,
+            bytes,
+        },
+        reference,
+        &ReadOptions::default(),
+    )
+    .map_err(|issues| AppError::input("the uploaded registry", issues))?;
+    let changes = if apply {
+        store
+            .import_registry(&file, &format!("upload {file_name}"), actor)
+            .await?
+    } else {
+        store.registry_changes(&file).await?
+    };
+    Ok(Import {
+        applied: apply && !changes.is_empty(),
+        changes,
+    })
+}
+
+/// A status change recorded by hand.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusUpdate {
+    /// The new status (English or Chinese).
+    pub status: String,
+    /// Its date, `2024-05-31`, when known.
+    pub date: Option<String>,
+    /// Why; recorded in the status history and the audit log.
+    pub note: String,
+    /// The revision the caller saw; when given and the record has changed since, nothing is
+    /// written.
+    pub revision: Option<i64>,
+}
+
+/// Records a status change: appends to the status history and writes an audit entry
+/// ([`STATUS_ACTION`]) in one transaction, conditional on the record's revision. Refuses a
+/// change to the status and date the enterprise already has. Returns the updated record.
+pub async fn change_status(
+    store: &Store,
+    uscc: &str,
+    update: &StatusUpdate,
+    actor: &str,
+) -> Result<StoredEnterprise, AppError> {
+    let uscc = parse_uscc(uscc)?;
+    let status = parse_status(&update.status)?;
+    let status_date = update
+        .date
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| Date::parse(d).map_err(|e| argument(e.to_string(), "write dates as `2024-05-31`")))
+        .transpose()?;
+    let note = update.note.trim();
+    if note.is_empty() {
+        return Err(argument(
+            "a status change needs a note saying why".to_string(),
+            "e.g. `{\"status\": \"closed\", \"date\": \"2024-05-31\", \"note\": \"closure notice 2024-17\"}`",
+        ));
+    }
+    let current = store.enterprise(&uscc).await?;
+    if let Some(revision) = update.revision.filter(|r| *r != current.revision) {
+        return Err(AppError::Store {
+            message: format!(
+                "enterprise `{uscc}` is at revision {}, not {revision}: it changed since it was read; nothing was changed",
+                current.revision
+            ),
+            code: "conflict",
+        });
+    }
+    if current.status == status && current.status_date == status_date {
+        return Err(AppError::Store {
+            message: format!(
+                "enterprise `{uscc}` is already {status}{}: nothing to record",
+                status_date
+                    .map(|d| format!(" since {d}"))
+                    .unwrap_or_default()
+            ),
+            code: "conflict",
+        });
+    }
+    store
+        .change_statuses(
+            &[StatusChange {
+                uscc,
+                revision: current.revision,
+                status,
+                status_date,
+                reason: note.to_string(),
+            }],
+            STATUS_ACTION,
+            actor,
+        )
+        .await?;
+    Ok(store.enterprise(&uscc).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -609,5 +939,105 @@ mod tests {
         assert!(err.to_string().contains("no rows for 2024"), "{err}");
         assert!(plan_writeoff(&enterprises, &years, 0, None).is_err());
         assert!(plan_writeoff(&enterprises, &activity(&[]), 1, None).is_err());
+    }
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::*;
+
+    #[test]
+    fn region_codes_at_any_level_become_prefixes() {
+        for (given, prefix) in [
+            ("44", "44"),
+            ("440000", "44"),
+            ("4400", "44"),
+            ("4401", "4401"),
+            ("440100", "4401"),
+            (" 440103 ", "440103"),
+            ("441900", "4419"),
+        ] {
+            assert_eq!(region_prefix(given).unwrap(), prefix, "{given}");
+        }
+        for bad in [
+            "4",
+            "440",
+            "44010",
+            "4401031",
+            "00",
+            "99",
+            "44%",
+            "4_",
+            "' OR 1=1 --",
+            "４４",
+        ] {
+            let err = region_prefix(bad).unwrap_err();
+            assert!(matches!(err, AppError::Argument { .. }), "{bad}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn industry_codes_resolve_to_their_section() {
+        let reference = crate::reference::bundled().unwrap();
+        for (given, prefix) in [
+            ("C", "C"),
+            ("c", "C"),
+            ("13", "C13"),
+            ("C13", "C13"),
+            ("135", "C135"),
+            ("1351", "C1351"),
+            ("d4430", "D4430"),
+        ] {
+            assert_eq!(
+                industry_prefix(given, &reference).unwrap(),
+                prefix,
+                "{given}"
+            );
+        }
+        for bad in ["A1351", "9999", "1", "13511", "U", "C_", "%", "' OR 1=1 --"] {
+            let err = industry_prefix(bad, &reference).unwrap_err();
+            assert!(matches!(err, AppError::Argument { .. }), "{bad}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn free_text_is_a_normalised_name_and_maybe_a_uscc_prefix() {
+        let reference = crate::reference::bundled().unwrap();
+        let filter = |q: &str| {
+            search_filter(
+                &Search {
+                    q: Some(q.to_string()),
+                    ..Search::default()
+                },
+                &reference,
+            )
+        };
+        assert_eq!(
+            filter("9113abc").unwrap().text,
+            Some(TextMatch {
+                name: "9113abc".to_string(),
+                uscc_prefix: Some("9113ABC".to_string()),
+            })
+        );
+        assert_eq!(
+            filter(" （样例） Ａ").unwrap().text,
+            Some(TextMatch {
+                name: "(样例)a".to_string(),
+                uscc_prefix: None,
+            })
+        );
+        assert_eq!(filter("   ").unwrap().text, None);
+        assert!(filter(&"羊".repeat(MAX_QUERY_CHARS)).is_ok());
+        assert!(filter(&"羊".repeat(MAX_QUERY_CHARS + 1)).is_err());
+        let status = search_filter(
+            &Search {
+                status: Some("关闭".to_string()),
+                ..Search::default()
+            },
+            &reference,
+        )
+        .unwrap();
+        assert_eq!(status.status, Some(Status::Closed));
+        assert!(parse_status("paused").is_err());
     }
 }
