@@ -241,6 +241,112 @@ impl Store {
     }
 }
 
+/// One per-row result as aggregation needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultFigures {
+    /// Year.
+    pub year: u16,
+    /// The enterprise's region.
+    pub region_code: String,
+    /// The row's industry class.
+    pub industry_code: String,
+    /// Pollutant code.
+    pub pollutant: String,
+    /// Generated.
+    pub generated: f64,
+    /// Emitted.
+    pub emitted: f64,
+    /// Whether the result carries a flag.
+    pub flagged: bool,
+}
+
+impl Store {
+    /// The most recent run, if any.
+    pub async fn latest_run(&self) -> Result<Option<RunInfo>, StoreError> {
+        let row = sqlx::query("SELECT * FROM run ORDER BY id DESC LIMIT 1")
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(run_info).transpose()
+    }
+
+    /// How many per-row results a run has.
+    pub async fn run_result_count(&self, id: i64) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM run_result WHERE run_id = $1")
+            .bind(id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// One page of a run's per-row results, in activity-row order (then pollutant): at most
+    /// `limit` results after the first `offset`.
+    pub async fn run_results_page(
+        &self,
+        id: i64,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<ResultRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT activity_row, year, uscc, region_code, industry_code, unit_id, outlet_id, \
+             pollutant, generated, emitted, coefficient_row, flags FROM run_result \
+             WHERE run_id = $1 ORDER BY activity_row, pollutant LIMIT $2 OFFSET $3",
+        )
+        .bind(id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(result_record).collect()
+    }
+
+    /// Streams every per-row result of a run to `f`, in no particular order, holding one row at
+    /// a time: aggregating a run of millions of results needs memory for the groups only.
+    pub async fn each_run_result(
+        &self,
+        id: i64,
+        mut f: impl FnMut(ResultFigures),
+    ) -> Result<u64, StoreError> {
+        use futures_util::TryStreamExt;
+        let mut rows = sqlx::query(
+            "SELECT year, region_code, industry_code, pollutant, generated, emitted, flags \
+             FROM run_result WHERE run_id = $1",
+        )
+        .bind(id)
+        .fetch(self.pool());
+        let mut count = 0;
+        while let Some(r) = rows.try_next().await? {
+            count += 1;
+            f(ResultFigures {
+                year: u16::try_from(r.try_get::<i64, _>("year")?).unwrap_or(0),
+                region_code: r.try_get("region_code")?,
+                industry_code: r.try_get("industry_code")?,
+                pollutant: r.try_get("pollutant")?,
+                generated: r.try_get("generated")?,
+                emitted: r.try_get("emitted")?,
+                flagged: !r.try_get::<String, _>("flags")?.is_empty(),
+            });
+        }
+        Ok(count)
+    }
+}
+
+fn result_record(r: &AnyRow) -> Result<ResultRecord, StoreError> {
+    Ok(ResultRecord {
+        activity_row: u64::try_from(r.try_get::<i64, _>("activity_row")?).unwrap_or(0),
+        year: u16::try_from(r.try_get::<i64, _>("year")?).unwrap_or(0),
+        uscc: r.try_get("uscc")?,
+        region_code: r.try_get("region_code")?,
+        industry_code: r.try_get("industry_code")?,
+        unit_id: r.try_get("unit_id")?,
+        outlet_id: r.try_get("outlet_id")?,
+        pollutant: r.try_get("pollutant")?,
+        generated: r.try_get("generated")?,
+        emitted: r.try_get("emitted")?,
+        coefficient_row: u64::try_from(r.try_get::<i64, _>("coefficient_row")?).unwrap_or(0),
+        flags: r.try_get("flags")?,
+    })
+}
+
 impl RunWriter {
     /// The run's id (valid once finished).
     pub fn id(&self) -> i64 {
@@ -383,4 +489,113 @@ fn run_info(r: &AnyRow) -> Result<RunInfo, StoreError> {
             rows_unaccounted: count("rows_unaccounted")?,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store_tests::each_backend;
+
+    use super::*;
+
+    fn run(actor: &str) -> NewRun {
+        NewRun {
+            started_at: crate::now_utc(),
+            actor: actor.into(),
+            set_id: "npsc1-excerpt".into(),
+            edition: Some(1),
+            content_hash: "h".into(),
+            selector: "npsc1-excerpt@1".into(),
+            rule: None,
+            accounting_date: None,
+            coefficients_path: None,
+            registry_path: "upload:registry.csv".into(),
+            registry_hash: "rh".into(),
+            activity_path: "upload:activity.json".into(),
+            activity_hash: "ah".into(),
+            options: "region_level=province; industry_level=all".into(),
+        }
+    }
+
+    fn result(row: u64, pollutant: &str, emitted: f64, flags: &str) -> ResultRecord {
+        ResultRecord {
+            activity_row: row,
+            year: 2023,
+            uscc: "91350100MA2XYZ1234".into(),
+            region_code: if row % 2 == 0 { "350102" } else { "130481" }.into(),
+            industry_code: "4430".into(),
+            unit_id: None,
+            outlet_id: None,
+            pollutant: pollutant.into(),
+            generated: emitted * 2.0,
+            emitted,
+            coefficient_row: row + 10,
+            flags: flags.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn results_are_paged_counted_and_streamed() {
+        each_backend(|store| async move {
+            assert_eq!(store.latest_run().await.unwrap(), None);
+            let mut writer = store.begin_run(run("first")).await.unwrap();
+            // Written out of order: pages come back in activity-row order.
+            let results: Vec<_> = (2..=501)
+                .rev()
+                .flat_map(|r| {
+                    [
+                        result(r, "SO2", r as f64, ""),
+                        result(r, "NOX", 0.5, "direct_fallback"),
+                    ]
+                })
+                .collect();
+            writer.add_results(&results).await.unwrap();
+            let first = writer.finish(RunCounts::default(), &[], 1).await.unwrap();
+            let writer = store.begin_run(run("second")).await.unwrap();
+            let second = writer.finish(RunCounts::default(), &[], 1).await.unwrap();
+
+            let latest = store.latest_run().await.unwrap().expect("a run");
+            assert_eq!((latest.id, latest.run.actor.as_str()), (second, "second"));
+            assert_eq!(store.run_result_count(first).await.unwrap(), 1000);
+            assert_eq!(store.run_result_count(second).await.unwrap(), 0);
+
+            let page = store.run_results_page(first, 0, 3).await.unwrap();
+            assert_eq!(
+                page.iter()
+                    .map(|r| (r.activity_row, r.pollutant.as_str()))
+                    .collect::<Vec<_>>(),
+                [(2, "NOX"), (2, "SO2"), (3, "NOX")]
+            );
+            let last = store.run_results_page(first, 998, 10).await.unwrap();
+            assert_eq!(last.len(), 2);
+            assert_eq!(last[1], result(501, "SO2", 501.0, ""));
+            assert!(
+                store
+                    .run_results_page(first, 1000, 10)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+
+            let mut emitted = 0.0;
+            let mut flagged = 0;
+            let mut regions = std::collections::BTreeSet::new();
+            let count = store
+                .each_run_result(first, |r| {
+                    emitted += r.emitted;
+                    flagged += usize::from(r.flagged);
+                    regions.insert(r.region_code);
+                })
+                .await
+                .unwrap();
+            assert_eq!(count, 1000);
+            // 2 + … + 501 = 125 750, plus 500 × 0.5.
+            assert_eq!(emitted, 125_750.0 + 250.0);
+            assert_eq!(flagged, 500);
+            assert_eq!(
+                regions.into_iter().collect::<Vec<_>>(),
+                ["130481", "350102"]
+            );
+        })
+        .await;
+    }
 }
