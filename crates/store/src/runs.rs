@@ -521,7 +521,12 @@ mod tests {
             activity_row: row,
             year: 2023,
             uscc: "91350100MA2XYZ1234".into(),
-            region_code: if row % 2 == 0 { "350102" } else { "130481" }.into(),
+            region_code: if row.is_multiple_of(2) {
+                "350102"
+            } else {
+                "130481"
+            }
+            .into(),
             industry_code: "4430".into(),
             unit_id: None,
             outlet_id: None,
