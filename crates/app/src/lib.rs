@@ -8,6 +8,7 @@
 //! - [`output`]: totals as a table for people, CSV or JSON.
 //! - [`registry`]: the enterprise registry in the database: change-set imports, status
 //!   history, writeoff of inactive enterprises, matching other sources by USCC.
+//! - [`runs`], [`upload`]: stored runs (of files or uploads), stale runs, statistics.
 //!
 //! Errors are [`AppError`]: user errors (bad input, exit status 1) or internal errors (exit 2),
 //! each with a stable code.
@@ -21,6 +22,7 @@ pub mod reference;
 pub mod registry;
 pub mod runs;
 pub mod tokens;
+pub mod upload;
 pub mod validate;
 
 pub use error::{AppError, ErrorKind};

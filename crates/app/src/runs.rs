@@ -1,13 +1,21 @@
 //! Stored accounting runs: account and store the run with its provenance in one transaction,
-//! list and export runs, and find the runs that are out of date (a newer edition would now be
-//! resolved for them, or an input file changed).
+//! list and export runs, find the runs that are out of date (a newer edition would now be
+//! resolved for them, or an input file changed), and aggregate a stored run's figures into
+//! statistics at any region and industry level.
+//!
+//! Inputs read from files are recorded by absolute path and SHA-256; uploaded inputs (see
+//! [`crate::upload`]) as `upload:<file name>` and the SHA-256 of their bytes. An upload cannot
+//! change after the run, so [`stale`] says nothing about uploaded inputs.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use accounting::codes::RegionCode;
+use accounting::codes::{IndustryCode, IndustryLevel, RegionCode, RegionLevel};
 use accounting::coefficient::CoefficientSet;
 use accounting::engine::Emission;
+use accounting::pollutant::PollutantId;
 use accounting::render::{Precision, quantity};
+use accounting::totals::{CompensatedSum, Grouping};
 use ingest::reference::Reference;
 use sha2::{Digest, Sha256};
 use store::editions::{DateRule, Selector};
@@ -69,6 +77,18 @@ fn absolute(path: &Path) -> String {
         .display()
         .to_string()
 }
+
+/// How a run's input is recorded: an absolute path (or `upload:<file name>`) and its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    /// Absolute path, or `upload:<file name>`.
+    pub path: String,
+    /// SHA-256, hex.
+    pub hash: String,
+}
+
+/// The prefix of an uploaded input's recorded path.
+pub const UPLOAD_PREFIX: &str = "upload:";
 
 /// Results per message from the accounting thread to the database writer.
 const BATCH: usize = 2000;
@@ -132,7 +152,40 @@ pub async fn account_and_store(
     reference: Reference,
     actor: &str,
 ) -> Result<(i64, AccountReport), AppError> {
+    let inputs = [
+        Input {
+            path: absolute(&settings.registry),
+            hash: file_hash(&settings.registry)?,
+        },
+        Input {
+            path: absolute(&settings.activity),
+            hash: file_hash(&settings.activity)?,
+        },
+    ];
+    store_run(
+        store,
+        Arc::new(set),
+        provenance,
+        settings,
+        Arc::new(reference),
+        actor,
+        inputs,
+    )
+    .await
+}
+
+/// [`account_and_store`] with the inputs' records given: the registry's, then the activity's.
+pub(crate) async fn store_run(
+    store: &Store,
+    set: Arc<CoefficientSet>,
+    provenance: Provenance,
+    settings: AccountSettings,
+    reference: Arc<Reference>,
+    actor: &str,
+    inputs: [Input; 2],
+) -> Result<(i64, AccountReport), AppError> {
     let started = std::time::Instant::now();
+    let [registry, activity] = inputs;
     let run = NewRun {
         started_at: store::now_utc(),
         actor: actor.to_string(),
@@ -143,10 +196,10 @@ pub async fn account_and_store(
         rule: provenance.rule,
         accounting_date: provenance.date,
         coefficients_path: provenance.coefficients_path,
-        registry_path: absolute(&settings.registry),
-        registry_hash: file_hash(&settings.registry)?,
-        activity_path: absolute(&settings.activity),
-        activity_hash: file_hash(&settings.activity)?,
+        registry_path: registry.path,
+        registry_hash: registry.hash,
+        activity_path: activity.path,
+        activity_hash: activity.hash,
         options: format!(
             "region_level={}; industry_level={}; missing_operation_rate={:?}",
             settings.grouping.region,
@@ -234,7 +287,8 @@ pub struct StaleRun {
 
 /// Finds the runs that are out of date: a newer published edition of their set would now be
 /// resolved for their accounting date (or as `latest` when they had none), or the registry or
-/// activity file changed or disappeared.
+/// activity file changed or disappeared. Uploaded inputs (`upload:<file name>`) are kept only
+/// as their hash and cannot change, so nothing is said about them.
 pub async fn stale(store: &Store) -> Result<Vec<StaleRun>, AppError> {
     let mut out = Vec::new();
     for run in store.runs().await? {
@@ -267,6 +321,9 @@ pub async fn stale(store: &Store) -> Result<Vec<StaleRun>, AppError> {
             ("registry", &run.run.registry_path, &run.run.registry_hash),
             ("activity", &run.run.activity_path, &run.run.activity_hash),
         ] {
+            if path.starts_with(UPLOAD_PREFIX) {
+                continue;
+            }
             match file_hash(Path::new(path)) {
                 Ok(now) if &now == hash => {}
                 Ok(_) => reasons.push(format!("the {what} file `{path}` changed")),
@@ -374,4 +431,353 @@ pub async fn list(store: &Store) -> Result<Vec<RunInfo>, AppError> {
 /// One run.
 pub async fn show(store: &Store, id: i64) -> Result<RunInfo, AppError> {
     Ok(store.run(id).await?)
+}
+
+/// The grouping a run's totals were stored at, read back from its recorded options
+/// (`region_level=…; industry_level=…`); province and all industries when not recorded.
+pub fn run_grouping(run: &RunInfo) -> Grouping {
+    let mut grouping = Grouping {
+        region: RegionLevel::Province,
+        industry: None,
+    };
+    for part in run.run.options.split(';') {
+        match part.trim().split_once('=') {
+            Some(("region_level", level)) => {
+                if let Some(level) = RegionLevel::parse(level) {
+                    grouping.region = level;
+                }
+            }
+            Some(("industry_level", level)) => {
+                if let Ok(level) = crate::account::parse_industry_level(level) {
+                    grouping.industry = level;
+                }
+            }
+            _ => {}
+        }
+    }
+    grouping
+}
+
+/// What statistics to compute from a stored run.
+#[derive(Debug, Clone, Default)]
+pub struct StatisticsQuery {
+    /// The run; the most recent one when `None`.
+    pub run: Option<i64>,
+    /// Only this year.
+    pub year: Option<u16>,
+    /// Only this pollutant (code or name).
+    pub pollutant: Option<String>,
+    /// Region level; the run's own when `None`.
+    pub region_level: Option<RegionLevel>,
+    /// Industry level (`Some(None)` = all industries together); the run's own when `None`.
+    pub industry_level: Option<Option<IndustryLevel>>,
+}
+
+/// Where statistics were aggregated from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatisticsSource {
+    /// The run's stored totals (the requested levels are as coarse as the run's or coarser).
+    Totals,
+    /// The run's stored per-row results (a level finer than the run's totals).
+    Results,
+}
+
+impl StatisticsSource {
+    /// `totals` or `results`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatisticsSource::Totals => "totals",
+            StatisticsSource::Results => "results",
+        }
+    }
+}
+
+/// One line of statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatisticsLine {
+    /// Year.
+    pub year: u16,
+    /// Region at the level (`None` = national).
+    pub region: Option<RegionCode>,
+    /// Its name path, `全国` for national.
+    pub region_name: String,
+    /// Industry at the level (`None` = all).
+    pub industry: Option<IndustryCode>,
+    /// Its name, `全部行业` for all.
+    pub industry_name: String,
+    /// Pollutant code.
+    pub pollutant_code: String,
+    /// Pollutant name.
+    pub pollutant_name: String,
+    /// Report unit.
+    pub unit: String,
+    /// Generated (compensated sum).
+    pub generated: f64,
+    /// Emitted (compensated sum).
+    pub emitted: f64,
+    /// Results covered.
+    pub rows: u64,
+    /// Of those, flagged.
+    pub flagged_rows: u64,
+}
+
+/// Statistics of a stored run, with the run for provenance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statistics {
+    /// The run aggregated.
+    pub run: RunInfo,
+    /// The levels of the lines.
+    pub grouping: Grouping,
+    /// What was aggregated.
+    pub source: StatisticsSource,
+    /// Sorted by year, region, industry and pollutant (catalog order).
+    pub lines: Vec<StatisticsLine>,
+}
+
+type StatKey = (u16, Option<RegionCode>, Option<IndustryCode>, PollutantId);
+
+#[derive(Default)]
+struct StatCell {
+    generated: CompensatedSum,
+    emitted: CompensatedSum,
+    rows: u64,
+    flagged_rows: u64,
+}
+
+/// Totals of a stored run at any region and industry level, filtered by year and pollutant.
+/// Levels as coarse as the run's own (or coarser) are summed from its stored totals; a finer
+/// level is aggregated from its per-row results, streamed from the database so that memory
+/// holds the groups only. Sums are compensated; the order is deterministic.
+pub async fn statistics(
+    store: &Store,
+    reference: &Reference,
+    query: &StatisticsQuery,
+) -> Result<Statistics, AppError> {
+    let run = match query.run {
+        Some(id) => store.run(id).await?,
+        None => store.latest_run().await?.ok_or_else(|| AppError::Store {
+            message: "there is no stored run yet".to_string(),
+            code: "not-found",
+        })?,
+    };
+    let own = run_grouping(&run);
+    let grouping = Grouping {
+        region: query.region_level.unwrap_or(own.region),
+        industry: query.industry_level.unwrap_or(own.industry),
+    };
+    let pollutant = query
+        .pollutant
+        .as_deref()
+        .map(|p| {
+            reference
+                .pollutants
+                .lookup(p)
+                .ok_or_else(|| AppError::Argument {
+                    message: format!("unknown pollutant `{p}`"),
+                    hint: Some("use a code such as `SO2` or a name such as `二氧化硫`".to_string()),
+                })
+        })
+        .transpose()?;
+    let industry_from_totals = match (grouping.industry, own.industry) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(wanted), Some(have)) => wanted <= have,
+    };
+    let source = if grouping.region <= own.region && industry_from_totals {
+        StatisticsSource::Totals
+    } else {
+        StatisticsSource::Results
+    };
+    let mut cells: std::collections::BTreeMap<StatKey, StatCell> = Default::default();
+    let mut unknown: Option<String> = None;
+    {
+        let mut add = |year: u16,
+                       region: Option<&str>,
+                       industry: Option<&str>,
+                       code: &str,
+                       figures: (f64, f64, u64, u64)| {
+            if query.year.is_some_and(|y| y != year) {
+                return;
+            }
+            let Some(id) = reference.pollutants.lookup(code) else {
+                unknown.get_or_insert_with(|| format!("pollutant `{code}`"));
+                return;
+            };
+            if pollutant.is_some_and(|p| p != id) {
+                return;
+            }
+            let region = match region.map(RegionCode::parse) {
+                None => None,
+                Some(Ok(code)) => reference.regions.at_level(code, grouping.region),
+                Some(Err(_)) => {
+                    unknown.get_or_insert_with(|| format!("region `{}`", region.unwrap_or("")));
+                    return;
+                }
+            };
+            let industry = match (grouping.industry, industry.map(IndustryCode::parse)) {
+                (None, _) | (_, None) => None,
+                (Some(level), Some(Ok(code))) => {
+                    reference.industries.at_level(&code, level).or(Some(code))
+                }
+                (Some(_), Some(Err(_))) => {
+                    unknown.get_or_insert_with(|| format!("industry `{}`", industry.unwrap_or("")));
+                    return;
+                }
+            };
+            let cell = cells.entry((year, region, industry, id)).or_default();
+            cell.generated.add(figures.0);
+            cell.emitted.add(figures.1);
+            cell.rows += figures.2;
+            cell.flagged_rows += figures.3;
+        };
+        match source {
+            StatisticsSource::Totals => {
+                for t in store.run_totals(run.id).await? {
+                    add(
+                        t.year,
+                        t.region_code.as_deref(),
+                        t.industry_code.as_deref(),
+                        &t.pollutant,
+                        (t.generated, t.emitted, t.rows, t.flagged_rows),
+                    );
+                }
+            }
+            StatisticsSource::Results => {
+                store
+                    .each_run_result(run.id, |r| {
+                        add(
+                            r.year,
+                            Some(&r.region_code),
+                            Some(&r.industry_code),
+                            &r.pollutant,
+                            (r.generated, r.emitted, 1, u64::from(r.flagged)),
+                        );
+                    })
+                    .await?;
+            }
+        }
+    }
+    if let Some(what) = unknown {
+        return Err(AppError::Internal(format!(
+            "run {} holds a {what} that the reference data does not know",
+            run.id
+        )));
+    }
+    let lines = cells
+        .into_iter()
+        .map(|((year, region, industry, id), cell)| {
+            let pollutant = reference.pollutants.get(id);
+            StatisticsLine {
+                year,
+                region_name: match region {
+                    None => "全国".to_string(),
+                    Some(code) => reference.regions.path_name(code).unwrap_or_default(),
+                },
+                region,
+                industry_name: match &industry {
+                    None => "全部行业".to_string(),
+                    Some(code) => reference
+                        .industries
+                        .get(code)
+                        .map(|i| i.name.clone())
+                        .unwrap_or_default(),
+                },
+                industry,
+                pollutant_code: pollutant.code.clone(),
+                pollutant_name: pollutant.name.clone(),
+                unit: pollutant.report_unit.symbol().to_string(),
+                generated: cell.generated.value(),
+                emitted: cell.emitted.value(),
+                rows: cell.rows,
+                flagged_rows: cell.flagged_rows,
+            }
+        })
+        .collect();
+    Ok(Statistics {
+        run,
+        grouping,
+        source,
+        lines,
+    })
+}
+
+/// Statistics as CSV: the columns of `npsc account --format csv` plus the run and its edition.
+pub fn statistics_csv(stats: &Statistics) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let _ = writer.write_record([
+        "year",
+        "region_level",
+        "region_code",
+        "region_name",
+        "industry_level",
+        "industry_code",
+        "industry_name",
+        "pollutant_code",
+        "pollutant",
+        "unit",
+        "generated",
+        "emitted",
+        "rows",
+        "flagged_rows",
+        "run",
+        "set_id",
+        "edition",
+        "content_hash",
+    ]);
+    let industry_level = stats.grouping.industry.map(|l| l.as_str()).unwrap_or("all");
+    for l in &stats.lines {
+        let _ = writer.write_record([
+            l.year.to_string(),
+            stats.grouping.region.as_str().to_string(),
+            l.region.map(|r| r.to_string()).unwrap_or_default(),
+            l.region_name.clone(),
+            industry_level.to_string(),
+            l.industry
+                .as_ref()
+                .map(|i| i.to_string())
+                .unwrap_or_default(),
+            l.industry_name.clone(),
+            l.pollutant_code.clone(),
+            l.pollutant_name.clone(),
+            l.unit.clone(),
+            quantity(l.generated, Precision::Exact),
+            quantity(l.emitted, Precision::Exact),
+            l.rows.to_string(),
+            l.flagged_rows.to_string(),
+            stats.run.id.to_string(),
+            stats.run.run.set_id.clone(),
+            stats
+                .run
+                .run
+                .edition
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
+            stats.run.run.content_hash.clone(),
+        ]);
+    }
+    String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// One page of a run's per-row results (activity-row order), and how many there are.
+pub async fn results_page(
+    store: &Store,
+    id: i64,
+    page: u64,
+    per_page: u64,
+) -> Result<(RunInfo, u64, Vec<store::runs::ResultRecord>), AppError> {
+    let run = store.run(id).await?;
+    let total = store.run_result_count(id).await?;
+    let offset = page.saturating_sub(1).saturating_mul(per_page);
+    let results = store.run_results_page(id, offset, per_page).await?;
+    Ok((run, total, results))
+}
+
+/// A run's totals as stored (at the run's own grouping).
+pub async fn totals(
+    store: &Store,
+    id: i64,
+) -> Result<(RunInfo, Vec<store::runs::TotalRecord>), AppError> {
+    let run = store.run(id).await?;
+    let totals = store.run_totals(id).await?;
+    Ok((run, totals))
 }
