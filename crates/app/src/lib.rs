@@ -10,6 +10,8 @@
 //!   history, writeoff of inactive enterprises, matching other sources by USCC.
 //! - [`runs`], [`upload`]: stored runs (of files or uploads), stale runs, statistics.
 //!
+//! - [`sheet`]: tabular views rendered as a table, CSV or JSON.
+//!
 //! Errors are [`AppError`]: user errors (bad input, exit status 1) or internal errors (exit 2),
 //! each with a stable code.
 
@@ -21,6 +23,7 @@ pub mod output;
 pub mod reference;
 pub mod registry;
 pub mod runs;
+pub mod sheet;
 pub mod tokens;
 pub mod upload;
 pub mod validate;

@@ -1,0 +1,145 @@
+//! Tabular views (a header and rows of rendered cells) and their renderings: an aligned table
+//! for a terminal, CSV, JSON (one array of objects per view). Cells are already-rendered text,
+//! numbers through [`accounting::render::quantity`], so every format shows the same digits.
+
+use crate::output::display_width;
+
+/// One tabular view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sheet {
+    /// A stable name, e.g. `comparison`.
+    pub name: String,
+    /// A title for people, e.g. `对比 Comparison`.
+    pub title: String,
+    /// Column names (stable, English).
+    pub header: Vec<String>,
+    /// Rows of cells, each as long as the header.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Sheet {
+    /// An empty sheet.
+    pub fn new(name: &str, title: &str, header: &[&str]) -> Sheet {
+        Sheet {
+            name: name.to_string(),
+            title: title.to_string(),
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Appends a row (padded or cut to the header's length).
+    pub fn push(&mut self, mut row: Vec<String>) {
+        row.resize(self.header.len(), String::new());
+        self.rows.push(row);
+    }
+}
+
+/// Columns aligned for a terminal (East Asian wide characters count two).
+pub fn table(header: &[String], rows: &[Vec<String>]) -> String {
+    let columns = header.len();
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .map(|r| display_width(&r[c]))
+                .chain(std::iter::once(display_width(&header[c])))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if c + 1 < columns {
+                line.push_str(&" ".repeat(widths[c] - display_width(cell) + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Every sheet as a titled table.
+pub fn render_tables(sheets: &[Sheet]) -> String {
+    let mut out = String::new();
+    for (i, sheet) in sheets.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!("{}\n", sheet.title));
+        if sheet.rows.is_empty() {
+            out.push_str("(none)\n");
+        } else {
+            out.push_str(&table(&sheet.header, &sheet.rows));
+        }
+    }
+    out
+}
+
+/// One sheet as CSV.
+pub fn render_csv(sheet: &Sheet) -> Result<String, crate::AppError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let internal = |e: csv::Error| crate::AppError::Internal(format!("writing CSV: {e}"));
+    writer.write_record(&sheet.header).map_err(internal)?;
+    for row in &sheet.rows {
+        writer.write_record(row).map_err(internal)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| crate::AppError::Internal(format!("writing CSV: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| crate::AppError::Internal(e.to_string()))
+}
+
+/// Sheets as one JSON object: `{ "<name>": [ {column: cell, …}, … ], … }` plus `extra` fields
+/// first.
+pub fn render_json(extra: &[(&str, serde_json::Value)], sheets: &[Sheet]) -> String {
+    let mut object = serde_json::Map::new();
+    for (k, v) in extra {
+        object.insert((*k).to_string(), v.clone());
+    }
+    for sheet in sheets {
+        let rows: Vec<serde_json::Value> = sheet
+            .rows
+            .iter()
+            .map(|row| {
+                let mut o = serde_json::Map::new();
+                for (h, cell) in sheet.header.iter().zip(row) {
+                    o.insert(h.clone(), serde_json::Value::String(cell.clone()));
+                }
+                serde_json::Value::Object(o)
+            })
+            .collect();
+        object.insert(sheet.name.clone(), serde_json::Value::Array(rows));
+    }
+    let mut text = serde_json::to_string_pretty(&serde_json::Value::Object(object))
+        .unwrap_or_else(|_| "{}".to_string());
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_format() {
+        let mut sheet = Sheet::new("t", "表 Table", &["name", "value"]);
+        sheet.push(vec!["二氧化硫".into(), "1.5".into()]);
+        sheet.push(vec!["NOx".into()]);
+        assert_eq!(
+            render_tables(std::slice::from_ref(&sheet)),
+            "表 Table\nname      value\n二氧化硫  1.5\nNOx\n"
+        );
+        assert_eq!(
+            render_csv(&sheet).expect("csv"),
+            "name,value\n二氧化硫,1.5\nNOx,\n"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&render_json(&[("k", 1.into())], &[sheet])).expect("json");
+        assert_eq!(json["k"], 1);
+        assert_eq!(json["t"][0]["name"], "二氧化硫");
+    }
+}
