@@ -5,6 +5,8 @@
 //! Each module owns one group of endpoints and returns its `OpenApiRouter`.
 
 mod editions;
+mod registry;
+mod pages;
 mod upload;
 
 use std::sync::atomic::Ordering;
@@ -105,6 +107,7 @@ pub(crate) fn too_large() -> ApiError {
     modifiers(&BearerAuth),
     tags(
         (name = "editions", description = "Coefficient sets and their versioned editions"),
+        (name = "registry", description = "The enterprise registry: search, status histories, change-set imports"),
     )
 )]
 struct ApiDoc;
@@ -131,6 +134,7 @@ impl utoipa::Modify for BearerAuth {
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(editions::routes())
+        .merge(registry::routes())
         .split_for_parts()
 }
 
@@ -145,6 +149,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(api)
+        .merge(pages::routes())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .layer(DefaultBodyLimit::max(state.upload_limit_bytes))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
