@@ -143,3 +143,88 @@ mod tests {
         assert_eq!(json["t"][0]["name"], "二氧化硫");
     }
 }
+
+/// Sheets as an Excel workbook: one worksheet per sheet (bold frozen header, numbers as
+/// numbers, fitted widths) and a last worksheet `provenance` of key–value lines (the coefficient
+/// edition and its content hash, the inputs, the options).
+pub fn render_xlsx(
+    sheets: &[Sheet],
+    provenance: &[(String, String)],
+) -> Result<Vec<u8>, crate::AppError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let internal = |e: rust_xlsxwriter::XlsxError| {
+        crate::AppError::Internal(format!("writing the workbook: {e}"))
+    };
+    let mut workbook = Workbook::new();
+    let bold = Format::new().set_bold();
+    let number = Format::new().set_num_format("General");
+    for sheet in sheets {
+        let worksheet = workbook.add_worksheet();
+        let name: String = sheet.name.chars().take(31).collect();
+        worksheet.set_name(&name).map_err(internal)?;
+        for (c, h) in sheet.header.iter().enumerate() {
+            worksheet
+                .write_string_with_format(0, col(c)?, h, &bold)
+                .map_err(internal)?;
+        }
+        // Codes, years and identifiers stay text even when they are all digits.
+        let text: Vec<bool> = sheet
+            .header
+            .iter()
+            .map(|h| h == "year" || h == "uscc" || h.ends_with("code") || h.ends_with("_id"))
+            .collect();
+        for (r, row) in sheet.rows.iter().enumerate() {
+            let r = u32::try_from(r + 1)
+                .map_err(|_| crate::AppError::Internal("too many rows for a worksheet".into()))?;
+            for (c, cell) in row.iter().enumerate() {
+                // A cell that is a plain finite number is written as a number.
+                match cell.parse::<f64>() {
+                    Ok(x)
+                        if x.is_finite()
+                            && !cell.contains(['e', 'E'])
+                            && !cell.starts_with('+')
+                            && looks_numeric(cell) =>
+                    {
+                        worksheet
+                            .write_number_with_format(r, col(c)?, x, &number)
+                            .map_err(internal)?;
+                    }
+                    _ => {
+                        worksheet.write_string(r, col(c)?, cell).map_err(internal)?;
+                    }
+                }
+            }
+        }
+        worksheet.set_freeze_panes(1, 0).map_err(internal)?;
+        worksheet.autofit();
+    }
+    let worksheet = workbook.add_worksheet();
+    worksheet.set_name("provenance").map_err(internal)?;
+    worksheet
+        .write_string_with_format(0, 0, "key", &bold)
+        .map_err(internal)?;
+    worksheet
+        .write_string_with_format(0, 1, "value", &bold)
+        .map_err(internal)?;
+    for (i, (k, v)) in provenance.iter().enumerate() {
+        let r = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        worksheet.write_string(r, 0, k).map_err(internal)?;
+        worksheet.write_string(r, 1, v).map_err(internal)?;
+    }
+    worksheet.autofit();
+    workbook.save_to_buffer().map_err(internal)
+}
+
+fn col(c: usize) -> Result<u16, crate::AppError> {
+    u16::try_from(c)
+        .map_err(|_| crate::AppError::Internal("too many columns for a worksheet".into()))
+}
+
+/// Digits with an optional sign and decimal point only: codes such as `4430` stay numbers, but a
+/// USCC or a year-like label never parses anyway; leading zeros (`0101`) are kept as text.
+fn looks_numeric(cell: &str) -> bool {
+    let digits = cell.strip_prefix('-').unwrap_or(cell);
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && !(digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0."))
+}
