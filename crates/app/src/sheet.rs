@@ -180,7 +180,8 @@ pub fn render_xlsx(
                 // A cell that is a plain finite number is written as a number.
                 match cell.parse::<f64>() {
                     Ok(x)
-                        if x.is_finite()
+                        if !text[c]
+                            && x.is_finite()
                             && !cell.contains(['e', 'E'])
                             && !cell.starts_with('+')
                             && looks_numeric(cell) =>
