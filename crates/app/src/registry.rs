@@ -601,6 +601,12 @@ pub fn search_filter(search: &Search, reference: &Reference) -> Result<Enterpris
                 "search by a part of the name or the start of the USCC",
             ));
         }
+        if q.chars().any(char::is_control) {
+            return Err(argument(
+                "q contains a control character".to_string(),
+                "search by a part of the name or the start of the USCC",
+            ));
+        }
         let uscc_prefix = q.to_ascii_uppercase();
         let uscc_prefix = (uscc_prefix.len() <= 18
             && uscc_prefix
@@ -1027,6 +1033,10 @@ mod search_tests {
             })
         );
         assert_eq!(filter("   ").unwrap().text, None);
+        assert!(
+            filter("a\u{0}b").is_err(),
+            "SQLite would cut the pattern at a NUL"
+        );
         assert!(filter(&"羊".repeat(MAX_QUERY_CHARS)).is_ok());
         assert!(filter(&"羊".repeat(MAX_QUERY_CHARS + 1)).is_err());
         let status = search_filter(

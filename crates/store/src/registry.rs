@@ -796,6 +796,14 @@ impl EnterpriseFilter {
             format!("${}", values.len())
         };
         if let Some(text) = &self.text {
+            // SQLite reads a pattern up to its first NUL, PostgreSQL refuses NUL in text.
+            if text.name.contains('\0') {
+                return Err(invalid_filter(
+                    "name text",
+                    &text.name.replace('\0', "\\0"),
+                    "no NUL character",
+                ));
+            }
             let mut name = String::new();
             if let Some(pre) = prefilter_pattern(&text.name) {
                 name.push_str(&format!("name LIKE {} AND ", bind(pre, &mut values)));

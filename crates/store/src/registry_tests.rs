@@ -696,6 +696,13 @@ async fn name_search_in_sql_is_normalize_name_and_values_stay_values() {
             // Values that are not what a filter promises never reach the database.
             for filter in [
                 EnterpriseFilter {
+                    text: Some(TextMatch {
+                        name: "a\0".to_string(),
+                        uscc_prefix: None,
+                    }),
+                    ..EnterpriseFilter::default()
+                },
+                EnterpriseFilter {
                     region_prefix: Some("44%".to_string()),
                     ..EnterpriseFilter::default()
                 },

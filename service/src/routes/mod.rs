@@ -5,6 +5,7 @@
 //! Each module owns one group of endpoints and returns its `OpenApiRouter`.
 
 mod editions;
+mod registry;
 mod pages;
 mod upload;
 
@@ -106,6 +107,7 @@ pub(crate) fn too_large() -> ApiError {
     modifiers(&BearerAuth),
     tags(
         (name = "editions", description = "Coefficient sets and their versioned editions"),
+        (name = "registry", description = "The enterprise registry: search, status histories, change-set imports"),
     )
 )]
 struct ApiDoc;
@@ -132,6 +134,7 @@ impl utoipa::Modify for BearerAuth {
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(editions::routes())
+        .merge(registry::routes())
         .split_for_parts()
 }
 
