@@ -22,13 +22,15 @@ export function barChart(bars, { title, unit } = {}) {
   const values = bars.map((b) => Math.max(0, Number(b.value) || 0));
   const top = ticks(Math.max(0, ...values));
   const scaleMax = top[top.length - 1] || 1;
-  const slot = Math.max(48, Math.min(110, 900 / Math.max(1, bars.length)));
   const left = 78;
   const right = 16;
+  // At least 560 px of plot, at most 140 px per bar; many bars make the chart wider.
+  const plotWidth = Math.max(560, Math.min(140, 900 / Math.max(1, bars.length)) * bars.length, 44 * bars.length);
+  const slot = plotWidth / Math.max(1, bars.length);
   const plotTop = 34;
   const plotHeight = 260;
   const labelSpace = 70;
-  const width = left + right + slot * bars.length;
+  const width = left + right + plotWidth;
   const height = plotTop + plotHeight + labelSpace;
   const y = (v) => plotTop + plotHeight - (v / scaleMax) * plotHeight;
 
@@ -56,7 +58,7 @@ export function barChart(bars, { title, unit } = {}) {
   const barsGroup = svg("g", { class: "bars" });
   bars.forEach((b, i) => {
     const v = values[i];
-    const barWidth = slot * 0.6;
+    const barWidth = Math.min(slot * 0.6, 72);
     const x = left + slot * i + (slot - barWidth) / 2;
     const barHeight = (v / scaleMax) * plotHeight;
     const g = svg("g", { class: "bar-group", "data-key": b.key });

@@ -226,3 +226,9 @@ export function start(render) {
 export function pathSegments() {
   return location.pathname.split("/").filter(Boolean).map(decodeURIComponent);
 }
+
+/** A run's edition: a link to its coefficients when the run used a stored edition. */
+export function editionLink(edition) {
+  if (edition.edition === null || edition.edition === undefined) return h("span", { text: edition.name });
+  return h("a", { href: `/sets/${seg(edition.set_id)}/editions/${edition.edition}`, text: edition.name });
+}

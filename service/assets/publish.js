@@ -168,18 +168,22 @@ function draftCard(draft, message) {
 }
 
 /** The other drafts (drafts are only listed for a token), each with a publish form. */
+let listing = 0;
 async function listDrafts(except) {
   const section = document.getElementById("drafts");
   if (!section) return;
+  // Only the latest call draws: an earlier one still waiting for the API gives way.
+  const mine = ++listing;
   section.replaceChildren();
   if (!getToken()) return;
   let editions;
   try {
     editions = await api("/api/v1/editions");
   } catch (e) {
-    section.append(errorBox(e));
+    if (mine === listing) section.append(errorBox(e));
     return;
   }
+  if (mine !== listing) return;
   // The draft just uploaded is shown above, with its own publish form.
   const drafts = editions.filter((e) => e.status === "draft" && e.name !== except);
   section.appendChild(h("h2", {}, "待发布草稿 ", h("span", { class: "en", text: "Drafts" })));

@@ -1,111 +1,145 @@
 // 核算运行 Run: one stored run's provenance, its regional totals as a table, and a bar chart of
-// one pollutant's totals by region (inline SVG). Numbers are the API's strings.
-import { api, h, page, pathSegments, seg, show, start, table } from "./common.js";
+// one pollutant's totals by region (inline SVG). At the run's own grouping the lines are the run's
+// stored totals (/api/v1/runs/{id}/totals); another region level comes from /api/v1/statistics.
+// Every number is the API's string.
+import { api, editionLink, h, page, pathSegments, seg, show, start, table } from "./common.js";
 import { barChart } from "./chart.js";
+
+const LEVELS = [
+  ["", "本次运行 The run's own"],
+  ["national", "全国 National"],
+  ["province", "省级 Province"],
+  ["prefecture", "地市级 Prefecture"],
+  ["county", "区县级 County"],
+];
 
 const COLUMNS = [
   ["year", "年份", "Year", "num"],
   ["region_code", "地区代码", "Region code"],
   ["region_name", "地区", "Region"],
-  ["industry_code", "行业", "Industry"],
+  ["industry_code", "行业代码", "Industry code"],
+  ["industry_name", "行业", "Industry"],
   ["pollutant", "污染物", "Pollutant"],
   ["unit", "单位", "Unit"],
   ["generated", "产生量", "Generated", "num"],
   ["emitted", "排放量", "Emitted", "num"],
-  ["rows", "行数", "Rows", "num"],
+  ["rows", "结果数", "Results", "num"],
+  ["flagged_rows", "标记", "Flagged", "num"],
 ];
-
-const LABELS = {
-  id: "编号 Run",
-  started_at: "开始 Started",
-  finished_at: "结束 Finished",
-  elapsed_ms: "耗时 ms Elapsed ms",
-  actor: "操作人 Actor",
-  set_id: "系数集 Set",
-  edition: "版本 Edition",
-  content_hash: "内容哈希 Content hash",
-  selector: "选择 Selector",
-  rule: "规则 Rule",
-  accounting_date: "核算日期 Accounting date",
-  registry_hash: "名录哈希 Registry hash",
-  activity_hash: "活动数据哈希 Activity hash",
-  rows_read: "读取行 Rows read",
-  rows_accounted: "已核算 Accounted",
-  rows_excluded: "排除 Excluded",
-  rows_unaccounted: "未核算 Unaccounted",
-};
-
-/** Scalar fields of an object, nested objects flattened one level. */
-function scalars(object) {
-  const out = [];
-  for (const [key, value] of Object.entries(object || {})) {
-    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-      for (const [k, v] of Object.entries(value)) if (v === null || typeof v !== "object") out.push([k, v]);
-    } else if (!Array.isArray(value)) out.push([key, value]);
-  }
-  return out;
-}
 
 start(async () => {
   const [, id] = pathSegments();
+  const level = new URLSearchParams(location.search).get("region_level") || "";
   const run = await api(`/api/v1/runs/${seg(id)}`);
-  const totalsData = await api(`/api/v1/runs/${seg(id)}/totals`);
-  const totals = Array.isArray(totalsData) ? totalsData : totalsData.totals || [];
-  const main = page("核算运行", "Run", `#${id}`);
+  const main = page("核算运行", "Run", `#${run.id} · ${run.edition.name}`);
+  main.appendChild(runCard(run));
 
-  main.appendChild(
-    h(
-      "section",
-      { class: "card", id: "run" },
-      h(
-        "dl",
-        {},
-        scalars(run).map(([key, value]) => [
-          h("dt", { text: LABELS[key] || key }),
-          h("dd", { "data-field": key, text: show(value) }),
-        ]),
-      ),
-    ),
+  const form = h("form", { class: "filters", id: "level-form", method: "get" });
+  const select = h(
+    "select",
+    { name: "region_level", id: "c-region_level" },
+    LEVELS.map(([value, label]) => h("option", { value, selected: value === level, text: label })),
   );
+  form.appendChild(h("label", {}, h("span", {}, "地区级别 ", h("span", { class: "en", text: "Region level" })), select));
+  select.addEventListener("change", () => {
+    const q = new URLSearchParams();
+    if (select.value) q.set("region_level", select.value);
+    location.assign(`${location.pathname}${q.size ? `?${q}` : ""}`);
+  });
+  form.addEventListener("submit", (e) => e.preventDefault());
+  main.appendChild(form);
+
+  let lines;
+  let source;
+  if (level) {
+    const stats = await api(`/api/v1/statistics?run=${encodeURIComponent(run.id)}&region_level=${encodeURIComponent(level)}`);
+    lines = stats.lines;
+    source = `/api/v1/statistics · ${stats.region_level} · ${stats.industry_level} · ${stats.source}`;
+  } else {
+    lines = (await api(`/api/v1/runs/${seg(run.id)}/totals`)).totals;
+    source = `/api/v1/runs/${run.id}/totals · ${run.region_level} · ${run.industry_level}`;
+  }
 
   main.appendChild(h("h2", {}, "地区排放图 ", h("span", { class: "en", text: "Totals by region" })));
   const chartBox = h("div", { class: "chart", id: "chart" });
-  main.appendChild(chartControls(totals, chartBox));
+  main.appendChild(chartControls(lines, chartBox));
   main.appendChild(chartBox);
 
-  main.appendChild(h("h2", {}, "汇总 ", h("span", { class: "en", text: "Totals" })));
-  const present = COLUMNS.filter(([field]) => totals.some((t) => field in t));
+  main.appendChild(h("h2", {}, "汇总表 ", h("span", { class: "en", text: "Totals" })));
+  main.appendChild(
+    h("p", { class: "summary" }, h("span", { id: "total-lines", "data-lines": lines.length, text: `共 ${lines.length} 行 ${lines.length} lines` }), h("code", { text: source })),
+  );
+  const withIndustry = lines.some((l) => l.industry_code);
+  const present = COLUMNS.filter(([field]) => withIndustry || !field.startsWith("industry_"));
   const { table: wrap, tbody } = table(
     present.map(([, zh, en, cls]) => [zh, en, cls]),
     { class: "totals", id: "totals" },
   );
-  for (const t of totals) {
+  for (const l of lines) {
     tbody.appendChild(
       h(
         "tr",
         {},
-        present.map(([field, , , cls]) => h("td", { class: cls, "data-field": field, text: show(t[field]) })),
+        present.map(([field, , , cls]) =>
+          h("td", { class: cls, "data-field": field, title: field === "pollutant" ? l.pollutant_code : undefined, text: show(l[field]) }),
+        ),
       ),
     );
   }
-  main.appendChild(h("p", { class: "summary", id: "total-lines", text: `共 ${totals.length} 行 ${totals.length} lines` }));
   main.appendChild(wrap);
 });
 
-const distinct = (values) => [...new Set(values.map((v) => show(v)))];
+function runCard(run) {
+  const dl = h(
+    "dl",
+    {},
+    h("dt", { text: "系数版本 Edition" }),
+    h("dd", { "data-field": "edition" }, editionLink(run.edition)),
+    h("dt", { text: "内容哈希 Content hash" }),
+    h("dd", {}, h("code", { "data-field": "content_hash", text: run.edition.content_hash })),
+    h("dt", { text: "版本选择 Selector" }),
+    h("dd", { text: [run.selector, run.rule, run.date].filter(Boolean).join(" · ") }),
+    h("dt", { text: "分组 Grouping" }),
+    h("dd", { text: `${run.region_level} · ${run.industry_level}` }),
+    h("dt", { text: "行数 Rows" }),
+    h(
+      "dd",
+      { "data-field": "counts" },
+      `读取 read ${run.counts.rows_read} · 已核算 accounted ${run.counts.rows_accounted} · 排除 excluded ${run.counts.rows_excluded} · 未核算 unaccounted ${run.counts.rows_unaccounted}`,
+    ),
+    h("dt", { text: "输入 Inputs" }),
+    h(
+      "dd",
+      {},
+      h(
+        "ul",
+        { class: "inputs" },
+        run.inputs.map((i) => h("li", {}, `${i.role}: ${i.label} `, h("code", { title: i.sha256, text: i.sha256.slice(0, 12) }))),
+      ),
+    ),
+    h("dt", { text: "操作人 Actor" }),
+    h("dd", { text: show(run.actor) }),
+    h("dt", { text: "时间 Time" }),
+    h("dd", { text: `${run.started_at} → ${run.finished_at} (${run.duration_ms} ms)` }),
+  );
+  return h("section", { class: "card", id: "run", "data-run": run.id }, dl);
+}
 
-/** Selects for the chart: pollutant, year, industry (when the totals have several), measure. */
-function chartControls(totals, box) {
+const distinct = (values) => [...new Set(values)];
+
+/** Selects for the chart: pollutant, year, industry (when there are several), measure. */
+function chartControls(lines, box) {
   const form = h("form", { class: "filters", id: "chart-controls" });
+  const names = new Map(lines.map((l) => [l.pollutant_code, l.pollutant || l.pollutant_code]));
   const choices = [
-    ["pollutant", "污染物", "Pollutant", distinct(totals.map((t) => t.pollutant))],
-    ["year", "年份", "Year", distinct(totals.map((t) => t.year))],
-    ["industry_code", "行业", "Industry", distinct(totals.map((t) => t.industry_code))],
+    ["pollutant_code", "污染物", "Pollutant", distinct(lines.map((l) => l.pollutant_code)), (v) => `${names.get(v)} ${v}`],
+    ["year", "年份", "Year", distinct(lines.map((l) => String(l.year))), String],
+    ["industry_code", "行业", "Industry", distinct(lines.map((l) => show(l.industry_code))), String],
   ];
   const selects = {};
-  for (const [name, zh, en, values] of choices) {
+  for (const [name, zh, en, values, label] of choices) {
     if (values.length < 2) continue;
-    const select = h("select", { name, id: `c-${name}` }, values.map((v) => h("option", { value: v, text: v })));
+    const select = h("select", { name, id: `c-${name}` }, values.map((v) => h("option", { value: v, text: label(v) })));
     selects[name] = select;
     form.appendChild(h("label", {}, h("span", {}, `${zh} `, h("span", { class: "en", text: en })), select));
   }
@@ -116,23 +150,23 @@ function chartControls(totals, box) {
     h("option", { value: "generated", text: "产生量 Generated" }),
   );
   form.appendChild(h("label", {}, h("span", {}, "指标 ", h("span", { class: "en", text: "Measure" })), measure));
+  const key = (l, name) => (name === "industry_code" ? show(l[name]) : String(l[name]));
   const draw = () => {
     const chosen = {};
     for (const [name, , , values] of choices) chosen[name] = selects[name] ? selects[name].value : values[0];
-    const lines = totals.filter((t) => Object.entries(chosen).every(([k, v]) => show(t[k]) === v));
-    const bars = lines.map((t) => ({
-      key: show(t.region_code),
-      label: t.region_name ? `${t.region_name}` : show(t.region_code),
-      value: show(t[measure.value]),
+    const selected = lines.filter((l) => choices.every(([name]) => key(l, name) === chosen[name]));
+    const bars = selected.map((l) => ({
+      key: show(l.region_code),
+      label: l.region_name || show(l.region_code),
+      value: l[measure.value],
     }));
-    const unit = lines.length ? show(lines[0].unit) : "";
-    const title = `${chosen.pollutant} · ${chosen.year}${totals.some((t) => t.industry_code) ? ` · ${chosen.industry_code}` : ""} · ${measure.value === "emitted" ? "排放量 Emitted" : "产生量 Generated"}`;
-    box.replaceChildren(
-      bars.length ? barChart(bars, { title, unit }) : h("p", { class: "empty", text: "无数据。No totals." }),
-    );
-    box.setAttribute("data-pollutant", chosen.pollutant);
-    box.setAttribute("data-year", chosen.year);
-    box.setAttribute("data-industry", chosen.industry_code);
+    const unit = selected.length ? selected[0].unit : "";
+    const what = measure.value === "emitted" ? "排放量 Emitted" : "产生量 Generated";
+    const title = `${names.get(chosen.pollutant_code) || ""} ${chosen.pollutant_code} · ${chosen.year} · ${what}`;
+    box.replaceChildren(bars.length ? barChart(bars, { title, unit }) : h("p", { class: "empty", text: "无数据。No totals." }));
+    box.setAttribute("data-pollutant", chosen.pollutant_code || "");
+    box.setAttribute("data-year", chosen.year || "");
+    box.setAttribute("data-industry", chosen.industry_code || "");
     box.setAttribute("data-measure", measure.value);
   };
   form.addEventListener("change", draw);

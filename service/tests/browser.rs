@@ -125,6 +125,54 @@ async fn seed() -> Seeded {
     }
 }
 
+/// Stores a run of the synthetic sample over `npsc1-excerpt@1` through `POST /api/v1/runs`
+/// (multipart, as a browser would send it); returns its id.
+async fn seed_run(state: &service::AppState, token: &str) -> i64 {
+    let sample = manifest_dir().join("../datasets/sample-synthetic");
+    let boundary = "npsc-browser-test-boundary";
+    let mut body = Vec::new();
+    for part in ["registry", "activity"] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{part}\"; filename=\"{part}.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend(std::fs::read(sample.join(format!("{part}.csv"))).expect("sample file"));
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let request = Request::builder()
+        .method("POST")
+        .uri("/api/v1/runs?set=npsc1-excerpt&edition=1&region_level=province")
+        .header("authorization", format!("Bearer {token}"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .expect("request");
+    let response = service::router(state.clone())
+        .oneshot(request)
+        .await
+        .expect("response");
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let run: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    run["run"]["id"].as_i64().expect("run id")
+}
+
 async fn get(
     state: &service::AppState,
     uri: &str,
@@ -353,6 +401,7 @@ async fn pages_in_headless_chromium_show_what_the_api_answers() {
     }
     let seeded = seed().await;
     let state = service::AppState::open(&seeded.url).await.expect("state");
+    let run = seed_run(&state, &seeded.admin).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -391,6 +440,7 @@ async fn pages_in_headless_chromium_show_what_the_api_answers() {
         .env("NPSC_BASE_URL", format!("http://{address}"))
         .env("NPSC_ADMIN_TOKEN", &seeded.admin)
         .env("NPSC_READER_TOKEN", &seeded.reader)
+        .env("NPSC_RUN_ID", run.to_string())
         .env("NPSC_BAD_TABLE", &bad)
         .env("NPSC_GOOD_TABLE", &good)
         .env("NPSC_SCREENSHOTS", &screenshots)

@@ -44,7 +44,11 @@ before(async () => {
   page.on("console", (m) => {
     if (m.type() === "error" && !expectedConsoleError(m.text())) problems.push(`console: ${m.text()}`);
   });
-  page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  // A request cut short by the page navigating away is not a failure of the page.
+  page.on("requestfailed", (r) => {
+    const error = r.failure()?.errorText || "";
+    if (error !== "net::ERR_ABORTED") problems.push(`request failed: ${r.url()} ${error}`);
+  });
   page.on("request", (r) => {
     if (!r.url().startsWith(BASE) && !r.url().startsWith("data:")) problems.push(`left the origin: ${r.url()}`);
   });
@@ -220,6 +224,100 @@ test("the diff page shows the API's counts and changed values", async () => {
   const same = await api("/api/v1/sets/npsc1-excerpt/diff?from=2&to=2");
   assert.equal(await page.textContent("[data-count=unchanged] dd"), String(same.body.unchanged));
   assert.equal(await page.textContent("[data-count=changed] dd"), "0");
+  await noProblems();
+});
+
+test("the runs page lists the API's runs with their editions and counts", async () => {
+  await open("/runs");
+  const { body: runs } = await api("/api/v1/runs");
+  assert.ok(runs.length >= 1);
+  assert.equal((await page.$$("table.runs tbody tr")).length, runs.length);
+  for (const run of runs) {
+    const c = await cells(await page.$(`tr[data-run="${run.id}"]`));
+    assert.equal(c.id, `#${run.id}`);
+    assert.equal(c.edition, run.edition.name);
+    assert.equal(c.region_level, run.region_level);
+    for (const k of ["rows_read", "rows_accounted", "rows_excluded", "rows_unaccounted"]) {
+      assert.equal(c[k], String(run.counts[k]), k);
+    }
+  }
+  await shot("runs");
+  await noProblems();
+});
+
+/** The bars of the chart: region key, API value and drawn height. */
+async function bars() {
+  return page.$$eval("#chart rect.bar", (rects) =>
+    rects.map((r) => ({ key: r.dataset.key, value: r.dataset.value, height: Number(r.getAttribute("height")) })),
+  );
+}
+
+/** One bar per region of the chosen lines, heights proportional to the values. */
+async function checkChart(lines) {
+  const chart = await page.$eval("#chart", (c) => ({ ...c.dataset }));
+  const chosen = lines.filter(
+    (l) => l.pollutant_code === chart.pollutant && String(l.year) === chart.year && (l.industry_code ?? "—") === chart.industry,
+  );
+  assert.ok(chosen.length >= 2, `several regions for ${JSON.stringify(chart)}`);
+  const drawn = await bars();
+  assert.equal(drawn.length, chosen.length, "one bar per region");
+  assert.equal(new Set(drawn.map((b) => b.key)).size, drawn.length, "regions are distinct");
+  const values = chosen.map((l) => Number(l[chart.measure]));
+  const max = Math.max(...values);
+  const tallest = Math.max(...drawn.map((b) => b.height));
+  assert.ok(tallest > 100, `the chart is visible: ${tallest}px`);
+  for (const [i, l] of chosen.entries()) {
+    assert.equal(drawn[i].key, l.region_code ?? "—");
+    assert.equal(drawn[i].value, l[chart.measure], "the API's string");
+    const expected = values[i] / max;
+    assert.ok(Math.abs(drawn[i].height / tallest - expected) < 1e-9, `${l.region_code}: ${drawn[i].height}/${tallest} vs ${expected}`);
+  }
+  const labels = await page.$$eval("#chart text.value", (t) => t.map((x) => x.textContent));
+  assert.deepEqual(labels, chosen.map((l) => l[chart.measure]));
+  return chart;
+}
+
+async function checkTable(lines) {
+  const rows = await page.$$("#totals tbody tr");
+  assert.equal(rows.length, lines.length, "one row per line of the API");
+  for (const [i, l] of lines.entries()) {
+    const c = await cells(rows[i]);
+    for (const field of ["year", "region_code", "region_name", "pollutant", "unit", "generated", "emitted", "rows", "flagged_rows"]) {
+      assert.equal(c[field], show(l[field]), `line ${i} ${field}`);
+    }
+  }
+}
+
+test("the run page's table equals the run's totals and its chart has one bar per region", async () => {
+  const id = env("NPSC_RUN_ID");
+  await open(`/runs/${id}`);
+  const { status, body } = await api(`/api/v1/runs/${id}/totals`);
+  assert.equal(status, 200);
+  await checkTable(body.totals);
+  const first = await checkChart(body.totals);
+  assert.equal(first.measure, "emitted");
+  await shot("run");
+  // Another pollutant, year and measure.
+  const other = body.totals.find((l) => l.pollutant_code !== first.pollutant && l.year !== Number(first.year));
+  await page.selectOption("#c-pollutant_code", other.pollutant_code);
+  await page.selectOption("#c-year", String(other.year));
+  await page.selectOption("#c-measure", "generated");
+  const second = await checkChart(body.totals);
+  assert.deepEqual([second.pollutant, second.year, second.measure], [other.pollutant_code, String(other.year), "generated"]);
+  await noProblems();
+});
+
+test("the run page at prefecture level shows the API's statistics", async () => {
+  const id = env("NPSC_RUN_ID");
+  await open(`/runs/${id}`);
+  await Promise.all([page.waitForURL(/region_level=prefecture/), page.selectOption("#c-region_level", "prefecture")]);
+  await page.waitForSelector("body[data-ready=true]");
+  const { status, body } = await api(`/api/v1/statistics?run=${id}&region_level=prefecture`);
+  assert.equal(status, 200);
+  assert.equal(body.region_level, "prefecture");
+  await checkTable(body.lines);
+  await checkChart(body.lines);
+  await shot("run-prefecture");
   await noProblems();
 });
 
