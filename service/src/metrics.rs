@@ -14,6 +14,10 @@ pub(crate) struct Metrics {
     requests: Mutex<BTreeMap<RequestKey, (u64, f64)>>,
     /// Edition payloads served (metadata or coefficients).
     pub(crate) editions_served: AtomicU64,
+    /// Accounting runs submitted and stored.
+    pub(crate) runs_stored: AtomicU64,
+    /// Accounting runs submitted and refused (bad input; nothing stored).
+    pub(crate) runs_rejected: AtomicU64,
 }
 
 impl Metrics {
@@ -53,6 +57,14 @@ impl Metrics {
              # TYPE npsc_editions_served_total counter\n\
              npsc_editions_served_total {}\n",
             self.editions_served.load(Ordering::Relaxed)
+        ));
+        out.push_str(&format!(
+            "# HELP npsc_runs_total Accounting runs submitted over HTTP, by outcome.\n\
+             # TYPE npsc_runs_total counter\n\
+             npsc_runs_total{{outcome=\"stored\"}} {}\n\
+             npsc_runs_total{{outcome=\"rejected\"}} {}\n",
+            self.runs_stored.load(Ordering::Relaxed),
+            self.runs_rejected.load(Ordering::Relaxed)
         ));
         out
     }

@@ -5,6 +5,8 @@
 //! Each module owns one group of endpoints and returns its `OpenApiRouter`.
 
 mod editions;
+mod runs;
+mod statistics;
 mod registry;
 mod pages;
 mod upload;
@@ -107,6 +109,8 @@ pub(crate) fn too_large() -> ApiError {
     modifiers(&BearerAuth),
     tags(
         (name = "editions", description = "Coefficient sets and their versioned editions"),
+        (name = "runs", description = "Accounting runs: submit inputs, read provenance, totals and per-row results, stale runs, impact of an edition"),
+        (name = "statistics", description = "Totals from stored runs by year, pollutant, region level and industry level"),
         (name = "registry", description = "The enterprise registry: search, status histories, change-set imports"),
     )
 )]
@@ -134,6 +138,8 @@ impl utoipa::Modify for BearerAuth {
 fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(editions::routes())
+        .merge(runs::routes())
+        .merge(statistics::routes())
         .merge(registry::routes())
         .split_for_parts()
 }

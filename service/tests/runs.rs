@@ -1,0 +1,822 @@
+//! Accounting runs, statistics and impact over HTTP, through `service::router` without a socket:
+//! the bundled sample submitted as files and as JSON, its totals checked against the CLI's
+//! figures (`datasets/sample-synthetic/expected_totals.csv`), roles, all-or-nothing bad input,
+//! provenance of pinned and dated editions, statistics at several levels, CSV variants, stale
+//! runs after a new edition, and the impact of that edition.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+const EXCERPT_HASH: &str = "db41f2d31052ecdaeb3bb8429c7219fd345fca37268addfa27995bd6b9b36115";
+const BOUNDARY: &str = "npsc-runs-boundary";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(repo().join("datasets/sample-synthetic").join(name)).expect("sample file")
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    state: service::AppState,
+    url: String,
+    officer: String,
+    reader: String,
+    admin: String,
+}
+
+/// A state over a fresh SQLite file with `npsc1-excerpt@1` published, and officer, reader and
+/// admin tokens.
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
+    let reference = app::reference::bundled().expect("reference");
+    let store = app::editions::open(&url).await.expect("store");
+    let read = app::ReadOptions::default();
+    app::editions::import(
+        &store,
+        &repo().join("coefficients/npsc1-excerpt"),
+        &reference,
+        &read,
+        "test",
+    )
+    .await
+    .expect("import");
+    app::editions::publish(&store, "npsc1-excerpt", None, "first", "test", &reference)
+        .await
+        .expect("publish");
+    let token = |name: &'static str, role| {
+        let store = store.clone();
+        async move {
+            app::tokens::create(&store, name, role, "test")
+                .await
+                .expect("token")
+                .1
+        }
+    };
+    let officer = token("statistics office", app::tokens::Role::Officer).await;
+    let reader = token("tax office", app::tokens::Role::Reader).await;
+    let admin = token("provincial office", app::tokens::Role::Admin).await;
+    store.close().await;
+    let state = service::AppState::open(&url).await.expect("state");
+    Fixture {
+        _dir: dir,
+        state,
+        url,
+        officer,
+        reader,
+        admin,
+    }
+}
+
+/// Publishes `npsc1-excerpt@2`: the 4411 flue-gas coefficient 8271 → 9000, in force from
+/// 2025-01-01.
+async fn publish_second_edition(f: &Fixture) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let from = repo().join("coefficients/npsc1-excerpt");
+    for name in ["manifest.toml", "coefficients.csv"] {
+        let text = std::fs::read_to_string(from.join(name)).expect("excerpt");
+        let text = text.replace("8271,直排,,8271", "9000,直排,,9000").replace(
+            "effective_from = \"2008-01-01\"",
+            "effective_from = \"2025-01-01\"",
+        );
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    let reference = app::reference::bundled().expect("reference");
+    let store = app::editions::open(&f.url).await.expect("store");
+    app::editions::import(
+        &store,
+        dir.path(),
+        &reference,
+        &app::ReadOptions::default(),
+        "test",
+    )
+    .await
+    .expect("import");
+    let info = app::editions::publish(
+        &store,
+        "npsc1-excerpt",
+        None,
+        "flue gas",
+        "test",
+        &reference,
+    )
+    .await
+    .expect("publish");
+    assert_eq!(info.edition, 2);
+    store.close().await;
+}
+
+async fn send(
+    state: &service::AppState,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (StatusCode, HeaderMap, String) {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = service::router(state.clone())
+        .oneshot(request.body(Body::from(body)).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        headers,
+        String::from_utf8(bytes.to_vec()).expect("utf-8"),
+    )
+}
+
+async fn get(f: &Fixture, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, String) {
+    let (status, _, body) = send(&f.state, "GET", uri, headers, Vec::new()).await;
+    (status, body)
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// A multipart form with the parts `registry` and `activity`.
+fn form(registry: (&str, &[u8]), activity: (&str, &[u8])) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (field, (name, bytes)) in [("registry", registry), ("activity", activity)] {
+        out.extend(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; \
+                 filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n"
+            )
+            .into_bytes(),
+        );
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend(format!("--{BOUNDARY}--\r\n").into_bytes());
+    out
+}
+
+async fn submit(f: &Fixture, query: &str, token: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let multipart = format!("multipart/form-data; boundary={BOUNDARY}");
+    let auth = bearer(token);
+    let (status, _, text) = send(
+        &f.state,
+        "POST",
+        &format!("/api/v1/runs?{query}"),
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", multipart.as_str()),
+        ],
+        body,
+    )
+    .await;
+    (status, json(&text))
+}
+
+async fn submit_sample(f: &Fixture, query: &str) -> Value {
+    let body = form(
+        ("registry.csv", &sample("registry.csv")),
+        ("activity.csv", &sample("activity.csv")),
+    );
+    let (status, run) = submit(f, query, &f.officer, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    run
+}
+
+/// The CLI's figures: (year, province, pollutant name) → (generated, emitted, rows); the file
+/// also holds the national lines, under `000000`.
+fn expected_all() -> BTreeMap<(u16, String, String), (f64, f64, u64)> {
+    let text = String::from_utf8(sample("expected_totals.csv")).expect("utf-8");
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let c: Vec<&str> = line.split(',').collect();
+            (
+                (
+                    c[0].parse().expect("year"),
+                    c[1].to_string(),
+                    c[2].to_string(),
+                ),
+                (
+                    c[3].parse().expect("generated"),
+                    c[4].parse().expect("emitted"),
+                    c[6].parse().expect("rows"),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The province lines of the CLI's figures.
+fn expected() -> BTreeMap<(u16, String, String), (f64, f64, u64)> {
+    expected_all()
+        .into_iter()
+        .filter(|((_, code, _), _)| code != "000000")
+        .collect()
+}
+
+fn number(value: &Value) -> f64 {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("a number as a string: {value}"))
+        .parse()
+        .expect("number")
+}
+
+/// Province lines (`region_code`, `pollutant`, `generated`, `emitted`, `rows`) against the CLI.
+fn assert_province_totals(lines: &Value, name_key: &str) {
+    let expected = expected();
+    let lines = lines.as_array().expect("lines");
+    assert_eq!(lines.len(), expected.len(), "{lines:#?}");
+    for line in lines {
+        let key = (
+            u16::try_from(line["year"].as_u64().expect("year")).expect("year"),
+            line["region_code"].as_str().expect("region").to_string(),
+            line[name_key].as_str().expect("pollutant").to_string(),
+        );
+        let (generated, emitted, rows) = expected
+            .get(&key)
+            .unwrap_or_else(|| panic!("unexpected line {key:?}"));
+        approx::assert_relative_eq!(number(&line["generated"]), *generated, max_relative = 1e-9);
+        approx::assert_relative_eq!(number(&line["emitted"]), *emitted, max_relative = 1e-9);
+        assert_eq!(line["rows"].as_u64(), Some(*rows), "{key:?}");
+    }
+}
+
+/// A CSV file (no quoted fields) as a JSON array of objects; numbers stay strings except the
+/// year and the activity, which become JSON numbers; empty cells are null.
+fn csv_to_json(bytes: &[u8]) -> Value {
+    let text = String::from_utf8(bytes.to_vec()).expect("utf-8");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    Value::Array(
+        lines
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                let mut object = serde_json::Map::new();
+                for (key, cell) in header.iter().zip(line.split(',')) {
+                    let value = if cell.is_empty() {
+                        Value::Null
+                    } else if matches!(*key, "year" | "activity") {
+                        serde_json::from_str(cell).expect("number")
+                    } else {
+                        Value::String(cell.to_string())
+                    };
+                    object.insert((*key).to_string(), value);
+                }
+                Value::Object(object)
+            })
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn the_sample_as_files_gives_the_clis_totals_with_provenance() {
+    let f = fixture().await;
+    let run = submit_sample(&f, "set=npsc1-excerpt&edition=1").await;
+    let r = &run["run"];
+    assert_eq!(r["edition"]["name"], "npsc1-excerpt@1");
+    assert_eq!(r["edition"]["content_hash"], EXCERPT_HASH);
+    assert_eq!(r["selector"], "npsc1-excerpt@1");
+    assert_eq!(r["rule"], Value::Null);
+    assert_eq!(r["actor"], "statistics office");
+    assert_eq!(r["region_level"], "province");
+    assert_eq!(r["industry_level"], "all");
+    let activity_hash = app::upload::sha256(&sample("activity.csv"));
+    assert_eq!(r["inputs"][1]["label"], "activity.csv");
+    assert_eq!(r["inputs"][1]["uploaded"], true);
+    assert_eq!(r["inputs"][1]["sha256"], activity_hash.as_str());
+    assert_eq!(r["inputs"][0]["role"], "registry");
+    let s = &run["summary"];
+    assert_eq!(
+        (
+            &s["rows_read"],
+            &s["rows_accounted"],
+            &s["rows_excluded"],
+            &s["rows_unaccounted"]
+        ),
+        (&67.into(), &65.into(), &1.into(), &1.into())
+    );
+    assert_eq!(s["unaccounted_groups"][0]["rows"], 1);
+    assert_province_totals(&run["totals"], "pollutant");
+
+    // Read back: the run, its totals, its results naming their coefficient rows.
+    let id = r["id"].as_i64().expect("id");
+    let auth = bearer(&f.reader);
+    let reader = [("authorization", auth.as_str())];
+    let (status, body) = get(&f, &format!("/api/v1/runs/{id}"), &reader).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["edition"]["content_hash"], EXCERPT_HASH);
+    let (status, body) = get(&f, "/api/v1/runs", &reader).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json(&body)[0]["id"], id);
+    let (status, body) = get(&f, &format!("/api/v1/runs/{id}/totals"), &reader).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_province_totals(&json(&body)["totals"], "pollutant");
+
+    let (status, body) = get(
+        &f,
+        &format!("/api/v1/runs/{id}/results?per_page=4&page=2"),
+        &reader,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let page = json(&body);
+    assert_eq!(page["total"], s["results"]);
+    let results = page["results"].as_array().expect("results");
+    assert_eq!(results.len(), 4);
+    for result in results {
+        assert_eq!(result["coefficient"]["content_hash"], EXCERPT_HASH);
+        assert_eq!(result["coefficient"]["edition"], 1);
+        assert_eq!(result["coefficient"]["set_id"], "npsc1-excerpt");
+        assert!(
+            result["coefficient"]["row"]
+                .as_u64()
+                .is_some_and(|r| r >= 2)
+        );
+    }
+    // The first data row of the file is row 2: page 2 of 4 starts within the first rows.
+    assert!(results[0]["activity_row"].as_u64().is_some_and(|r| r >= 2));
+
+    // CSV variants, by query and by Accept.
+    let (status, csv) = get(&f, &format!("/api/v1/runs/{id}/totals?format=csv"), &reader).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        csv.starts_with("run,year,region_code,industry_code,pollutant_code"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), expected().len() + 1);
+    assert!(csv.contains(EXCERPT_HASH));
+    let accept = [("authorization", auth.as_str()), ("accept", "text/csv")];
+    let (status, csv2) = get(&f, &format!("/api/v1/runs/{id}/totals"), &accept).await;
+    assert_eq!((status, &csv2), (StatusCode::OK, &csv));
+    let (status, csv) = get(&f, &format!("/api/v1/runs/{id}/results"), &accept).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(csv.starts_with("run,activity_row,year,uscc"), "{csv}");
+    assert_eq!(
+        csv.lines().count() as u64,
+        s["results"].as_u64().expect("results") + 1
+    );
+    let (status, body) = get(&f, "/api/v1/runs/999", &reader).await;
+    assert_eq!(
+        (status, json(&body)["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not-found"))
+    );
+
+    // Counted in the metrics.
+    let (_, metrics) = get(&f, "/metrics", &[]).await;
+    assert!(
+        metrics.contains("npsc_runs_total{outcome=\"stored\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn the_sample_as_json_gives_the_same_totals() {
+    let f = fixture().await;
+    let body = serde_json::json!({
+        "registry": csv_to_json(&sample("registry.csv")),
+        "activity": csv_to_json(&sample("activity.csv")),
+    });
+    let auth = bearer(&f.officer);
+    let (status, _, text) = send(
+        &f.state,
+        "POST",
+        "/api/v1/runs?set=npsc1-excerpt&at=2024-03-20&rule=next-month",
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ],
+        serde_json::to_vec(&body).expect("json"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let run = json(&text);
+    assert_province_totals(&run["totals"], "pollutant");
+    // Resolved by date: the rule and the date are recorded with the edition they chose.
+    let r = &run["run"];
+    assert_eq!(r["selector"], "npsc1-excerpt");
+    assert_eq!(r["rule"], "next-month");
+    assert_eq!(r["date"], "2024-03-20");
+    assert_eq!(r["edition"]["name"], "npsc1-excerpt@1");
+    assert_eq!(r["inputs"][0]["label"], "registry.json");
+    assert_eq!(r["inputs"][1]["label"], "activity.json");
+    assert_eq!(run["summary"]["rows_read"], 67);
+
+    // A JSON upload with a bad element is located by element.
+    let mut activity = csv_to_json(&sample("activity.csv"));
+    activity[4]["activity"] = serde_json::json!([1, 2]);
+    let body =
+        serde_json::json!({"registry": csv_to_json(&sample("registry.csv")), "activity": activity});
+    let (status, _, text) = send(
+        &f.state,
+        "POST",
+        "/api/v1/runs?set=npsc1-excerpt",
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ],
+        serde_json::to_vec(&body).expect("json"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    let error = json(&text);
+    let detail = &error["details"][0];
+    assert_eq!(
+        (
+            detail["code"].as_str(),
+            detail["file"].as_str(),
+            detail["row"].as_u64(),
+            detail["column"].as_str()
+        ),
+        (
+            Some("json-nested-value"),
+            Some("activity.json"),
+            Some(5),
+            Some("activity")
+        )
+    );
+    let (status, _, text) = send(
+        &f.state,
+        "POST",
+        "/api/v1/runs?set=npsc1-excerpt",
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ],
+        br#"{"registry": []}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("`activity`"), "{text}");
+}
+
+#[tokio::test]
+async fn roles_and_all_or_nothing() {
+    let f = fixture().await;
+    let body = || {
+        form(
+            ("registry.csv", &sample("registry.csv")),
+            ("activity.csv", &sample("activity.csv")),
+        )
+    };
+    let multipart = format!("multipart/form-data; boundary={BOUNDARY}");
+    let (status, _, text) = send(
+        &f.state,
+        "POST",
+        "/api/v1/runs?set=npsc1-excerpt",
+        &[("content-type", multipart.as_str())],
+        body(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{text}");
+    let (status, error) = submit(&f, "set=npsc1-excerpt", &f.reader, body()).await;
+    assert_eq!(
+        (status, &error["code"]),
+        (StatusCode::FORBIDDEN, &"forbidden".into())
+    );
+    let (status, _) = submit(&f, "set=npsc1-excerpt", &f.admin, body()).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "an administrator may account too"
+    );
+
+    // Bad activity: every located issue, and nothing stored.
+    let activity = String::from_utf8(sample("activity.csv"))
+        .expect("utf-8")
+        .replacen("\n2022,", "\n20x2,", 1)
+        .replace(",612000,头,", ",6l2000,头,");
+    let (status, error) = submit(
+        &f,
+        "set=npsc1-excerpt",
+        &f.officer,
+        form(
+            ("registry.csv", &sample("registry.csv")),
+            ("../../secret/活动.csv", activity.as_bytes()),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["code"], "bad-input");
+    let details = error["details"].as_array().expect("details");
+    let located: Vec<(String, u64, String)> = details
+        .iter()
+        .map(|d| {
+            (
+                d["file"].as_str().unwrap_or_default().to_string(),
+                d["row"].as_u64().unwrap_or_default(),
+                d["column"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        located.contains(&("活动.csv".to_string(), 2, "year".to_string())),
+        "{located:?}"
+    );
+    assert!(
+        located.contains(&("活动.csv".to_string(), 2, "activity".to_string())),
+        "{located:?}"
+    );
+    assert!(
+        !error.to_string().contains("npsc-upload-"),
+        "temporary paths never show: {error}"
+    );
+    // Unaccounted rows refused on request.
+    let (status, error) = submit(
+        &f,
+        "set=npsc1-excerpt&deny_unaccounted=true",
+        &f.officer,
+        body(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    let auth = bearer(&f.reader);
+    let (_, list) = get(&f, "/api/v1/runs", &[("authorization", auth.as_str())]).await;
+    assert_eq!(
+        json(&list).as_array().map(Vec::len),
+        Some(1),
+        "only the administrator's run is stored"
+    );
+    let (_, metrics) = get(&f, "/metrics", &[]).await;
+    assert!(
+        metrics.contains("npsc_runs_total{outcome=\"rejected\"} 2"),
+        "{metrics}"
+    );
+
+    // Bad parameters and missing parts.
+    for (query, code) in [
+        (
+            "set=npsc1-excerpt&region_level=planet",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "set=npsc1-excerpt&missing_operation_rate=maybe",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "set=npsc1-excerpt&edition=1&at=2024-01-01",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("set=npsc1-excerpt&edition=draft", StatusCode::BAD_REQUEST),
+        ("set=npsc1-excerpt&rule=next-month", StatusCode::BAD_REQUEST),
+        ("set=npsc1-excerpt&edition=7", StatusCode::NOT_FOUND),
+        ("set=nothing", StatusCode::NOT_FOUND),
+    ] {
+        let (status, error) = submit(&f, query, &f.officer, body()).await;
+        assert_eq!(status, code, "{query}: {error}");
+    }
+    let mut one_part = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"registry\"; \
+         filename=\"r.csv\"\r\n\r\n"
+    )
+    .into_bytes();
+    one_part.extend(sample("registry.csv"));
+    one_part.extend(format!("\r\n--{BOUNDARY}--\r\n").into_bytes());
+    let (status, error) = submit(&f, "set=npsc1-excerpt", &f.officer, one_part).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`activity`")),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn statistics_at_every_level_from_totals_or_results() {
+    let f = fixture().await;
+    let auth = bearer(&f.reader);
+    let reader = [("authorization", auth.as_str())];
+    let (status, body) = get(&f, "/api/v1/statistics", &reader).await;
+    assert_eq!(
+        (status, json(&body)["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not-found"))
+    );
+
+    let run = submit_sample(&f, "set=npsc1-excerpt&edition=1").await;
+    let id = run["run"]["id"].as_i64().expect("id");
+    // Province: the run's own level, from its totals.
+    let (status, body) = get(&f, "/api/v1/statistics?region_level=province", &reader).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stats = json(&body);
+    assert_eq!(stats["source"], "totals");
+    assert_eq!(stats["run"]["id"], id);
+    assert_eq!(stats["run"]["edition"]["content_hash"], EXCERPT_HASH);
+    assert_province_totals(&stats["lines"], "pollutant");
+
+    // National: coarser, summed from the totals; the CLI's national lines, which the sample's
+    // hand computation checks to be the sums of the provinces.
+    let national: BTreeMap<(u16, String), (f64, f64, u64)> = expected_all()
+        .into_iter()
+        .filter(|((_, code, _), _)| code == "000000")
+        .map(|((year, _, pollutant), figures)| ((year, pollutant), figures))
+        .collect();
+    assert!(!national.is_empty());
+    let (status, body) = get(
+        &f,
+        &format!("/api/v1/statistics?run={id}&region_level=national"),
+        &reader,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stats = json(&body);
+    assert_eq!(stats["source"], "totals");
+    let lines = stats["lines"].as_array().expect("lines");
+    assert_eq!(lines.len(), national.len());
+    for line in lines {
+        assert_eq!(line["region_code"], Value::Null);
+        assert_eq!(line["region_name"], "全国");
+        let key = (
+            u16::try_from(line["year"].as_u64().expect("year")).expect("year"),
+            line["pollutant"].as_str().expect("pollutant").to_string(),
+        );
+        let (g, e, rows) = national[&key];
+        approx::assert_relative_eq!(number(&line["generated"]), g, max_relative = 1e-9);
+        approx::assert_relative_eq!(number(&line["emitted"]), e, max_relative = 1e-9);
+        assert_eq!(line["rows"].as_u64(), Some(rows));
+    }
+
+    // County and industry class: finer than the run's totals, from its results; summed back to
+    // provinces they give the CLI's figures again.
+    let (status, body) = get(
+        &f,
+        "/api/v1/statistics?region_level=county&industry_level=class&year=2022&pollutant=SO2",
+        &reader,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stats = json(&body);
+    assert_eq!(stats["source"], "results");
+    let lines = stats["lines"].as_array().expect("lines");
+    assert!(lines.len() > 3, "{lines:#?}");
+    let mut by_province: BTreeMap<String, f64> = BTreeMap::new();
+    for line in lines {
+        assert_eq!(line["year"], 2022);
+        assert_eq!(line["pollutant_code"], "SO2");
+        assert_eq!(line["industry_code"], "D4430");
+        let county = line["region_code"].as_str().expect("county");
+        *by_province
+            .entry(format!("{}0000", &county[..2]))
+            .or_default() += number(&line["emitted"]);
+    }
+    let expected = expected();
+    for (province, emitted) in by_province {
+        let (_, e, _) = expected[&(2022, province, "二氧化硫".to_string())];
+        approx::assert_relative_eq!(emitted, e, max_relative = 1e-9);
+    }
+
+    // CSV, by query and by Accept.
+    let (status, csv) = get(
+        &f,
+        "/api/v1/statistics?region_level=national&format=csv",
+        &reader,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        csv.starts_with("year,region_level,region_code,region_name,industry_level"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), national.len() + 1);
+    assert!(
+        csv.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains(",national,,全国,all,")),
+        "{csv}"
+    );
+    let (_, csv2) = get(
+        &f,
+        "/api/v1/statistics?region_level=national",
+        &[("authorization", auth.as_str()), ("accept", "text/csv")],
+    )
+    .await;
+    assert_eq!(csv, csv2);
+    for bad in [
+        "region_level=planet",
+        "industry_level=sector",
+        "pollutant=CO2x",
+        "format=xml",
+        "run=x",
+    ] {
+        let (status, body) = get(&f, &format!("/api/v1/statistics?{bad}"), &reader).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    let (status, _) = get(&f, "/api/v1/statistics?run=99", &reader).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn stale_runs_after_a_new_edition_and_its_impact() {
+    let f = fixture().await;
+    let pinned = submit_sample(&f, "set=npsc1-excerpt&edition=1").await;
+    let dated = submit_sample(&f, "set=npsc1-excerpt&at=2024-03-20&rule=next-month").await;
+    let auth = bearer(&f.reader);
+    let reader = [("authorization", auth.as_str())];
+    let (status, body) = get(&f, "/api/v1/runs/stale", &reader).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, "[]"),
+        "uploads are never gone"
+    );
+
+    publish_second_edition(&f).await;
+    let (status, body) = get(&f, "/api/v1/runs/stale", &reader).await;
+    assert_eq!(status, StatusCode::OK);
+    let stale = json(&body);
+    let stale = stale.as_array().expect("stale");
+    // The pinned run would now resolve `latest` to @2; the run dated 2024 keeps @1 (in force
+    // until 2025).
+    assert_eq!(stale.len(), 1, "{stale:#?}");
+    assert_eq!(stale[0]["run"]["id"], pinned["run"]["id"]);
+    assert!(
+        stale[0]["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.contains("npsc1-excerpt@2")),
+        "{stale:#?}"
+    );
+    assert_ne!(stale[0]["run"]["id"], dated["run"]["id"]);
+
+    // The impact of @2 on the same data: only the flue gas of 4411 changes, by 9000/8271.
+    let multipart = format!("multipart/form-data; boundary={BOUNDARY}");
+    let body = form(
+        ("registry.csv", &sample("registry.csv")),
+        ("activity.csv", &sample("activity.csv")),
+    );
+    let (status, _, text) = send(
+        &f.state,
+        "POST",
+        "/api/v1/sets/npsc1-excerpt/impact?from=1&to=2",
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", multipart.as_str()),
+        ],
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let impact = json(&text);
+    assert_eq!(
+        (&impact["old"], &impact["new"]),
+        (&"npsc1-excerpt@1".into(), &"npsc1-excerpt@2".into())
+    );
+    let totals = impact["totals"].as_array().expect("totals");
+    let changed: Vec<&Value> = totals
+        .iter()
+        .filter(|t| t["change"].as_str() != Some("0"))
+        .collect();
+    assert!(!changed.is_empty());
+    for line in &changed {
+        assert_eq!(line["pollutant"], "工业废气量", "{line}");
+        approx::assert_relative_eq!(
+            number(&line["new_emitted"]),
+            number(&line["old_emitted"]) * 9000.0 / 8271.0,
+            max_relative = 1e-12
+        );
+    }
+    // Largest change first: 2022 Hebei's 2 067 750 → 2 250 000 is among them.
+    assert!(changed.iter().any(|l| l["year"] == 2022
+        && l["region_code"] == "130000"
+        && (number(&l["new_emitted"]) - 2_250_000.0).abs() < 1e-6));
+    let (status, _, csv) = send(
+        &f.state,
+        "POST",
+        "/api/v1/sets/npsc1-excerpt/impact?from=1&to=2&format=csv",
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", multipart.as_str()),
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        csv.starts_with("year,region,region_name,industry,pollutant,unit,old_emitted"),
+        "{csv}"
+    );
+    assert!(
+        csv.lines().nth(1).is_some_and(|l| l.contains("工业废气量")),
+        "{csv}"
+    );
+}
