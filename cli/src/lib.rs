@@ -18,6 +18,7 @@ use app::{AppError, EncodingChoice, ErrorKind, ReadOptions};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod progress;
+mod reconcile;
 mod registry;
 
 const ACCOUNT_EXAMPLES: &str = "\
@@ -91,6 +92,10 @@ enum Command {
     /// Apply a coefficient set to activity data: per-row results and regional totals.
     #[command(after_help = ACCOUNT_EXAMPLES)]
     Account(AccountArgs),
+    /// Check permit execution reports against the coefficient estimates: flags, numbers of
+    /// record (statistics, permit, tax) and a weighted least-squares reconciliation.
+    #[command(after_help = reconcile::EXAMPLES)]
+    Reconcile(Box<reconcile::ReconcileArgs>),
     /// Check any supported file (coefficient set, registry, activity) and report every issue.
     #[command(after_help = VALIDATE_EXAMPLES)]
     Validate(ValidateArgs),
@@ -525,6 +530,7 @@ where
     };
     let result = match cli.command {
         Command::Account(args) => account(args, out, err, show_progress),
+        Command::Reconcile(args) => reconcile::run(*args, out, err),
         Command::Validate(args) => validate(args, out),
         Command::Codes { what } => codes(what, out),
         Command::Serve {

@@ -21,6 +21,7 @@ pub mod error;
 pub mod lookup;
 pub mod output;
 pub mod reference;
+pub mod reconcile;
 pub mod registry;
 pub mod runs;
 pub mod sheet;

@@ -93,12 +93,12 @@ pub fn render_csv(sheet: &Sheet) -> Result<String, crate::AppError> {
     String::from_utf8(bytes).map_err(|e| crate::AppError::Internal(e.to_string()))
 }
 
-/// Sheets as one JSON object: `{ "<name>": [ {column: cell, …}, … ], … }` plus `extra` fields
-/// first.
-pub fn render_json(extra: &[(&str, serde_json::Value)], sheets: &[Sheet]) -> String {
+/// Sheets as one JSON object: `{ "<name>": [ {column: cell, …}, … ], … }` plus `extra` text
+/// fields (e.g. the provenance) first.
+pub fn render_json(extra: &[(String, String)], sheets: &[Sheet]) -> String {
     let mut object = serde_json::Map::new();
     for (k, v) in extra {
-        object.insert((*k).to_string(), v.clone());
+        object.insert(k.clone(), serde_json::Value::String(v.clone()));
     }
     for sheet in sheets {
         let rows: Vec<serde_json::Value> = sheet
@@ -118,30 +118,6 @@ pub fn render_json(extra: &[(&str, serde_json::Value)], sheets: &[Sheet]) -> Str
         .unwrap_or_else(|_| "{}".to_string());
     text.push('\n');
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renders_every_format() {
-        let mut sheet = Sheet::new("t", "表 Table", &["name", "value"]);
-        sheet.push(vec!["二氧化硫".into(), "1.5".into()]);
-        sheet.push(vec!["NOx".into()]);
-        assert_eq!(
-            render_tables(std::slice::from_ref(&sheet)),
-            "表 Table\nname      value\n二氧化硫  1.5\nNOx\n"
-        );
-        assert_eq!(
-            render_csv(&sheet).expect("csv"),
-            "name,value\n二氧化硫,1.5\nNOx,\n"
-        );
-        let json: serde_json::Value =
-            serde_json::from_str(&render_json(&[("k", 1.into())], &[sheet])).expect("json");
-        assert_eq!(json["k"], 1);
-        assert_eq!(json["t"][0]["name"], "二氧化硫");
-    }
 }
 
 /// Sheets as an Excel workbook: one worksheet per sheet (bold frozen header, numbers as
@@ -228,4 +204,29 @@ fn looks_numeric(cell: &str) -> bool {
     !digits.is_empty()
         && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         && !(digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_format() {
+        let mut sheet = Sheet::new("t", "表 Table", &["name", "value"]);
+        sheet.push(vec!["二氧化硫".into(), "1.5".into()]);
+        sheet.push(vec!["NOx".into()]);
+        assert_eq!(
+            render_tables(std::slice::from_ref(&sheet)),
+            "表 Table\nname      value\n二氧化硫  1.5\nNOx\n"
+        );
+        assert_eq!(
+            render_csv(&sheet).expect("csv"),
+            "name,value\n二氧化硫,1.5\nNOx,\n"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&render_json(&[("k".into(), "v".into())], &[sheet]))
+                .expect("json");
+        assert_eq!(json["k"], "v");
+        assert_eq!(json["t"][0]["name"], "二氧化硫");
+    }
 }
