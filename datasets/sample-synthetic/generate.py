@@ -12,7 +12,8 @@ Usage (from any directory):
                         --coefficients PATH/coefficients_npsc1_excerpt.csv
 
 Writes, next to this script: registry.csv, activity.csv, manifest.toml, README.md, EXPECTED.md,
-expected_totals.csv; and ../../tests/fixtures/sample-activity-gbk.csv (GBK, CRLF, Chinese
+expected_totals.csv, permit_reports.csv (through permit_reports.py, which also adds a section to
+EXPECTED.md and README.md); and ../../tests/fixtures/sample-activity-gbk.csv (GBK, CRLF, Chinese
 headers). The expected values are computed with `fractions.Fraction`, i.e. exactly, by reading
 back the written activity.csv and registry.csv; they do not use any npsc code.
 """
@@ -604,6 +605,7 @@ def write_outputs(coef_path, regions, computed):
                 "years = [2022, 2023]\n"
                 'registry = "registry.csv"\n'
                 'activity = "activity.csv"\n'
+                'permit_reports = "permit_reports.csv"\n'
                 'generated_by = "generate.py"\n')
 
     prov_name = lambda code: PROVINCE_NAMES[code[:2] + "0000"]
@@ -745,7 +747,10 @@ def write_outputs(coef_path, regions, computed):
     R_.append("| `manifest.toml` | dataset id, coefficient set `npsc1-excerpt`, years, file names |")
     R_.append("| `EXPECTED.md` | independent hand computation, row by row, with totals |")
     R_.append("| `expected_totals.csv` | the totals, machine-readable, exact decimals |")
-    R_.append("| `generate.py` | the deterministic generator of all of the above (stdlib only) |")
+    R_.append("| `permit_reports.csv` | SYNTHETIC permit execution reports (实际排放量) for 2022 and "
+              "2023 with deliberate discrepancies; see *Permit execution reports* below |")
+    R_.append("| `generate.py` | the deterministic generator of all of the above (stdlib only; "
+              "`permit_reports.py` writes the permit reports) |")
     R_.append("| `../../tests/fixtures/sample-activity-gbk.csv` | the same activity rows with the "
               "Chinese headers, GBK-encoded, CRLF line endings (encoding test) |\n")
     R_.append("UTF-8 without BOM, comma-separated, English headers, LF line endings.\n")
@@ -868,8 +873,16 @@ def main():
     regions, _ = generate(args.regions)
     computed = compute(args.coefficients)
     _, national = write_outputs(args.coefficients, regions, computed)
-    rows, _, results, excluded, _ = computed
+    rows, registry, results, excluded, _ = computed
     print(f"{len(rows)} activity rows, {len(excluded)} excluded, {len(results)} results")
+    import permit_reports  # next to this script
+
+    key_of_uscc = {u: e[0] for e, u in zip(ENTERPRISES, registry)}
+    expected_section, readme_section = permit_reports.run(rows, registry, results, key_of_uscc)
+    for name, section in (("EXPECTED.md", expected_section), ("README.md", readme_section)):
+        with open(os.path.join(HERE, name), "a", encoding="utf-8", newline="\n") as f:
+            f.write("\n" + "\n".join(section))
+    print("permit_reports.csv written")
     for (year, pol), (g, e, unit, n) in national.items():
         print(year, pol, exact(g), exact(e), unit, n)
 

@@ -15,6 +15,7 @@ pub mod activity;
 pub mod coefficients;
 pub mod issue;
 mod json;
+pub mod permit;
 pub mod reference;
 pub mod registry;
 pub mod schemas;

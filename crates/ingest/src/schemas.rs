@@ -241,3 +241,87 @@ pub static KEY_MIGRATIONS: Schema = Schema {
     ],
     wide: None,
 };
+
+/// Field indices of [`PERMIT_REPORTS`].
+pub mod permit_reports {
+    #![allow(missing_docs)]
+    pub const USCC: usize = 0;
+    pub const PERMIT_NO: usize = 1;
+    pub const OUTLET_ID: usize = 2;
+    pub const OUTLET_KIND: usize = 3;
+    pub const POLLUTANT: usize = 4;
+    pub const PERIOD: usize = 5;
+    pub const REPORTED: usize = 6;
+    pub const UNIT: usize = 7;
+    pub const METHOD: usize = 8;
+    pub const CAPTURE_RATE: usize = 9;
+    pub const CAPTURE_RATE_Q1: usize = 10;
+    pub const CAPTURE_RATE_Q2: usize = 11;
+    pub const CAPTURE_RATE_Q3: usize = 12;
+    pub const CAPTURE_RATE_Q4: usize = 13;
+    pub const PERMITTED: usize = 14;
+}
+
+/// Permit execution reports (排污许可证执行报告, 实际排放量): one line per enterprise, outlet,
+/// pollutant and period. The quarterly capture-rate headers are listed whole
+/// (`有效数据捕集率(一季度)`), so that they are not read as `有效数据捕集率` with a note.
+pub static PERMIT_REPORTS: Schema = Schema {
+    kind: "permit execution report",
+    fields: &[
+        optional("uscc", &["统一社会信用代码"]),
+        optional("permit_no", &["排污许可证编号", "许可证编号"]),
+        optional("outlet_id", &["排放口编号", "排污口编号"]),
+        optional("outlet_kind", &["排放口类型", "排污口类型"]),
+        required("pollutant", &["污染物", "污染物种类", "污染物名称"]),
+        required("period", &["核算时段", "时段", "报告时段", "报告期"]),
+        required("reported", &["实际排放量"]),
+        optional("unit", &["单位", "计量单位"]),
+        required("method", &["核算方法", "实际排放量核算方法"]),
+        optional(
+            "capture_rate",
+            &["有效数据捕集率", "自动监测有效数据捕集率", "数据捕集率"],
+        ),
+        optional(
+            "capture_rate_q1",
+            &[
+                "有效数据捕集率(一季度)",
+                "有效数据捕集率(第一季度)",
+                "有效数据捕集率(1季度)",
+                "有效数据捕集率(Q1)",
+                "一季度有效数据捕集率",
+            ],
+        ),
+        optional(
+            "capture_rate_q2",
+            &[
+                "有效数据捕集率(二季度)",
+                "有效数据捕集率(第二季度)",
+                "有效数据捕集率(2季度)",
+                "有效数据捕集率(Q2)",
+                "二季度有效数据捕集率",
+            ],
+        ),
+        optional(
+            "capture_rate_q3",
+            &[
+                "有效数据捕集率(三季度)",
+                "有效数据捕集率(第三季度)",
+                "有效数据捕集率(3季度)",
+                "有效数据捕集率(Q3)",
+                "三季度有效数据捕集率",
+            ],
+        ),
+        optional(
+            "capture_rate_q4",
+            &[
+                "有效数据捕集率(四季度)",
+                "有效数据捕集率(第四季度)",
+                "有效数据捕集率(4季度)",
+                "有效数据捕集率(Q4)",
+                "四季度有效数据捕集率",
+            ],
+        ),
+        optional("permitted", &["许可排放量", "年许可排放量"]),
+    ],
+    wide: None,
+};
