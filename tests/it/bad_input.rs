@@ -76,3 +76,21 @@ fn header_problems_are_all_reported_before_any_row() {
         "{stderr}"
     );
 }
+
+#[test]
+fn permit_reports_with_many_bad_cells() {
+    let reference = app::reference::bundled().expect("bundled reference");
+    let path = std::path::Path::new("fixtures/bad/permit-reports-bad.csv");
+    let issues = ingest::permit::read_permit_reports(
+        ingest::Source::Path(path),
+        &reference,
+        &ingest::table::ReadOptions::default(),
+    )
+    .expect_err("every line but two is bad");
+    let report = format!(
+        "{issues}{} errors, {} warnings\n",
+        issues.error_count(),
+        issues.warning_count()
+    );
+    insta::assert_snapshot!(report);
+}
