@@ -237,6 +237,7 @@ pub(crate) fn run(
     };
     let _ = writeln!(err, "using {edition} (sha256 {})", set.content_hash());
     let mut report = app::reconcile::reconcile_with(&set, &settings, &reference)?;
+    let summary = report.summary();
     if args.only_flagged {
         report.comparisons.retain(|c| !c.flags.is_empty());
     }
@@ -287,7 +288,7 @@ pub(crate) fn run(
                 args.punitive_industries.join(",")
             },
         ),
-        ("summary".to_string(), report.summary()),
+        ("summary".to_string(), summary.clone()),
         ("npsc".to_string(), env!("CARGO_PKG_VERSION").to_string()),
     ];
     if let Some(path) = &args.xlsx {
@@ -312,6 +313,6 @@ pub(crate) fn run(
             let _ = out.write_all(text.as_bytes());
         }
     }
-    let _ = writeln!(err, "{}", report.summary());
+    let _ = writeln!(err, "{summary}");
     Ok(0)
 }

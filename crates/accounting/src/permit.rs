@@ -561,11 +561,14 @@ fn reported_total(reports: &[&ReportLine]) -> f64 {
 }
 
 /// Compares reports with estimates per enterprise, pollutant and year, sorted by enterprise,
-/// pollutant and year.
+/// pollutant and year. `missing_report` is raised only for the enterprises in `reporters`
+/// (those that hold a permit or report anything): an enterprise without a permit has nothing
+/// to report.
 pub fn compare(
     estimates: &[Estimate],
     reports: &[ReportLine],
     tolerances: &Tolerances,
+    reporters: &BTreeSet<Uscc>,
 ) -> Vec<Comparison> {
     let groups = groups(estimates, reports);
     let mut out = Vec::with_capacity(groups.len());
@@ -620,7 +623,7 @@ pub fn compare(
                 });
             }
         }
-        if reported.is_none() && estimate.is_some_and(|e| e > 0.0) {
+        if reported.is_none() && estimate.is_some_and(|e| e > 0.0) && reporters.contains(uscc) {
             flags.push(Flag::MissingReport);
         }
         if estimate.is_none() && reported.is_some() {
@@ -1105,7 +1108,7 @@ mod tests {
         let mut reports = quarters(2022, "DA001", [20.0; 4], [0.95; 4]);
         reports.extend(quarters(2023, "DA001", [10.0; 4], [0.95, 0.7, 0.95, 0.95]));
         reports[0].report.permitted_t = Some(70.0);
-        let c = compare(&estimates, &reports, &t);
+        let c = compare(&estimates, &reports, &t, &BTreeSet::from([uscc()]));
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].reported, Some(80.0));
         assert_eq!(c[0].relative, Some(-0.2));
@@ -1141,8 +1144,11 @@ mod tests {
             line("2023Q1", None, None, 1.0, Method::ManualMonitoring),
             line("2023Q2", None, None, 1.0, Method::ManualMonitoring),
         ];
-        let c = compare(&estimates, &reports, &t);
+        let c = compare(&estimates, &reports, &t, &BTreeSet::from([uscc()]));
         assert_eq!(names(&c[0]), ["missing_report"]);
+        // Without a permit there is nothing to report.
+        let c = compare(&estimates, &reports, &t, &BTreeSet::new());
+        assert!(c[0].flags.is_empty());
         assert_eq!(names(&c[1]), ["missing_activity", "incomplete_report"]);
         assert_eq!(c[1].reported, Some(2.0));
         // An annual line wins over quarterly lines of the same outlet.
@@ -1150,7 +1156,7 @@ mod tests {
             line("2022", None, None, 6.0, Method::ManualMonitoring),
             line("2022Q1", None, None, 1.0, Method::ManualMonitoring),
         ];
-        let c = compare(&estimates, &reports, &t);
+        let c = compare(&estimates, &reports, &t, &BTreeSet::from([uscc()]));
         assert_eq!((c[0].reported, c[0].relative), (Some(6.0), Some(0.2)));
         assert_eq!(c[0].flags, [Flag::OverReported(Level::Warning)]);
     }

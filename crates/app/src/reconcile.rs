@@ -69,6 +69,9 @@ pub struct ReconcileReport {
     pub report_lines: usize,
 }
 
+/// Pollutants whose report unit is a mass but which are flows, not pollutant quantities.
+const FLOWS: [&str; 1] = ["WASTEWATER"];
+
 /// Collects every accounted row's emissions as estimates, in tonnes.
 struct EstimateSink<'r> {
     registry_industry: &'r BTreeMap<Uscc, accounting::codes::IndustryCode>,
@@ -88,8 +91,10 @@ impl ResultSink for EstimateSink<'_> {
     ) -> std::io::Result<()> {
         for e in emissions {
             let unit = &reference.pollutants.get(e.pollutant).report_unit;
-            // Permit reports hold masses: flows such as 工业废气量 are not compared.
-            if unit.conversion_to(&self.tonnes).is_err() {
+            // Permit reports hold pollutant masses: flows (工业废气量 in 万标立方米, and
+            // 工业废水量, a volume the census measures in tonnes) are not compared.
+            let code = reference.pollutants.get(e.pollutant).code.as_str();
+            if unit.conversion_to(&self.tonnes).is_err() || FLOWS.contains(&code) {
                 continue;
             }
             let to_tonnes = |x: f64| unit.convert(x, &self.tonnes).unwrap_or(x);
@@ -229,7 +234,14 @@ pub fn reconcile_with(
         };
         units.insert(id, shown);
     }
-    let comparisons = accounting::permit::compare(&estimates, &lines, &settings.tolerances);
+    // Who is expected to report: permit holders, and anyone who reported anything.
+    let reporters: std::collections::BTreeSet<Uscc> = by_permit
+        .values()
+        .copied()
+        .chain(lines.iter().map(|l| l.uscc))
+        .collect();
+    let comparisons =
+        accounting::permit::compare(&estimates, &lines, &settings.tolerances, &reporters);
     let mut records = Vec::new();
     for rule in RecordRule::ALL {
         records.extend(accounting::permit::records(
@@ -265,6 +277,29 @@ pub fn reconcile_with(
 }
 
 use accounting::render::Precision;
+
+/// `a.csv, row 3`, `a.csv, row 4` → `a.csv, rows 3, 4`: origins of one file said once.
+fn compact_origins(origins: &[String]) -> String {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for origin in origins {
+        match origin.rsplit_once(", row ") {
+            Some((file, row)) => match groups.iter_mut().find(|(f, _)| f == file) {
+                Some((_, rows)) => rows.push(row.to_string()),
+                None => groups.push((file.to_string(), vec![row.to_string()])),
+            },
+            None => groups.push((origin.clone(), Vec::new())),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(file, rows)| match rows.len() {
+            0 => file,
+            1 => format!("{file}, row {}", rows[0]),
+            _ => format!("{file}, rows {}", rows.join(", ")),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// A relative difference as a percentage with one decimal, e.g. `-60.0%`.
 fn percent(x: Option<f64>) -> String {
@@ -360,7 +395,7 @@ impl ReconcileReport {
                     .join(";"),
                 level.map(|l| l.as_str()).unwrap_or("ok").to_string(),
                 flags.join(" "),
-                c.report_origins.join("; "),
+                compact_origins(&c.report_origins),
             ]);
         }
         sheet
