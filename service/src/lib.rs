@@ -46,6 +46,8 @@ pub struct AppState {
     pub(crate) metrics: Arc<metrics::Metrics>,
     /// Loaded published editions by content hash: they never change, so caching them is safe.
     pub(crate) editions: Arc<Mutex<HashMap<String, Arc<CoefficientSet>>>>,
+    /// Rendered coefficient pages of immutable editions and shared edition look-ups.
+    pub(crate) coefficients: Arc<routes::CoefficientCache>,
     /// Whether published editions may be read without a token (default: yes).
     pub anonymous_read: bool,
     /// Largest accepted upload (default 64 MiB); larger bodies get 413.
@@ -61,6 +63,7 @@ impl AppState {
             reference: Arc::new(app::reference::bundled()?),
             metrics: Arc::new(metrics::Metrics::default()),
             editions: Arc::new(Mutex::new(HashMap::new())),
+            coefficients: Arc::default(),
             anonymous_read: true,
             upload_limit_bytes: 64 << 20,
         })

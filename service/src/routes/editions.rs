@@ -1,14 +1,16 @@
 //! Coefficient sets and editions: list, read (with filters, pagination, CSV or JSON and
 //! immutable caching), resolve by date, diff, and the administrator's upload, publish and retire.
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use accounting::coefficient::{CoefficientRow, CoefficientSet, Removal};
 use accounting::render::{Precision, quantity};
 use accounting::text::normalize_name;
 use app::editions::{EditionInfo, EditionStatus, Selector};
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -290,47 +292,67 @@ struct CoefficientPage {
     rows: Vec<CoefficientDto>,
 }
 
-fn matches(
-    row: &CoefficientRow,
-    query: &CoefficientQuery,
-    state: &AppState,
-) -> Result<bool, ApiError> {
-    let same = |given: &Option<String>, actual: &str| {
-        given
-            .as_deref()
-            .is_none_or(|g| normalize_name(g) == normalize_name(actual))
-    };
-    if let Some(industry) = query.industry.as_deref() {
-        let code = accounting::codes::IndustryCode::parse(industry)
-            .map_err(|e| ApiError::bad_request(format!("industry: {e}")))?;
-        let digits = code.digits();
-        let section_ok = code.section().is_none_or(|s| {
-            state
-                .reference
-                .industries
-                .get(&row.industry)
-                .is_some_and(|i| i.section == s)
-        });
-        if !section_ok || !row.industry.digits().starts_with(digits) {
-            return Ok(false);
+/// The filters of a coefficients request, read once per request rather than once per row.
+/// A malformed `industry` or an unknown `pollutant` is an error only when a row reaches that
+/// test, as when each row parsed them.
+struct Filter {
+    industry: Option<Result<accounting::codes::IndustryCode, String>>,
+    pollutant: Option<Result<accounting::pollutant::PollutantId, String>>,
+    product: Option<String>,
+    raw_material: Option<String>,
+    process: Option<String>,
+    treatment: Option<String>,
+}
+
+impl Filter {
+    fn new(query: &CoefficientQuery, state: &AppState) -> Filter {
+        let name = |given: &Option<String>| given.as_deref().map(normalize_name);
+        Filter {
+            industry: query.industry.as_deref().map(|industry| {
+                accounting::codes::IndustryCode::parse(industry)
+                    .map_err(|e| format!("industry: {e}"))
+            }),
+            pollutant: query.pollutant.as_deref().map(|pollutant| {
+                state
+                    .reference
+                    .pollutants
+                    .lookup(pollutant)
+                    .ok_or_else(|| format!("pollutant: unknown pollutant `{pollutant}`"))
+            }),
+            product: name(&query.product),
+            raw_material: name(&query.raw_material),
+            process: name(&query.process),
+            treatment: name(&query.treatment),
         }
     }
-    if let Some(pollutant) = query.pollutant.as_deref() {
-        let id = state
-            .reference
-            .pollutants
-            .lookup(pollutant)
-            .ok_or_else(|| {
-                ApiError::bad_request(format!("pollutant: unknown pollutant `{pollutant}`"))
-            })?;
-        if id != row.pollutant {
+
+    fn matches(&self, row: &CoefficientRow, state: &AppState) -> Result<bool, ApiError> {
+        let same = |given: &Option<String>, actual: &str| {
+            given.as_deref().is_none_or(|g| g == normalize_name(actual))
+        };
+        if let Some(industry) = &self.industry {
+            let code = industry.as_ref().map_err(ApiError::bad_request)?;
+            let section_ok = code.section().is_none_or(|s| {
+                state
+                    .reference
+                    .industries
+                    .get(&row.industry)
+                    .is_some_and(|i| i.section == s)
+            });
+            if !section_ok || !row.industry.digits().starts_with(code.digits()) {
+                return Ok(false);
+            }
+        }
+        if let Some(pollutant) = &self.pollutant
+            && *pollutant.as_ref().map_err(ApiError::bad_request)? != row.pollutant
+        {
             return Ok(false);
         }
+        Ok(same(&self.product, &row.product)
+            && same(&self.raw_material, &row.raw_material)
+            && same(&self.process, &row.process)
+            && same(&self.treatment, &row.treatment))
     }
-    Ok(same(&query.product, &row.product)
-        && same(&query.raw_material, &row.raw_material)
-        && same(&query.process, &row.process)
-        && same(&query.treatment, &row.treatment))
 }
 
 fn wants_csv(query: &CoefficientQuery, headers: &HeaderMap) -> Result<bool, ApiError> {
@@ -375,7 +397,7 @@ async fn coefficients(
 ) -> Result<Response, ApiError> {
     let caller = caller(&state, &headers).await?;
     let selector = selector(&set, &edition)?;
-    let info = app::editions::resolve(&state.store, &selector).await?;
+    let info = resolve_shared(&state, format!("{set}@{edition}"), &selector).await?;
     may_read(&state, &caller, &info)?;
     let csv = wants_csv(&query, &headers)?;
     // Immutable: a numbered edition that is published or retired. `latest` and drafts may change.
@@ -410,69 +432,264 @@ async fn coefficients(
         cache_headers(&mut response);
         return Ok(response);
     }
-    let loaded = load(&state, &info).await?;
-    let mut selected = Vec::new();
-    for row in loaded.rows() {
-        if matches(row, &query, &state)? {
-            selected.push(row);
-        }
-    }
     let per_page = query.per_page.unwrap_or(100).clamp(1, MAX_PER_PAGE);
     let page = query.page.unwrap_or(1).max(1);
-    let total = selected.len();
-    let start = (page - 1).saturating_mul(per_page).min(total);
-    let end = start.saturating_add(per_page).min(total);
-    let rows = &selected[start..end];
+    // The rows of a published or retired edition never change (`latest` included, once
+    // resolved), so its response is a function of the edition as shown, the format, the filters
+    // and the page; drafts are rendered every time.
+    let key = (info.status != EditionStatus::Draft).then(|| BodyKey {
+        edition: serde_json::to_string(&EditionDto::from(&info)).unwrap_or_default(),
+        csv,
+        filters: [
+            query.industry.clone(),
+            query.pollutant.clone(),
+            query.product.as_deref().map(normalize_name),
+            query.raw_material.as_deref().map(normalize_name),
+            query.process.as_deref().map(normalize_name),
+            query.treatment.as_deref().map(normalize_name),
+        ],
+        page,
+        per_page,
+    });
+    let cached = key.as_ref().and_then(|key| state.coefficients.body(key));
+    let body = match cached {
+        Some(body) => body,
+        None => {
+            let body = render(&state, &info, &query, csv, page, per_page).await?;
+            if let Some(key) = key {
+                state.coefficients.keep(key, body.clone());
+            }
+            body
+        }
+    };
     state
         .metrics
         .editions_served
         .fetch_add(1, Ordering::Relaxed);
-    let mut response = if csv {
-        (
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            app::editions::rows_csv(rows.iter().copied(), &state.reference),
-        )
-            .into_response()
+    let content_type = if csv {
+        "text/csv; charset=utf-8"
     } else {
-        let dto = |row: &CoefficientRow| {
-            let pollutant = state.reference.pollutants.get(row.pollutant);
-            let (efficiency, emission) = match &row.removal {
-                Removal::Efficiency { percent } => {
-                    (Some(quantity(*percent, Precision::Exact)), None)
-                }
-                Removal::EmissionCoefficient(f) => (None, Some(f.text().to_string())),
-                Removal::None => (None, None),
-            };
-            CoefficientDto {
-                table: row.origin.table.clone(),
-                row: row.origin.row,
-                industry_code: row.industry.to_string(),
-                section: row.section.clone(),
-                product: row.product.clone(),
-                raw_material: row.raw_material.clone(),
-                process: row.process.clone(),
-                scale: row.scale.label().to_string(),
-                pollutant: pollutant.name.clone(),
-                pollutant_code: pollutant.code.clone(),
-                unit: row.unit.text(),
-                generation_coefficient: row.generation.text().to_string(),
-                treatment: row.treatment.clone(),
-                removal_efficiency: efficiency,
-                emission_coefficient: emission,
-                source: row.note.clone(),
-            }
-        };
-        Json(CoefficientPage {
-            edition: EditionDto::from(&info),
-            total,
-            page,
-            per_page,
-            rows: rows.iter().map(|r| dto(r)).collect(),
-        })
-        .into_response()
+        "application/json"
     };
+    let mut response = ([(header::CONTENT_TYPE, content_type)], body).into_response();
     cache_headers(&mut response);
     Ok(response)
+}
+
+/// The response body: the selected page of rows as a [`CoefficientPage`] (JSON) or as CSV.
+async fn render(
+    state: &AppState,
+    info: &EditionInfo,
+    query: &CoefficientQuery,
+    csv: bool,
+    page: usize,
+    per_page: usize,
+) -> Result<Bytes, ApiError> {
+    let loaded = load(state, info).await?;
+    let filter = Filter::new(query, state);
+    let mut selected = Vec::new();
+    for row in loaded.rows() {
+        if filter.matches(row, state)? {
+            selected.push(row);
+        }
+    }
+    let total = selected.len();
+    let start = (page - 1).saturating_mul(per_page).min(total);
+    let end = start.saturating_add(per_page).min(total);
+    let rows = &selected[start..end];
+    if csv {
+        return Ok(Bytes::from(app::editions::rows_csv(
+            rows.iter().copied(),
+            &state.reference,
+        )));
+    }
+    let page = CoefficientPage {
+        edition: EditionDto::from(info),
+        total,
+        page,
+        per_page,
+        rows: rows.iter().map(|row| coefficient_dto(row, state)).collect(),
+    };
+    serde_json::to_vec(&page).map(Bytes::from).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("cannot serialize the coefficients of {}: {e}", info.name()),
+        )
+    })
+}
+
+fn coefficient_dto(row: &CoefficientRow, state: &AppState) -> CoefficientDto {
+    let pollutant = state.reference.pollutants.get(row.pollutant);
+    let (efficiency, emission) = match &row.removal {
+        Removal::Efficiency { percent } => (Some(quantity(*percent, Precision::Exact)), None),
+        Removal::EmissionCoefficient(f) => (None, Some(f.text().to_string())),
+        Removal::None => (None, None),
+    };
+    CoefficientDto {
+        table: row.origin.table.clone(),
+        row: row.origin.row,
+        industry_code: row.industry.to_string(),
+        section: row.section.clone(),
+        product: row.product.clone(),
+        raw_material: row.raw_material.clone(),
+        process: row.process.clone(),
+        scale: row.scale.label().to_string(),
+        pollutant: pollutant.name.clone(),
+        pollutant_code: pollutant.code.clone(),
+        unit: row.unit.text(),
+        generation_coefficient: row.generation.text().to_string(),
+        treatment: row.treatment.clone(),
+        removal_efficiency: efficiency,
+        emission_coefficient: emission,
+        source: row.note.clone(),
+    }
+}
+
+/// What the coefficients read path keeps between requests, one per [`AppState`]: the rendered
+/// responses of editions whose rows never change, and the edition look-ups that concurrent
+/// requests share.
+#[derive(Default)]
+pub(crate) struct CoefficientCache {
+    bodies: Mutex<Bodies>,
+    lookups: Mutex<HashMap<String, Arc<Lookup>>>,
+}
+
+/// Most bytes of cached bodies, and most bodies; past either, the least recently used are
+/// dropped down to three quarters.
+const BODY_BUDGET: usize = 32 << 20;
+const MAX_BODIES: usize = 4096;
+/// A larger body is not cached.
+const MAX_BODY: usize = 4 << 20;
+/// Look-ups of selectors that no request is using are forgotten past this many.
+const MAX_LOOKUPS: usize = 256;
+
+/// What a response body depends on besides the rows of the edition it names.
+#[derive(PartialEq, Eq, Hash)]
+struct BodyKey {
+    /// The edition as the API shows it (serialized [`EditionDto`]), so that a retire, which
+    /// changes the metadata but not the rows, gives new bodies.
+    edition: String,
+    csv: bool,
+    /// `industry` and `pollutant` as given, the name filters normalized as they are compared.
+    filters: [Option<String>; 6],
+    page: usize,
+    per_page: usize,
+}
+
+impl BodyKey {
+    fn size(&self) -> usize {
+        self.edition.len()
+            + self
+                .filters
+                .iter()
+                .flatten()
+                .map(String::len)
+                .sum::<usize>()
+    }
+}
+
+#[derive(Default)]
+struct Bodies {
+    map: HashMap<BodyKey, Kept>,
+    bytes: usize,
+    clock: u64,
+}
+
+struct Kept {
+    body: Bytes,
+    size: usize,
+    used: u64,
+}
+
+impl CoefficientCache {
+    fn body(&self, key: &BodyKey) -> Option<Bytes> {
+        let mut guard = self.bodies.lock().ok()?;
+        let bodies = &mut *guard;
+        bodies.clock += 1;
+        let kept = bodies.map.get_mut(key)?;
+        kept.used = bodies.clock;
+        Some(kept.body.clone())
+    }
+
+    fn keep(&self, key: BodyKey, body: Bytes) {
+        if body.len() > MAX_BODY {
+            return;
+        }
+        let Ok(mut guard) = self.bodies.lock() else {
+            return;
+        };
+        let bodies = &mut *guard;
+        bodies.clock += 1;
+        let size = body.len() + key.size();
+        let kept = Kept {
+            body,
+            size,
+            used: bodies.clock,
+        };
+        bodies.bytes += size;
+        if let Some(old) = bodies.map.insert(key, kept) {
+            bodies.bytes -= old.size;
+        }
+        if bodies.bytes > BODY_BUDGET || bodies.map.len() > MAX_BODIES {
+            // Keep the most recently used within three quarters of both limits.
+            let mut recent: Vec<(u64, usize)> =
+                bodies.map.values().map(|k| (k.used, k.size)).collect();
+            recent.sort_unstable_by(|a, b| b.cmp(a));
+            let (mut bytes, mut count, mut oldest_kept) = (0, 0, u64::MAX);
+            for (used, size) in recent {
+                if bytes + size > BODY_BUDGET / 4 * 3 || count + 1 > MAX_BODIES / 4 * 3 {
+                    break;
+                }
+                bytes += size;
+                count += 1;
+                oldest_kept = used;
+            }
+            bodies.map.retain(|_, k| k.used >= oldest_kept);
+            bodies.bytes = bytes;
+        }
+    }
+}
+
+/// The look-ups of one selector. At most one database read is in flight; a request takes the
+/// result of a read that started after it arrived, or reads itself. A read that started
+/// earlier may predate a publish or retire the caller already saw, so its result is never
+/// taken: every request sees the database as it was at some moment after it arrived, as if
+/// it had read it itself, while concurrent readers share one read.
+#[derive(Default)]
+struct Lookup {
+    /// Reads started so far.
+    started: AtomicU64,
+    /// The latest successful read: its number and result.
+    last: tokio::sync::Mutex<Option<(u64, EditionInfo)>>,
+}
+
+/// [`app::editions::resolve`], shared by concurrent requests for the same selector (`name`).
+async fn resolve_shared(
+    state: &AppState,
+    name: String,
+    selector: &Selector,
+) -> Result<EditionInfo, ApiError> {
+    let lookup = state.coefficients.lookups.lock().ok().map(|mut lookups| {
+        if lookups.len() >= MAX_LOOKUPS && !lookups.contains_key(&name) {
+            lookups.retain(|_, lookup| Arc::strong_count(lookup) > 1);
+        }
+        lookups.entry(name).or_default().clone()
+    });
+    let Some(lookup) = lookup else {
+        return Ok(app::editions::resolve(&state.store, selector).await?);
+    };
+    let arrived = lookup.started.load(Ordering::SeqCst);
+    let mut last = lookup.last.lock().await;
+    if let Some((read, info)) = last.as_ref()
+        && *read > arrived
+    {
+        return Ok(info.clone());
+    }
+    let read = lookup.started.fetch_add(1, Ordering::SeqCst) + 1;
+    let info = app::editions::resolve(&state.store, selector).await;
+    *last = info.as_ref().ok().map(|info| (read, info.clone()));
+    Ok(info?)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -701,4 +918,178 @@ async fn retire(
     )
     .await?;
     Ok(Json(EditionDto::from(&info)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A state over a fresh SQLite file with `npsc1-excerpt@1` published.
+    async fn state() -> (tempfile::TempDir, AppState) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
+        let state = AppState::open(&url).await.expect("state");
+        let excerpt =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../coefficients/npsc1-excerpt");
+        let read = app::ReadOptions::default();
+        app::editions::import(&state.store, &excerpt, &state.reference, &read, "test")
+            .await
+            .expect("import");
+        app::editions::publish(
+            &state.store,
+            "npsc1-excerpt",
+            None,
+            "first",
+            "test",
+            &state.reference,
+        )
+        .await
+        .expect("publish");
+        (dir, state)
+    }
+
+    async fn get(state: &AppState, uri: &str) -> (StatusCode, HeaderMap, Bytes) {
+        let response = crate::router(state.clone())
+            .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("body").to_bytes();
+        (parts.status, parts.headers, body)
+    }
+
+    fn json(body: &[u8]) -> serde_json::Value {
+        serde_json::from_slice(body).expect("JSON")
+    }
+
+    #[tokio::test]
+    async fn a_kept_page_is_the_same_bytes_and_a_retire_shows_at_once() {
+        let (_dir, state) = state().await;
+        let uri =
+            "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?industry=1351&process=屠宰、分割";
+        let (status, headers, first) = get(&state, uri).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+        let kept = || state.coefficients.bodies.lock().expect("lock").map.len();
+        assert_eq!(kept(), 1);
+        // The same filter written differently (with a space, which names ignore) is the same page.
+        let (_, _, second) = get(
+            &state,
+            "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?industry=1351&process=%20屠宰、分割",
+        )
+        .await;
+        assert_eq!(first, second);
+        assert_eq!(kept(), 1);
+        assert_eq!(json(&first)["total"], 30);
+        assert_eq!(json(&first)["edition"]["status"], "published");
+
+        // Retiring changes the metadata shown with the rows, not the rows.
+        app::editions::retire(&state.store, "npsc1-excerpt", 1, "superseded", "test")
+            .await
+            .expect("retire");
+        let (_, retired_headers, retired) = get(&state, uri).await;
+        let (before, after) = (json(&first), json(&retired));
+        assert_eq!(after["edition"]["status"], "retired");
+        assert_eq!(after["edition"]["retire_note"], "superseded");
+        assert_eq!(before["rows"], after["rows"]);
+        assert_eq!(headers[header::ETAG], retired_headers[header::ETAG]);
+        assert_eq!(kept(), 2);
+
+        // CSV is kept apart from JSON.
+        let (_, headers, csv) = get(&state, &format!("{uri}&format=csv")).await;
+        assert_eq!(headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+        assert!(csv.starts_with(b"industry_code,"));
+        assert_eq!(kept(), 3);
+    }
+
+    #[tokio::test]
+    async fn kept_pages_stay_within_their_limits() {
+        let cache = CoefficientCache::default();
+        let key = |i: usize| BodyKey {
+            edition: "e".to_string(),
+            csv: false,
+            filters: Default::default(),
+            page: i,
+            per_page: 1,
+        };
+        let body = Bytes::from(vec![b'x'; 1 << 20]);
+        for i in 0..40 {
+            cache.keep(key(i), body.clone());
+            // The one just read is kept; the least recently used go first.
+            assert!(cache.body(&key(0)).is_some(), "after {i}");
+        }
+        let bodies = cache.bodies.lock().expect("lock");
+        assert!(bodies.bytes <= BODY_BUDGET, "{}", bodies.bytes);
+        assert_eq!(
+            bodies.bytes,
+            bodies.map.values().map(|k| k.size).sum::<usize>()
+        );
+        assert!(bodies.map.contains_key(&key(39)));
+        assert!(!bodies.map.contains_key(&key(1)));
+        drop(bodies);
+        cache.keep(key(99), Bytes::from(vec![b'x'; MAX_BODY + 1]));
+        assert!(cache.body(&key(99)).is_none());
+    }
+
+    /// Readers share look-ups, yet a request sent after a retire returned never gets a look-up
+    /// that started before it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shared_look_ups_never_predate_the_request() {
+        let (_dir, state) = state().await;
+        let retired = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut readers = Vec::new();
+        for _ in 0..32 {
+            let (state, retired, stop) = (state.clone(), retired.clone(), stop.clone());
+            readers.push(tokio::spawn(async move {
+                let (mut before, mut after) = (0u32, 0u32);
+                while !stop.load(Ordering::SeqCst) {
+                    let sent_after_retire = retired.load(Ordering::SeqCst);
+                    let (status, _, body) = get(
+                        &state,
+                        "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?industry=4430",
+                    )
+                    .await;
+                    assert_eq!(status, StatusCode::OK);
+                    let shown = json(&body)["edition"]["status"].clone();
+                    if sent_after_retire {
+                        assert_eq!(shown, "retired", "a look-up older than the request");
+                        after += 1;
+                    } else {
+                        before += 1;
+                    }
+                }
+                (before, after)
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        app::editions::retire(&state.store, "npsc1-excerpt", 1, "superseded", "test")
+            .await
+            .expect("retire");
+        retired.store(true, Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        stop.store(true, Ordering::SeqCst);
+        let (mut before, mut after) = (0, 0);
+        for reader in readers {
+            let (b, a) = reader.await.expect("reader");
+            before += b;
+            after += a;
+        }
+        assert!(before > 0 && after > 0, "{before} before, {after} after");
+        let reads = state.coefficients.lookups.lock().expect("lock")["npsc1-excerpt@1"]
+            .started
+            .load(Ordering::SeqCst);
+        assert!(
+            reads < u64::from(before + after),
+            "{reads} database reads for {} requests",
+            before + after
+        );
+    }
 }

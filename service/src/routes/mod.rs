@@ -28,6 +28,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{ApiError, AppState};
 
+pub(crate) use editions::CoefficientCache;
+
 
 /// Who is calling: `None` for an anonymous request.
 pub(crate) type Caller = Option<(String, app::tokens::Role)>;
