@@ -24,8 +24,8 @@ export function barChart(bars, { title, unit } = {}) {
   const scaleMax = top[top.length - 1] || 1;
   const left = 78;
   const right = 16;
-  // At least 560 px of plot, at most 140 px per bar; many bars make the chart wider.
-  const plotWidth = Math.max(560, Math.min(140, 900 / Math.max(1, bars.length)) * bars.length, 44 * bars.length);
+  // At least 720 px of plot, at most 140 px per bar; many bars make the chart wider.
+  const plotWidth = Math.max(720, Math.min(140, 900 / Math.max(1, bars.length)) * bars.length, 44 * bars.length);
   const slot = plotWidth / Math.max(1, bars.length);
   const plotTop = 34;
   const plotHeight = 260;

@@ -158,6 +158,7 @@ export function errorBox(error) {
     h("p", { class: "error-title" }, status ? `错误 Error ${status} · ${error.code}` : "错误 Error"),
     h("p", { class: "error-message", text: error.message }),
     HINTS[status] ? h("p", { class: "hint", text: HINTS[status] }) : null,
+    status === 401 ? h("p", {}, h("a", { class: "token-link", href: "/publish#token-form", text: "输入令牌 Enter a token" })) : null,
   );
   if (details.length) box.appendChild(issuesTable(details));
   return box;

@@ -3,7 +3,7 @@
 // environment: NPSC_BASE_URL, NPSC_ADMIN_TOKEN, NPSC_READER_TOKEN, NPSC_BAD_TABLE,
 // NPSC_GOOD_TABLE, NPSC_SCREENSHOTS, NPSC_CHROMIUM. Every number on a page is compared with the
 // API's answer for the same question.
-import { after, before, test } from "node:test";
+import { after, before, beforeEach, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -62,6 +62,12 @@ function expectedConsoleError(text) {
 
 after(async () => {
   await browser?.close();
+});
+
+// A test that failed half-way leaves its problems behind: each test starts clean.
+beforeEach(() => {
+  problems = [];
+  expectedStatuses = [];
 });
 
 async function noProblems() {
@@ -227,9 +233,21 @@ test("the diff page shows the API's counts and changed values", async () => {
   await noProblems();
 });
 
-test("the runs page lists the API's runs with their editions and counts", async () => {
+test("runs need a token: anonymously the runs page shows the API's 401 and where to enter one", async () => {
+  expectedStatuses = [401];
   await open("/runs");
-  const { body: runs } = await api("/api/v1/runs");
+  const { status, body } = await api("/api/v1/runs");
+  assert.equal(status, 401);
+  assert.equal(await page.getAttribute(".error", "data-status"), "401");
+  assert.equal(await page.textContent(".error .error-message"), body.message);
+  assert.equal(await page.getAttribute(".error a.token-link", "href"), "/publish#token-form");
+  await noProblems();
+});
+
+test("the runs page lists the API's runs with their editions and counts", async () => {
+  await saveToken(READER);
+  await open("/runs");
+  const { body: runs } = await api("/api/v1/runs", READER);
   assert.ok(runs.length >= 1);
   assert.equal((await page.$$("table.runs tbody tr")).length, runs.length);
   for (const run of runs) {
@@ -291,7 +309,7 @@ async function checkTable(lines) {
 test("the run page's table equals the run's totals and its chart has one bar per region", async () => {
   const id = env("NPSC_RUN_ID");
   await open(`/runs/${id}`);
-  const { status, body } = await api(`/api/v1/runs/${id}/totals`);
+  const { status, body } = await api(`/api/v1/runs/${id}/totals`, READER);
   assert.equal(status, 200);
   await checkTable(body.totals);
   const first = await checkChart(body.totals);
@@ -312,7 +330,7 @@ test("the run page at prefecture level shows the API's statistics", async () => 
   await open(`/runs/${id}`);
   await Promise.all([page.waitForURL(/region_level=prefecture/), page.selectOption("#c-region_level", "prefecture")]);
   await page.waitForSelector("body[data-ready=true]");
-  const { status, body } = await api(`/api/v1/statistics?run=${id}&region_level=prefecture`);
+  const { status, body } = await api(`/api/v1/statistics?run=${id}&region_level=prefecture`, READER);
   assert.equal(status, 200);
   assert.equal(body.region_level, "prefecture");
   await checkTable(body.lines);
