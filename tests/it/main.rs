@@ -21,6 +21,7 @@ mod editions;
 mod engine;
 mod golden;
 mod properties;
+mod reconcile;
 mod registry;
 mod runs;
 mod sample;

@@ -573,6 +573,10 @@ pub fn compare(
     let groups = groups(estimates, reports);
     let mut out = Vec::with_capacity(groups.len());
     for ((uscc, pollutant, year), group) in &groups {
+        // An enterprise that neither holds a permit nor reports is not part of the comparison.
+        if group.reports.is_empty() && !reporters.contains(uscc) {
+            continue;
+        }
         let estimate = (!group.estimates.is_empty())
             .then(|| group.estimates.iter().map(|e| e.emitted).sum::<f64>());
         let reported = (!group.reports.is_empty()).then(|| reported_total(&group.reports));
@@ -742,7 +746,7 @@ fn rows(lines: &[&ReportLine]) -> String {
         .iter()
         .map(|l| l.report.origin.as_str())
         .collect::<Vec<_>>()
-        .join(", ")
+        .join("; ")
 }
 
 /// The number of record of every enterprise, pollutant and year under `rule`, sorted.
@@ -1146,11 +1150,12 @@ mod tests {
         ];
         let c = compare(&estimates, &reports, &t, &BTreeSet::from([uscc()]));
         assert_eq!(names(&c[0]), ["missing_report"]);
-        // Without a permit there is nothing to report.
-        let c = compare(&estimates, &reports, &t, &BTreeSet::new());
-        assert!(c[0].flags.is_empty());
         assert_eq!(names(&c[1]), ["missing_activity", "incomplete_report"]);
         assert_eq!(c[1].reported, Some(2.0));
+        // Without a permit there is nothing to report, and nothing to compare.
+        let c = compare(&estimates, &reports, &t, &BTreeSet::new());
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].year, 2023);
         // An annual line wins over quarterly lines of the same outlet.
         let reports = vec![
             line("2022", None, None, 6.0, Method::ManualMonitoring),

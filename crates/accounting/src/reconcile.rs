@@ -187,7 +187,8 @@ pub struct Solution {
     pub critical_z: Option<f64>,
     /// Measurements whose |z| exceeds the critical value.
     pub gross_errors: Vec<usize>,
-    /// The gross error with the largest |z|: the measurement most likely wrong.
+    /// The gross error with the largest |z|, the measurement most likely wrong; `None` when
+    /// the largest |z| is shared (a single redundancy cannot tell which side is wrong).
     pub suspect: Option<usize>,
 }
 
@@ -342,11 +343,19 @@ pub fn reconcile(problem: &Problem, options: Options) -> Outcome {
             }
         }
     }
-    let suspect = gross_errors.iter().copied().max_by(|&a, &b| {
-        let za = normalized_residuals[a].map_or(0.0, f64::abs);
-        let zb = normalized_residuals[b].map_or(0.0, f64::abs);
-        za.total_cmp(&zb).then(b.cmp(&a))
-    });
+    // The most likely wrong measurement: the largest |z|, when it stands out. Measurements of
+    // a single redundancy share one |z| (e.g. one estimate and one report of the same
+    // quantity): the test then says that one of them is wrong, not which, and names none.
+    let abs_z = |i: usize| normalized_residuals[i].map_or(0.0, f64::abs);
+    let mut ranked = gross_errors.clone();
+    ranked.sort_by(|&a, &b| abs_z(b).total_cmp(&abs_z(a)).then(a.cmp(&b)));
+    let suspect = match ranked.as_slice() {
+        [] => None,
+        [only] => Some(*only),
+        [first, second, ..] => {
+            (abs_z(*first) - abs_z(*second) > 1e-6 * abs_z(*first)).then_some(*first)
+        }
+    };
     Outcome::Reconciled(Solution {
         estimates,
         std_errors,
@@ -785,6 +794,22 @@ mod tests {
         assert!(s.global_test_failed, "{s:?}");
         assert_eq!(s.suspect, Some(3), "{s:?}");
         assert!(s.gross_errors.contains(&3));
+    }
+
+    #[test]
+    fn one_redundancy_flags_both_sides_and_names_no_suspect() {
+        // A report ten standard deviations from the estimate of the same quantity.
+        let problem = Problem {
+            unknowns: 1,
+            measurements: vec![
+                measurement(&[0], 100.0, 30.0),
+                measurement(&[0], 1000.0, 50.0),
+            ],
+        };
+        let s = solved(reconcile(&problem, Options::default()));
+        assert!(s.global_test_failed);
+        assert_eq!(s.gross_errors, vec![0, 1]);
+        assert_eq!(s.suspect, None);
     }
 
     #[test]

@@ -525,7 +525,13 @@ impl ReconcileReport {
                                 _ => "passed",
                             }
                             .to_string(),
-                            label.origin.clone(),
+                            compact_origins(
+                                &label
+                                    .origin
+                                    .split("; ")
+                                    .map(str::to_string)
+                                    .collect::<Vec<_>>(),
+                            ),
                         ]);
                         sheet.push(row);
                     }
