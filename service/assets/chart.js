@@ -29,7 +29,7 @@ export function barChart(bars, { title, unit } = {}) {
   const slot = plotWidth / Math.max(1, bars.length);
   const plotTop = 34;
   const plotHeight = 260;
-  const labelSpace = 70;
+  const labelSpace = bars.length > 8 ? 90 : 28;
   const width = left + right + plotWidth;
   const height = plotTop + plotHeight + labelSpace;
   const y = (v) => plotTop + plotHeight - (v / scaleMax) * plotHeight;

@@ -143,6 +143,12 @@ function chartControls(lines, box) {
     selects[name] = select;
     form.appendChild(h("label", {}, h("span", {}, `${zh} `, h("span", { class: "en", text: en })), select));
   }
+  // The pollutant reported for the most regions is drawn first.
+  if (selects.pollutant_code) {
+    const regions = (code) => new Set(lines.filter((l) => l.pollutant_code === code).map((l) => l.region_code)).size;
+    const values = choices[0][3];
+    selects.pollutant_code.value = values.reduce((best, v) => (regions(v) > regions(best) ? v : best), values[0]);
+  }
   const measure = h(
     "select",
     { name: "measure", id: "c-measure" },

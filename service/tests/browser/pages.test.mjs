@@ -336,6 +336,7 @@ test("the run page at prefecture level shows the API's statistics", async () => 
   await checkTable(body.lines);
   await checkChart(body.lines);
   await shot("run-prefecture");
+  await (await page.$("#chart")).screenshot({ path: path.join(SHOTS, "run-prefecture-chart.png") });
   await noProblems();
 });
 
