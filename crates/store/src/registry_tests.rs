@@ -612,6 +612,9 @@ async fn name_search_in_sql_is_normalize_name_and_values_stay_values() {
         "示例O＇Brien\\热力",
         "示例'; DROP TABLE enterprise; --",
         "示例＂引号＂热力",
+        "示例[A]^B-C*D?E 热力",
+        "示例［ａ］＾ｂ－ｃ＊ｄ？ｅ",
+        "示例\u{2028}a\u{85}b\u{a0}c",
     ];
     let enterprises: Vec<Enterprise> = names
         .iter()
@@ -649,6 +652,17 @@ async fn name_search_in_sql_is_normalize_name_and_values_stay_values() {
         "热力",
         "样例)",
         "nothing",
+        "[a]^b-c*d?e",
+        "]^",
+        "^b",
+        "-c",
+        "*",
+        "?",
+        "[",
+        "]",
+        "a]",
+        "abc",
+        "e热力",
     ];
     each_backend(|store| {
         let file = file.clone();
@@ -689,9 +703,11 @@ async fn name_search_in_sql_is_normalize_name_and_values_stay_values() {
                     count("%"),
                     count("_"),
                     count("'"),
-                    count("Äbc")
+                    count("Äbc"),
+                    count("[a]^b-c*d?e"),
+                    count("e热力"),
                 ),
-                (2, 1, 1, 2, 1)
+                (3, 1, 1, 2, 1, 2, 1)
             );
             // Values that are not what a filter promises never reach the database.
             for filter in [
