@@ -35,6 +35,24 @@ fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
             "POST /api/v1/sets/{set}/editions/{edition}/retire",
             Some(Role::Admin),
         ),
+        ("POST /api/v1/sets/{set}/impact", Some(Role::Reader)),
+        ("GET /api/v1/runs", Some(Role::Reader)),
+        ("GET /api/v1/runs/stale", Some(Role::Reader)),
+        ("GET /api/v1/runs/{id}", Some(Role::Reader)),
+        ("GET /api/v1/runs/{id}/results", Some(Role::Reader)),
+        ("GET /api/v1/runs/{id}/totals", Some(Role::Reader)),
+        ("POST /api/v1/runs", Some(Role::Officer)),
+        ("GET /api/v1/statistics", Some(Role::Reader)),
+        ("GET /api/v1/registry/enterprises", Some(Role::Reader)),
+        (
+            "GET /api/v1/registry/enterprises/{uscc}",
+            Some(Role::Reader),
+        ),
+        ("POST /api/v1/registry", Some(Role::Admin)),
+        (
+            "POST /api/v1/registry/enterprises/{uscc}/status",
+            Some(Role::Admin),
+        ),
     ])
 }
 

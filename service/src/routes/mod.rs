@@ -5,10 +5,10 @@
 //! Each module owns one group of endpoints and returns its `OpenApiRouter`.
 
 mod editions;
+mod pages;
+mod registry;
 mod runs;
 mod statistics;
-mod registry;
-mod pages;
 mod upload;
 
 use std::sync::atomic::Ordering;
@@ -29,7 +29,6 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{ApiError, AppState};
 
 pub(crate) use editions::CoefficientCache;
-
 
 /// Who is calling: `None` for an anonymous request.
 pub(crate) type Caller = Option<(String, app::tokens::Role)>;
@@ -70,13 +69,10 @@ pub(crate) fn require(caller: &Caller, role: app::tokens::Role) -> Result<String
     }
 }
 
-/// Reading anything but a published or retired edition: a reader token, or no token at all when
-/// anonymous reading is allowed.
+/// Reading anything but a published or retired edition (runs, statistics, the registry):
+/// a token of any role. Anonymous reading, when allowed, covers published editions only.
 pub(crate) async fn require_reader(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let caller = caller(state, headers).await?;
-    if caller.is_none() && state.anonymous_read {
-        return Ok(());
-    }
     require(&caller, app::tokens::Role::Reader).map(|_| ())
 }
 
@@ -87,6 +83,12 @@ pub(crate) fn body_error(rejection: BytesRejection) -> ApiError {
     } else {
         ApiError::bad_request(format!("cannot read the request body: {rejection}"))
     }
+}
+
+/// A query string that does not parse: 400. Handlers take their query as a `Result` and call
+/// this after the token check, so that a caller without the right token learns nothing else.
+pub(crate) fn bad_query(rejection: axum::extract::rejection::QueryRejection) -> ApiError {
+    ApiError::bad_request(format!("bad query parameter: {}", rejection.body_text()))
 }
 
 /// 413.

@@ -29,18 +29,6 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(change_status))
 }
 
-/// Reading the registry: a reader token, or none at all when anonymous reading is allowed (the
-/// rule of issue 4 for the registry, kept here so that it does not follow changes of the shared
-/// helpers made for other groups).
-async fn may_read(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let caller = caller(state, headers).await?;
-    if caller.is_none() && state.anonymous_read {
-        return Ok(());
-    }
-    require(&caller, app::tokens::Role::Reader).map(|_| ())
-}
-
-/// A malformed query string: 400 in the API's error shape (not axum's plain text).
 /// An enterprise's current record.
 #[derive(Serialize, ToSchema)]
 struct EnterpriseDto {
@@ -163,7 +151,7 @@ async fn search(
     query: Result<Query<SearchQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    may_read(&state, &headers).await?;
+    require_reader(&state, &headers).await?;
     let Query(query) = query.map_err(bad_query)?;
     let csv = wants_csv(query.format.as_deref(), &headers)?;
     let search = app::registry::Search {
@@ -291,7 +279,7 @@ async fn enterprise(
     Path(uscc): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    may_read(&state, &headers).await?;
+    require_reader(&state, &headers).await?;
     let record = app::registry::record(&state.store, &uscc).await?;
     Ok((
         [(header::CACHE_CONTROL, "no-cache")],

@@ -12,9 +12,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::require_reader;
 use super::runs::{RunDto, csv_response, wants_csv};
+use super::{bad_query, require_reader};
 use crate::{ApiError, AppState};
+use axum::extract::rejection::QueryRejection;
 
 /// The statistics endpoints.
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -87,10 +88,11 @@ struct StatisticsDto {
 )]
 async fn statistics(
     State(state): State<AppState>,
-    Query(query): Query<StatisticsQuery>,
+    query: Result<Query<StatisticsQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     require_reader(&state, &headers).await?;
+    let Query(query) = query.map_err(bad_query)?;
     let csv = wants_csv(query.format.as_deref(), &headers)?;
     let wanted = app::runs::StatisticsQuery {
         run: query.run,
