@@ -14,6 +14,7 @@
 
 pub mod audit;
 pub mod editions;
+pub mod reconciliations;
 pub mod registry;
 #[cfg(test)]
 mod registry_tests;
