@@ -96,6 +96,14 @@ enum Command {
     /// record (statistics, permit, tax) and a weighted least-squares reconciliation.
     #[command(after_help = reconcile::EXAMPLES)]
     Reconcile(Box<reconcile::ReconcileArgs>),
+    /// Stored reconciliations (`npsc reconcile … --database …`): list, show, export a view.
+    #[command(after_help = reconcile::STORED_EXAMPLES)]
+    Reconciliations {
+        #[command(subcommand)]
+        what: reconcile::ReconciliationsCommand,
+        #[command(flatten)]
+        db: DatabaseOptions,
+    },
     /// Check any supported file (coefficient set, registry, activity) and report every issue.
     #[command(after_help = VALIDATE_EXAMPLES)]
     Validate(ValidateArgs),
@@ -531,6 +539,12 @@ where
     let result = match cli.command {
         Command::Account(args) => account(args, out, err, show_progress),
         Command::Reconcile(args) => reconcile::run(*args, out, err),
+        Command::Reconciliations { what, db } => block_on(async {
+            let store = app::editions::open(&db.database).await?;
+            let result = reconcile::stored(&store, what, out).await;
+            store.close().await;
+            result
+        }),
         Command::Validate(args) => validate(args, out),
         Command::Codes { what } => codes(what, out),
         Command::Serve {

@@ -3,16 +3,12 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use accounting::engine::{OperationRatePolicy, Policy};
-use accounting::permit::{PunitiveRule, Tolerances};
-use accounting::reconcile::{Options, RelativeUncertainty};
-use accounting::totals::Grouping;
+use accounting::engine::OperationRatePolicy;
 use app::AppError;
-use app::account::AccountSettings;
-use app::reconcile::ReconcileSettings;
-use clap::{Args, ValueEnum};
+use app::reconcile::{ParameterNames, ReconcileParameters};
+use clap::{Args, Subcommand, ValueEnum};
 
-use crate::{DateOptions, InputOptions, KArg, block_on, read_options};
+use crate::{DateOptions, InputOptions, KArg, block_on, default_actor, read_options};
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -24,6 +20,17 @@ Examples:
   # Only the problems, as CSV; the whole report as an Excel workbook
   npsc reconcile ... --view comparison --only-flagged --format csv
   npsc reconcile ... --xlsx reconciliation.xlsx
+  # Store it (provenance, every view) for later: `npsc reconciliations list|show|export`
+  npsc reconcile ... --database sqlite://npsc.db
+";
+
+pub(crate) const STORED_EXAMPLES: &str = "\
+Examples:
+  npsc reconcile --coefficients npsc1-excerpt@latest --registry registry.csv \\
+      --activity activity.csv --reports permit_reports.csv --database sqlite://npsc.db
+  npsc reconciliations list
+  npsc reconciliations show 1
+  npsc reconciliations export 1 --view comparison --format csv --out comparison.csv
 ";
 
 /// Which views to show.
@@ -54,9 +61,14 @@ pub(crate) struct ReconcileArgs {
     coefficients: String,
     #[command(flatten)]
     date: DateOptions,
-    /// The database holding the editions (when --coefficients names one).
-    #[arg(long, env = "NPSC_DATABASE_URL", default_value = app::editions::DEFAULT_URL)]
-    database: String,
+    /// Store the reconciliation (provenance, inputs' hashes, every view) in this database; also
+    /// the database holding the editions when --coefficients names one (`./npsc.db` when
+    /// omitted, then nothing is stored).
+    #[arg(long, env = "NPSC_DATABASE_URL")]
+    database: Option<String>,
+    /// Who reconciles, for the audit log of a stored reconciliation.
+    #[arg(long, env = "NPSC_ACTOR", default_value_t = default_actor())]
+    actor: String,
     /// Enterprise registry (CSV or Excel).
     #[arg(long, value_name = "FILE")]
     registry: PathBuf,
@@ -122,50 +134,29 @@ pub(crate) struct ReconcileArgs {
     input: InputOptions,
 }
 
-fn check_fraction(name: &str, value: f64, max: f64) -> Result<(), AppError> {
-    if value.is_finite() && value > 0.0 && value <= max {
-        Ok(())
-    } else {
-        Err(AppError::Argument {
-            message: format!("--{name} {value} is out of range (0, {max}]"),
-            hint: Some("fractions are written as 0.2 for 20 %".to_string()),
-        })
-    }
-}
-
 pub(crate) fn run(
     args: ReconcileArgs,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<i32, AppError> {
-    for (name, value, max) in [
-        ("warning", args.warning, 10.0),
-        ("error", args.error, 10.0),
-        ("yoy", args.yoy, 10.0),
-        ("minimum-capture", args.minimum_capture, 1.0),
-        ("alpha", args.alpha, 0.5),
-        ("rsd-automatic", args.rsd_automatic, 10.0),
-        ("rsd-manual", args.rsd_manual, 10.0),
-        ("rsd-balance", args.rsd_balance, 10.0),
-        ("rsd-coefficient", args.rsd_coefficient, 10.0),
-        ("rsd-other", args.rsd_other, 10.0),
-    ] {
-        check_fraction(name, value, max)?;
-    }
-    if args.error < args.warning {
-        return Err(AppError::Argument {
-            message: format!("--error {} is below --warning {}", args.error, args.warning),
-            hint: None,
-        });
-    }
-    for code in &args.punitive_industries {
-        if code.is_empty() || !code.bytes().all(|b| b.is_ascii_digit()) || code.len() > 4 {
-            return Err(AppError::Argument {
-                message: format!("--punitive-industries: `{code}` is not an industry code prefix"),
-                hint: Some("give 1 to 4 digits of GB/T 4754-2017 codes, e.g. 44,3011".to_string()),
-            });
-        }
-    }
+    let parameters = ReconcileParameters {
+        warning: args.warning,
+        error: args.error,
+        yoy: args.yoy,
+        minimum_capture: args.minimum_capture,
+        alpha: args.alpha,
+        rsd_automatic: args.rsd_automatic,
+        rsd_manual: args.rsd_manual,
+        rsd_balance: args.rsd_balance,
+        rsd_coefficient: args.rsd_coefficient,
+        rsd_other: args.rsd_other,
+        punitive_industries: args.punitive_industries.clone(),
+        missing_operation_rate: match args.missing_operation_rate {
+            KArg::Nominal => OperationRatePolicy::Nominal,
+            KArg::Strict => OperationRatePolicy::Strict,
+        },
+    };
+    parameters.check(ParameterNames::Flags)?;
     if args.format == ViewFormat::Csv && args.view == ViewArg::All {
         return Err(AppError::Argument {
             message: "CSV holds one view".to_string(),
@@ -176,48 +167,23 @@ pub(crate) fn run(
     }
     let reference = app::reference::bundled()?;
     let read = read_options(&args.input)?;
-    let settings = ReconcileSettings {
-        account: AccountSettings {
-            coefficients: PathBuf::from(&args.coefficients),
-            registry: args.registry.clone(),
-            activity: args.activity.clone(),
-            grouping: Grouping {
-                region: accounting::codes::RegionLevel::National,
-                industry: None,
-            },
-            policy: Policy {
-                missing_operation_rate: match args.missing_operation_rate {
-                    KArg::Nominal => OperationRatePolicy::Nominal,
-                    KArg::Strict => OperationRatePolicy::Strict,
-                },
-            },
-            read: read.clone(),
-            results: None,
-            deny_unaccounted: false,
-        },
-        reports: args.reports.clone(),
-        tolerances: Tolerances {
-            warning: args.warning,
-            error: args.error,
-            year_over_year: args.yoy,
-            minimum_capture: args.minimum_capture,
-        },
-        uncertainty: RelativeUncertainty {
-            automatic_monitoring: args.rsd_automatic,
-            manual_monitoring: args.rsd_manual,
-            material_balance: args.rsd_balance,
-            coefficient: args.rsd_coefficient,
-            other: args.rsd_other,
-        },
-        options: Options { alpha: args.alpha },
-        punitive: PunitiveRule {
-            industries: args.punitive_industries.clone(),
-        },
-    };
+    let mut settings = parameters.settings(
+        args.registry.clone(),
+        args.activity.clone(),
+        args.reports.clone(),
+        read.clone(),
+    );
+    settings.account.coefficients = PathBuf::from(&args.coefficients);
+    let database = args
+        .database
+        .clone()
+        .unwrap_or_else(|| app::editions::DEFAULT_URL.to_string());
     let from_database = args.coefficients.contains('@') || args.date.at.is_some();
-    let (set, edition) = if from_database {
+    let started_at = app::reconcile::now_utc();
+    let started = std::time::Instant::now();
+    let (set, edition, provenance) = if from_database {
         block_on(async {
-            let store = app::editions::open(&args.database).await?;
+            let store = app::editions::open(&database).await?;
             let selector = app::editions::selector(
                 &args.coefficients,
                 args.date.at.as_deref(),
@@ -229,15 +195,47 @@ pub(crate) fn run(
             };
             store.close().await;
             let (info, set) = loaded?;
-            Ok((set, info.name()))
+            let provenance = app::runs::Provenance {
+                edition: Some(info.edition),
+                selector: args.coefficients.clone(),
+                rule: args.date.at.as_ref().map(|_| args.date.rule.clone()),
+                date: args.date.at.clone(),
+                coefficients_path: None,
+            };
+            Ok((set, info.name(), provenance))
         })?
     } else {
         let set = app::account::load_coefficients(&settings.account, &reference)?;
-        (set, args.coefficients.clone())
+        let provenance = app::runs::Provenance {
+            edition: None,
+            selector: args.coefficients.clone(),
+            rule: None,
+            date: None,
+            coefficients_path: Some(args.coefficients.clone()),
+        };
+        (set, args.coefficients.clone(), provenance)
     };
     let _ = writeln!(err, "using {edition} (sha256 {})", set.content_hash());
     let mut report = app::reconcile::reconcile_with(&set, &settings, &reference)?;
     let summary = report.summary();
+    if let Some(url) = &args.database {
+        // The whole report is stored, whatever this command shows of it.
+        let made = app::reconcile::Made {
+            provenance,
+            inputs: app::reconcile::file_inputs(&settings)?,
+            parameters: parameters.clone(),
+            actor: args.actor.clone(),
+            started_at,
+            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        let info = block_on(async {
+            let store = app::editions::open(url).await?;
+            let stored = app::reconcile::store(&store, &report, &made, &reference).await;
+            store.close().await;
+            stored
+        })?;
+        let _ = writeln!(err, "stored as reconciliation {}", info.id);
+    }
     if args.only_flagged {
         report.comparisons.retain(|c| !c.flags.is_empty());
     }
@@ -315,4 +313,271 @@ pub(crate) fn run(
     }
     let _ = writeln!(err, "{summary}");
     Ok(0)
+}
+
+/// One view of a stored reconciliation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StoredViewArg {
+    /// Reported against estimated, with flags.
+    Comparison,
+    /// The numbers of record under the statistics, permit and tax rules.
+    Records,
+    /// The weighted least-squares reconciliation with its tests.
+    Reconciliation,
+}
+
+impl StoredViewArg {
+    fn name(self) -> &'static str {
+        match self {
+            StoredViewArg::Comparison => "comparison",
+            StoredViewArg::Records => "records",
+            StoredViewArg::Reconciliation => "reconciliation",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ExportFormatArg {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReconciliationsCommand {
+    /// All stored reconciliations, newest first.
+    List,
+    /// One reconciliation's provenance, counts and views.
+    Show {
+        /// Reconciliation id.
+        id: i64,
+    },
+    /// One view of a stored reconciliation, cells exactly as stored (CSV, or JSON in the shape
+    /// of `npsc reconcile --format json`).
+    Export {
+        /// Reconciliation id.
+        id: i64,
+        /// Which view.
+        #[arg(long, value_enum)]
+        view: StoredViewArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExportFormatArg::Csv)]
+        format: ExportFormatArg,
+        /// The file to write (standard output when omitted).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+fn print_reconciliation(out: &mut dyn Write, r: &app::reconcile::ReconciliationInfo) {
+    let x = &r.reconciliation;
+    let _ = writeln!(
+        out,
+        "reconciliation {:<4} {}  {:<24} {:>5} compared {:>4} errors {:>4} warnings  {}",
+        r.id,
+        x.started_at,
+        match x.edition {
+            Some(e) => format!("{}@{e}", x.set_id),
+            None => x.selector.clone(),
+        },
+        r.counts.comparisons,
+        r.counts.with_errors,
+        r.counts.with_warnings,
+        x.reports_path
+    );
+}
+
+/// `npsc reconciliations …`.
+pub(crate) async fn stored(
+    store: &app::editions::Store,
+    what: ReconciliationsCommand,
+    out: &mut dyn Write,
+) -> Result<i32, AppError> {
+    match what {
+        ReconciliationsCommand::List => {
+            let list = app::reconcile::list(store).await?;
+            if list.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "no stored reconciliations (`npsc reconcile … --database …` stores one)"
+                );
+            }
+            for r in &list {
+                print_reconciliation(out, r);
+            }
+        }
+        ReconciliationsCommand::Show { id } => {
+            let (info, views) = app::reconcile::show(store, id).await?;
+            print_reconciliation(out, &info);
+            for (k, v) in app::reconcile::provenance(&info).into_iter().skip(1) {
+                let _ = writeln!(out, "  {k:<16} {v}");
+            }
+            for v in &views {
+                let _ = writeln!(out, "  view {:<14} {:>5} rows  {}", v.name, v.rows, v.title);
+            }
+        }
+        ReconciliationsCommand::Export {
+            id,
+            view,
+            format,
+            out: path,
+        } => {
+            let format = match format {
+                ExportFormatArg::Csv => app::reconcile::ExportFormat::Csv,
+                ExportFormatArg::Json => app::reconcile::ExportFormat::Json,
+            };
+            let text = app::reconcile::export(store, id, view.name(), format).await?;
+            match path {
+                Some(path) => app::output::write_file(&path, text.as_bytes())?,
+                None => {
+                    let _ = out.write_all(text.as_bytes());
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    fn sample(name: &str) -> String {
+        format!(
+            "{}/../datasets/sample-synthetic/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    }
+
+    /// The `"<view>": [ … ]` member of a pretty-printed JSON export.
+    fn view_json<'a>(text: &'a str, view: &str) -> &'a str {
+        let start = text
+            .find(&format!("\n  \"{view}\": ["))
+            .unwrap_or_else(|| panic!("no {view} in {text}"));
+        let end = start + text[start..].find("\n  ]").expect("the end of the view");
+        &text[start..end]
+    }
+
+    fn npsc(args: &[&str]) -> (i32, String, String) {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let status = crate::run(
+            std::iter::once("npsc").chain(args.iter().copied()),
+            &mut out,
+            &mut err,
+        );
+        (
+            status,
+            String::from_utf8(out).expect("utf-8"),
+            String::from_utf8(err).expect("utf-8"),
+        )
+    }
+
+    #[test]
+    fn a_stored_reconciliation_exports_the_cells_that_reconcile_printed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
+        let coefficients = format!(
+            "{}/../coefficients/npsc1-excerpt",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let (registry, activity, reports) = (
+            sample("registry.csv"),
+            sample("activity.csv"),
+            sample("permit_reports.csv"),
+        );
+        let reconcile = |extra: &[&str]| {
+            let mut args = vec![
+                "reconcile",
+                "--coefficients",
+                &coefficients,
+                "--registry",
+                &registry,
+                "--activity",
+                &activity,
+                "--reports",
+                &reports,
+            ];
+            args.extend_from_slice(extra);
+            npsc(&args)
+        };
+        // Shown without --database: nothing stored.
+        let (status, printed_csv, err) = reconcile(&["--view", "comparison", "--format", "csv"]);
+        assert_eq!(status, 0, "{err}");
+        assert!(!err.contains("stored as"), "{err}");
+        let (status, printed_json, err) = reconcile(&["--view", "comparison", "--format", "json"]);
+        assert_eq!(status, 0, "{err}");
+        // Stored, while showing only the flagged comparisons: the whole report is stored.
+        let (status, flagged, err) = reconcile(&[
+            "--view",
+            "comparison",
+            "--only-flagged",
+            "--database",
+            &url,
+            "--actor",
+            "permit office",
+        ]);
+        assert_eq!(status, 0, "{err}");
+        assert!(err.contains("stored as reconciliation 1\n"), "{err}");
+        assert!(flagged.lines().count() < printed_csv.lines().count());
+
+        let (status, csv, err) = npsc(&[
+            "reconciliations",
+            "export",
+            "1",
+            "--view",
+            "comparison",
+            "--database",
+            &url,
+        ]);
+        assert_eq!(status, 0, "{err}");
+        assert_eq!(csv, printed_csv, "the stored cells are the printed cells");
+        let (status, json, err) = npsc(&[
+            "reconciliations",
+            "export",
+            "1",
+            "--view",
+            "comparison",
+            "--format",
+            "json",
+            "--database",
+            &url,
+        ]);
+        assert_eq!(status, 0, "{err}");
+        // The JSON export holds the view in the shape `npsc reconcile --format json` prints it.
+        assert_eq!(
+            view_json(&json, "comparison"),
+            view_json(&printed_json, "comparison")
+        );
+        assert!(json.contains("\"actor\": \"permit office\""), "{json}");
+        assert!(json.contains("\"reports_sha256\": \""), "{json}");
+        assert!(
+            json.contains(
+                "\"content_hash\": \"db41f2d31052ecdaeb3bb8429c7219fd345fca37268addfa27995bd6b9b36115\""
+            ),
+            "{json}"
+        );
+
+        let (status, list, _) = npsc(&["reconciliations", "list", "--database", &url]);
+        assert_eq!(status, 0);
+        assert!(list.starts_with("reconciliation 1 "), "{list}");
+        let (status, show, _) = npsc(&["reconciliations", "show", "1", "--database", &url]);
+        assert_eq!(status, 0);
+        for needle in [
+            "view comparison",
+            "view records",
+            "view reconciliation",
+            "permit office",
+        ] {
+            assert!(show.contains(needle), "{needle}: {show}");
+        }
+        let (status, _, err) = npsc(&[
+            "reconciliations",
+            "export",
+            "2",
+            "--view",
+            "records",
+            "--database",
+            &url,
+        ]);
+        assert_eq!(status, 1);
+        assert!(err.contains("there is no reconciliation 2"), "{err}");
+    }
 }

@@ -638,3 +638,493 @@ impl ReconcileReport {
         )
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Parameters as users give them, and stored reconciliations.
+
+use std::sync::Arc;
+
+use accounting::engine::{OperationRatePolicy, Policy};
+use accounting::totals::Grouping;
+use ingest::table::ReadOptions;
+
+/// The current UTC time as stored (`Made::started_at`).
+pub use store::now_utc;
+pub use store::reconciliations::{
+    NewReconciliation, ReconciliationCounts, ReconciliationInfo, StoredView, ViewInfo,
+};
+
+use crate::editions::Store;
+use crate::runs::{Input, Provenance};
+
+/// The names of the views, in their order.
+pub const VIEWS: [&str; 3] = ["comparison", "records", "reconciliation"];
+
+/// The parameters of a reconciliation as a person gives them (the options of `npsc reconcile`,
+/// the query of `POST /api/v1/reconciliations`). `Default` is the documented defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReconcileParameters {
+    /// Relative difference flagged as a warning.
+    pub warning: f64,
+    /// Relative difference flagged as an error.
+    pub error: f64,
+    /// Year-over-year change of the reported value that is flagged.
+    pub yoy: f64,
+    /// Lowest valid-data capture rate of automatic monitoring in a quarter.
+    pub minimum_capture: f64,
+    /// Significance of the reconciliation's tests.
+    pub alpha: f64,
+    /// Relative standard deviation of automatic monitoring.
+    pub rsd_automatic: f64,
+    /// Relative standard deviation of manual monitoring.
+    pub rsd_manual: f64,
+    /// Relative standard deviation of material balance.
+    pub rsd_balance: f64,
+    /// Relative standard deviation of coefficient estimates.
+    pub rsd_coefficient: f64,
+    /// Relative standard deviation of other methods.
+    pub rsd_other: f64,
+    /// Industry code prefixes where the permit rule's punitive accounting applies; all when
+    /// empty.
+    pub punitive_industries: Vec<String>,
+    /// What k to assume when a treated row gives no operation rate.
+    pub missing_operation_rate: OperationRatePolicy,
+}
+
+impl Default for ReconcileParameters {
+    fn default() -> Self {
+        ReconcileParameters {
+            warning: 0.20,
+            error: 0.50,
+            yoy: 0.20,
+            minimum_capture: 0.75,
+            alpha: 0.05,
+            rsd_automatic: 0.05,
+            rsd_manual: 0.15,
+            rsd_balance: 0.20,
+            rsd_coefficient: 0.30,
+            rsd_other: 0.50,
+            punitive_industries: Vec::new(),
+            missing_operation_rate: OperationRatePolicy::Nominal,
+        }
+    }
+}
+
+/// How a parameter is named in messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParameterNames {
+    /// `--minimum-capture` (the command line).
+    Flags,
+    /// `minimum_capture` (a query string).
+    Query,
+}
+
+impl ParameterNames {
+    fn name(self, snake: &str) -> String {
+        match self {
+            ParameterNames::Flags => format!("--{}", snake.replace('_', "-")),
+            ParameterNames::Query => snake.to_string(),
+        }
+    }
+}
+
+impl ReconcileParameters {
+    /// Refuses values out of range (every fraction in (0, max]; the error threshold not below
+    /// the warning one; industry prefixes of 1 to 4 digits), naming the parameter as `names`
+    /// says.
+    pub fn check(&self, names: ParameterNames) -> Result<(), AppError> {
+        for (name, value, max) in [
+            ("warning", self.warning, 10.0),
+            ("error", self.error, 10.0),
+            ("yoy", self.yoy, 10.0),
+            ("minimum_capture", self.minimum_capture, 1.0),
+            ("alpha", self.alpha, 0.5),
+            ("rsd_automatic", self.rsd_automatic, 10.0),
+            ("rsd_manual", self.rsd_manual, 10.0),
+            ("rsd_balance", self.rsd_balance, 10.0),
+            ("rsd_coefficient", self.rsd_coefficient, 10.0),
+            ("rsd_other", self.rsd_other, 10.0),
+        ] {
+            if !(value.is_finite() && value > 0.0 && value <= max) {
+                return Err(AppError::Argument {
+                    message: format!("{} {value} is out of range (0, {max}]", names.name(name)),
+                    hint: Some("fractions are written as 0.2 for 20 %".to_string()),
+                });
+            }
+        }
+        if self.error < self.warning {
+            return Err(AppError::Argument {
+                message: format!(
+                    "{} {} is below {} {}",
+                    names.name("error"),
+                    self.error,
+                    names.name("warning"),
+                    self.warning
+                ),
+                hint: None,
+            });
+        }
+        for code in &self.punitive_industries {
+            if code.is_empty() || !code.bytes().all(|b| b.is_ascii_digit()) || code.len() > 4 {
+                return Err(AppError::Argument {
+                    message: format!(
+                        "{}: `{code}` is not an industry code prefix",
+                        names.name("punitive_industries")
+                    ),
+                    hint: Some(
+                        "give 1 to 4 digits of GB/T 4754-2017 codes, e.g. 44,3011".to_string(),
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings of a reconciliation of these files (`account.coefficients` left empty).
+    pub fn settings(
+        &self,
+        registry: PathBuf,
+        activity: PathBuf,
+        reports: PathBuf,
+        read: ReadOptions,
+    ) -> ReconcileSettings {
+        ReconcileSettings {
+            account: AccountSettings {
+                coefficients: PathBuf::new(),
+                registry,
+                activity,
+                grouping: Grouping {
+                    region: accounting::codes::RegionLevel::National,
+                    industry: None,
+                },
+                policy: Policy {
+                    missing_operation_rate: self.missing_operation_rate,
+                },
+                read,
+                results: None,
+                deny_unaccounted: false,
+            },
+            reports,
+            tolerances: Tolerances {
+                warning: self.warning,
+                error: self.error,
+                year_over_year: self.yoy,
+                minimum_capture: self.minimum_capture,
+            },
+            uncertainty: RelativeUncertainty {
+                automatic_monitoring: self.rsd_automatic,
+                manual_monitoring: self.rsd_manual,
+                material_balance: self.rsd_balance,
+                coefficient: self.rsd_coefficient,
+                other: self.rsd_other,
+            },
+            options: Options { alpha: self.alpha },
+            punitive: PunitiveRule {
+                industries: self.punitive_industries.clone(),
+            },
+        }
+    }
+
+    /// The parameters as recorded with a stored reconciliation: `name=value` pairs.
+    pub fn options_text(&self) -> String {
+        format!(
+            "warning={}; error={}; yoy={}; minimum_capture={}; alpha={}; rsd_automatic={}; \
+             rsd_manual={}; rsd_balance={}; rsd_coefficient={}; rsd_other={}; \
+             punitive_industries={}; missing_operation_rate={}",
+            self.warning,
+            self.error,
+            self.yoy,
+            self.minimum_capture,
+            self.alpha,
+            self.rsd_automatic,
+            self.rsd_manual,
+            self.rsd_balance,
+            self.rsd_coefficient,
+            self.rsd_other,
+            if self.punitive_industries.is_empty() {
+                "all".to_string()
+            } else {
+                self.punitive_industries.join(",")
+            },
+            match self.missing_operation_rate {
+                OperationRatePolicy::Nominal => "nominal",
+                OperationRatePolicy::Strict => "strict",
+            }
+        )
+    }
+}
+
+impl ReconcileReport {
+    /// The counts behind [`ReconcileReport::summary`].
+    pub fn counts(&self) -> ReconciliationCounts {
+        let count = |n: usize| n as u64;
+        let errors = self
+            .comparisons
+            .iter()
+            .filter(|c| {
+                c.flags
+                    .iter()
+                    .any(|f| f.level() == accounting::permit::Level::Error)
+            })
+            .count();
+        let flagged = self
+            .comparisons
+            .iter()
+            .filter(|c| !c.flags.is_empty())
+            .count();
+        let unsolved = self
+            .reconciled
+            .iter()
+            .filter(|r| !matches!(r.outcome, Outcome::Reconciled(_)))
+            .count();
+        ReconciliationCounts {
+            rows_accounted: self.rows_accounted,
+            report_lines: count(self.report_lines),
+            comparisons: count(self.comparisons.len()),
+            with_errors: count(errors),
+            with_warnings: count(flagged - errors),
+            reconciled: count(self.reconciled.len() - unsolved),
+            gross_errors: count(
+                self.reconciled
+                    .iter()
+                    .filter(|r| {
+                        matches!(&r.outcome, Outcome::Reconciled(s) if !s.gross_errors.is_empty())
+                    })
+                    .count(),
+            ),
+            not_reconcilable: count(unsolved),
+        }
+    }
+
+    /// Every view with exact numbers, as stored.
+    pub fn stored_views(&self, reference: &Reference) -> Vec<StoredView> {
+        self.sheets(reference, Precision::Exact)
+            .into_iter()
+            .map(|s| StoredView {
+                name: s.name,
+                title: s.title,
+                header: s.header,
+                rows: s.rows,
+            })
+            .collect()
+    }
+}
+
+/// How a reconciliation to store was made.
+#[derive(Debug, Clone)]
+pub struct Made {
+    /// How the coefficients were chosen.
+    pub provenance: Provenance,
+    /// The registry, activity and reports inputs, in that order.
+    pub inputs: [Input; 3],
+    /// The parameters.
+    pub parameters: ReconcileParameters,
+    /// Who.
+    pub actor: String,
+    /// UTC start time.
+    pub started_at: String,
+    /// Wall time until the report was complete.
+    pub elapsed_ms: u64,
+}
+
+/// The registry, activity and reports files of `settings` as recorded: absolute path and
+/// SHA-256.
+pub fn file_inputs(settings: &ReconcileSettings) -> Result<[Input; 3], AppError> {
+    let input = |path: &std::path::Path| -> Result<Input, AppError> {
+        Ok(Input {
+            path: std::fs::canonicalize(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+                .to_string(),
+            hash: crate::runs::file_hash(path)?,
+        })
+    };
+    Ok([
+        input(&settings.account.registry)?,
+        input(&settings.account.activity)?,
+        input(&settings.reports)?,
+    ])
+}
+
+/// What a stored reconciliation holds, from its report (pure).
+pub fn to_store(report: &ReconcileReport, made: &Made) -> NewReconciliation {
+    let [registry, activity, reports] = made.inputs.clone();
+    NewReconciliation {
+        started_at: made.started_at.clone(),
+        elapsed_ms: made.elapsed_ms,
+        actor: made.actor.clone(),
+        set_id: report.set_id.clone(),
+        edition: made.provenance.edition,
+        content_hash: report.content_hash.clone(),
+        selector: made.provenance.selector.clone(),
+        rule: made.provenance.rule.clone(),
+        accounting_date: made.provenance.date.clone(),
+        coefficients_path: made.provenance.coefficients_path.clone(),
+        registry_path: registry.path,
+        registry_hash: registry.hash,
+        activity_path: activity.path,
+        activity_hash: activity.hash,
+        reports_path: reports.path,
+        reports_hash: reports.hash,
+        options: made.parameters.options_text(),
+        summary: report.summary(),
+    }
+}
+
+/// Stores a reconciliation report (every view, exact numbers) with its provenance, all or
+/// nothing, with the audit entry naming `made.actor`.
+pub async fn store(
+    store: &Store,
+    report: &ReconcileReport,
+    made: &Made,
+    reference: &Reference,
+) -> Result<ReconciliationInfo, AppError> {
+    let id = store
+        .store_reconciliation(
+            &to_store(report, made),
+            report.counts(),
+            &report.stored_views(reference),
+        )
+        .await?;
+    Ok(store.reconciliation(id).await?)
+}
+
+/// Reconciles the uploaded or staged files of `settings` with `set` on a blocking thread, then
+/// stores the result (see [`store`]).
+pub(crate) async fn reconcile_and_store(
+    db: &Store,
+    set: Arc<CoefficientSet>,
+    settings: ReconcileSettings,
+    reference: Arc<Reference>,
+    mut made: Made,
+) -> Result<(ReconciliationInfo, ReconcileReport, Arc<Reference>), AppError> {
+    let started = std::time::Instant::now();
+    let (report, reference) = tokio::task::spawn_blocking(move || {
+        let report = reconcile_with(&set, &settings, &reference)?;
+        Ok::<_, AppError>((report, reference))
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("the reconciliation thread failed: {e}")))??;
+    made.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let info = store(db, &report, &made, &reference).await?;
+    Ok((info, report, reference))
+}
+
+/// All stored reconciliations, newest first.
+pub async fn list(store: &Store) -> Result<Vec<ReconciliationInfo>, AppError> {
+    Ok(store.reconciliations().await?)
+}
+
+/// One stored reconciliation and its views (without their rows).
+pub async fn show(store: &Store, id: i64) -> Result<(ReconciliationInfo, Vec<ViewInfo>), AppError> {
+    let info = store.reconciliation(id).await?;
+    let views = store.reconciliation_views(id).await?;
+    Ok((info, views))
+}
+
+/// Checks a view name: one of [`VIEWS`].
+pub fn check_view(view: &str) -> Result<(), AppError> {
+    if VIEWS.contains(&view) {
+        Ok(())
+    } else {
+        Err(AppError::Argument {
+            message: format!("there is no view `{view}`"),
+            hint: Some("the views are comparison, records and reconciliation".to_string()),
+        })
+    }
+}
+
+/// One view of a stored reconciliation with its rows, as a [`crate::sheet::Sheet`].
+pub async fn view(
+    store: &Store,
+    id: i64,
+    view: &str,
+) -> Result<(ReconciliationInfo, crate::sheet::Sheet), AppError> {
+    check_view(view)?;
+    let info = store.reconciliation(id).await?;
+    let stored = store.reconciliation_view(id, view).await?;
+    Ok((
+        info,
+        crate::sheet::Sheet {
+            name: stored.name,
+            title: stored.title,
+            header: stored.header,
+            rows: stored.rows,
+        },
+    ))
+}
+
+/// A stored reconciliation's provenance as key–value lines (for JSON exports and workbooks).
+pub fn provenance(info: &ReconciliationInfo) -> Vec<(String, String)> {
+    let r = &info.reconciliation;
+    let c = &info.counts;
+    let mut lines = vec![
+        ("reconciliation".to_string(), info.id.to_string()),
+        (
+            "coefficients".to_string(),
+            match r.edition {
+                Some(e) => format!("{}@{e}", r.set_id),
+                None => r
+                    .coefficients_path
+                    .clone()
+                    .unwrap_or_else(|| r.selector.clone()),
+            },
+        ),
+        ("selector".to_string(), r.selector.clone()),
+        ("content_hash".to_string(), r.content_hash.clone()),
+    ];
+    if let (Some(rule), Some(date)) = (&r.rule, &r.accounting_date) {
+        lines.push(("rule".to_string(), format!("{rule} {date}")));
+    }
+    lines.extend([
+        ("registry".to_string(), r.registry_path.clone()),
+        ("registry_sha256".to_string(), r.registry_hash.clone()),
+        ("activity".to_string(), r.activity_path.clone()),
+        ("activity_sha256".to_string(), r.activity_hash.clone()),
+        ("reports".to_string(), r.reports_path.clone()),
+        ("reports_sha256".to_string(), r.reports_hash.clone()),
+        ("options".to_string(), r.options.clone()),
+        (
+            "counts".to_string(),
+            format!(
+                "{} activity rows accounted, {} report lines, {} compared, {} with errors, {} with warnings only, {} reconciled, {} with a gross error, {} not reconcilable",
+                c.rows_accounted,
+                c.report_lines,
+                c.comparisons,
+                c.with_errors,
+                c.with_warnings,
+                c.reconciled,
+                c.gross_errors,
+                c.not_reconcilable
+            ),
+        ),
+        ("summary".to_string(), r.summary.clone()),
+        ("actor".to_string(), r.actor.clone()),
+        ("started_at".to_string(), r.started_at.clone()),
+    ]);
+    lines
+}
+
+/// How a stored view is exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// The view's header and rows.
+    Csv,
+    /// `{provenance…, "<view>": [ {column: cell}, … ]}`, the shape of `npsc reconcile --view
+    /// <view> --format json`.
+    Json,
+}
+
+/// One view of a stored reconciliation as CSV or JSON, cells exactly as stored.
+pub async fn export(
+    store: &Store,
+    id: i64,
+    view_name: &str,
+    format: ExportFormat,
+) -> Result<String, AppError> {
+    let (info, sheet) = view(store, id, view_name).await?;
+    match format {
+        ExportFormat::Csv => crate::sheet::render_csv(&sheet),
+        ExportFormat::Json => Ok(crate::sheet::render_json(&provenance(&info), &[sheet])),
+    }
+}

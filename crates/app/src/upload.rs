@@ -190,6 +190,55 @@ pub fn impact_upload(
     crate::editions::impact(old, new, &settings, reference).map_err(|e| staged.relabel(e))
 }
 
+/// Reconciles uploaded registry, activity and permit report files with `set` and stores the
+/// reconciliation, all or nothing: bad input is an [`AppError::Input`] listing every located
+/// issue (located by the files' labels) and nothing is stored. The parameters are checked first.
+#[allow(clippy::too_many_arguments, reason = "a use case's inputs, each named")]
+pub async fn reconcile_upload(
+    store: &Store,
+    set: Arc<CoefficientSet>,
+    provenance: Provenance,
+    registry: Upload<'_>,
+    activity: Upload<'_>,
+    reports: Upload<'_>,
+    parameters: crate::reconcile::ReconcileParameters,
+    reference: Arc<Reference>,
+    actor: &str,
+) -> Result<
+    (
+        crate::reconcile::ReconciliationInfo,
+        crate::reconcile::ReconcileReport,
+    ),
+    AppError,
+> {
+    parameters.check(crate::reconcile::ParameterNames::Query)?;
+    let started_at = store::now_utc();
+    let staged = Staged::stage(registry, activity, Some(reports))?;
+    let settings = parameters.settings(
+        staged.registry.clone(),
+        staged.activity.clone(),
+        staged.reports.clone().unwrap_or_default(),
+        ReadOptions::default(),
+    );
+    let inputs =
+        [(0, registry.bytes), (1, activity.bytes), (2, reports.bytes)].map(|(i, bytes)| Input {
+            path: format!("{UPLOAD_PREFIX}{}", staged.labels[i]),
+            hash: sha256(bytes),
+        });
+    let made = crate::reconcile::Made {
+        provenance,
+        inputs,
+        parameters,
+        actor: actor.to_string(),
+        started_at,
+        elapsed_ms: 0,
+    };
+    let outcome =
+        crate::reconcile::reconcile_and_store(store, set, settings, reference, made).await;
+    let (info, report, _) = outcome.map_err(|e| staged.relabel(e))?;
+    Ok((info, report))
+}
+
 /// SHA-256 of bytes, hex.
 pub fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -217,30 +266,42 @@ pub fn safe_label(sent: &str, fallback: &str) -> String {
     }
 }
 
-/// The two uploads written to a private temporary folder for the duration of a run.
+/// The uploads written to a private temporary folder for the duration of a run: the registry,
+/// the activity and, for a reconciliation, the permit reports.
 struct Staged {
     _dir: tempfile::TempDir,
     registry: PathBuf,
     activity: PathBuf,
-    labels: [String; 2],
+    reports: Option<PathBuf>,
+    labels: Vec<String>,
 }
 
 impl Staged {
     fn new(registry: Upload<'_>, activity: Upload<'_>) -> Result<Staged, AppError> {
+        Staged::stage(registry, activity, None)
+    }
+
+    fn stage(
+        registry: Upload<'_>,
+        activity: Upload<'_>,
+        reports: Option<Upload<'_>>,
+    ) -> Result<Staged, AppError> {
         let dir = tempfile::Builder::new()
             .prefix("npsc-upload-")
             .tempdir()
             .map_err(|e| AppError::Internal(format!("cannot stage the upload: {e}")))?;
-        let labels = [
-            safe_label(registry.label, "registry.csv"),
-            safe_label(activity.label, "activity.csv"),
+        let mut uploads = vec![
+            ("registry", registry, "registry.csv"),
+            ("activity", activity, "activity.csv"),
         ];
+        uploads.extend(reports.map(|r| ("reports", r, "permit_reports.csv")));
+        let labels: Vec<String> = uploads
+            .iter()
+            .map(|(_, upload, fallback)| safe_label(upload.label, fallback))
+            .collect();
         let mut paths = Vec::new();
         // One sub-folder per input, so that two uploads with the same name never collide.
-        for ((role, upload), label) in [("registry", registry), ("activity", activity)]
-            .into_iter()
-            .zip(&labels)
-        {
+        for ((role, upload, _), label) in uploads.into_iter().zip(&labels) {
             let folder = dir.path().join(role);
             let path = folder.join(label);
             std::fs::create_dir(&folder)
@@ -248,22 +309,25 @@ impl Staged {
                 .map_err(|e| AppError::Internal(format!("cannot stage the upload: {e}")))?;
             paths.push(path);
         }
-        let activity_path = paths.pop().unwrap_or_default();
-        let registry_path = paths.pop().unwrap_or_default();
+        let mut paths = paths.into_iter();
         Ok(Staged {
             _dir: dir,
-            registry: registry_path,
-            activity: activity_path,
+            registry: paths.next().unwrap_or_default(),
+            activity: paths.next().unwrap_or_default(),
+            reports: paths.next(),
             labels,
         })
     }
 
     /// Names the uploads by their labels in an error, never by their temporary paths.
     fn relabel(&self, error: AppError) -> AppError {
-        let pairs = [
-            (self.registry.display().to_string(), &self.labels[0]),
-            (self.activity.display().to_string(), &self.labels[1]),
-        ];
+        let pairs: Vec<(String, &String)> = [Some(&self.registry), Some(&self.activity)]
+            .into_iter()
+            .chain([self.reports.as_ref()])
+            .flatten()
+            .map(|p| p.display().to_string())
+            .zip(&self.labels)
+            .collect();
         let replace = |text: &str| -> String {
             let mut text = text.to_string();
             for (path, label) in &pairs {
