@@ -42,6 +42,10 @@ fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
         ("GET /api/v1/runs/{id}/results", Some(Role::Reader)),
         ("GET /api/v1/runs/{id}/totals", Some(Role::Reader)),
         ("POST /api/v1/runs", Some(Role::Officer)),
+        ("GET /api/v1/reconciliations", Some(Role::Reader)),
+        ("GET /api/v1/reconciliations/{id}", Some(Role::Reader)),
+        ("GET /api/v1/reconciliations/{id}/{view}", Some(Role::Reader)),
+        ("POST /api/v1/reconciliations", Some(Role::Officer)),
         ("GET /api/v1/statistics", Some(Role::Reader)),
         ("GET /api/v1/registry/enterprises", Some(Role::Reader)),
         (

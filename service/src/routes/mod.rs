@@ -6,6 +6,7 @@
 
 mod editions;
 mod pages;
+mod reconciliations;
 mod registry;
 mod runs;
 mod statistics;
@@ -115,6 +116,7 @@ pub(crate) fn too_large() -> ApiError {
         (name = "runs", description = "Accounting runs: submit inputs, read provenance, totals and per-row results, stale runs, impact of an edition"),
         (name = "statistics", description = "Totals from stored runs by year, pollutant, region level and industry level"),
         (name = "registry", description = "The enterprise registry: search, status histories, change-set imports"),
+        (name = "reconciliation", description = "Permit-reported emissions against the coefficient estimates: comparison, numbers of record, weighted least-squares reconciliation, stored with their provenance"),
     )
 )]
 struct ApiDoc;
@@ -144,6 +146,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(runs::routes())
         .merge(statistics::routes())
         .merge(registry::routes())
+        .merge(reconciliations::routes())
         .split_for_parts()
 }
 
