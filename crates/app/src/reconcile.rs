@@ -979,24 +979,31 @@ pub async fn store(
     made: &Made,
     reference: &Reference,
 ) -> Result<ReconciliationInfo, AppError> {
+    store_views(store, report, made, &report.stored_views(reference)).await
+}
+
+async fn store_views(
+    store: &Store,
+    report: &ReconcileReport,
+    made: &Made,
+    views: &[StoredView],
+) -> Result<ReconciliationInfo, AppError> {
     let id = store
-        .store_reconciliation(
-            &to_store(report, made),
-            report.counts(),
-            &report.stored_views(reference),
-        )
+        .store_reconciliation(&to_store(report, made), report.counts(), views)
         .await?;
     Ok(store.reconciliation(id).await?)
 }
 
-/// Reconciles the uploaded or staged files of `settings` with `set` on a blocking thread, then
-/// stores the result (see [`store`]).
+/// Reconciles the staged files of `settings` with `set` on a blocking thread, then stores the
+/// result (see [`store`]) with every cell passed through `relabel` (which names staged files by
+/// their labels).
 pub(crate) async fn reconcile_and_store(
     db: &Store,
     set: Arc<CoefficientSet>,
     settings: ReconcileSettings,
     reference: Arc<Reference>,
     mut made: Made,
+    relabel: &(dyn Fn(&str) -> String + Sync),
 ) -> Result<(ReconciliationInfo, ReconcileReport, Arc<Reference>), AppError> {
     let started = std::time::Instant::now();
     let (report, reference) = tokio::task::spawn_blocking(move || {
@@ -1006,7 +1013,13 @@ pub(crate) async fn reconcile_and_store(
     .await
     .map_err(|e| AppError::Internal(format!("the reconciliation thread failed: {e}")))??;
     made.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let info = store(db, &report, &made, &reference).await?;
+    let mut views = report.stored_views(&reference);
+    for view in &mut views {
+        for cell in view.rows.iter_mut().flatten() {
+            *cell = relabel(cell);
+        }
+    }
+    let info = store_views(db, &report, &made, &views).await?;
     Ok((info, report, reference))
 }
 

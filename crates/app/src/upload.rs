@@ -233,8 +233,10 @@ pub async fn reconcile_upload(
         started_at,
         elapsed_ms: 0,
     };
+    let relabel = |text: &str| staged.relabel_text(text);
     let outcome =
-        crate::reconcile::reconcile_and_store(store, set, settings, reference, made).await;
+        crate::reconcile::reconcile_and_store(store, set, settings, reference, made, &relabel)
+            .await;
     let (info, report, _) = outcome.map_err(|e| staged.relabel(e))?;
     Ok((info, report))
 }
@@ -319,22 +321,23 @@ impl Staged {
         })
     }
 
-    /// Names the uploads by their labels in an error, never by their temporary paths.
-    fn relabel(&self, error: AppError) -> AppError {
-        let pairs: Vec<(String, &String)> = [Some(&self.registry), Some(&self.activity)]
+    /// Names the uploads by their labels in a text (e.g. a report's origin), never by their
+    /// temporary paths.
+    fn relabel_text(&self, text: &str) -> String {
+        let paths = [Some(&self.registry), Some(&self.activity)]
             .into_iter()
             .chain([self.reports.as_ref()])
-            .flatten()
-            .map(|p| p.display().to_string())
-            .zip(&self.labels)
-            .collect();
-        let replace = |text: &str| -> String {
-            let mut text = text.to_string();
-            for (path, label) in &pairs {
-                text = text.replace(path.as_str(), label);
-            }
-            text
-        };
+            .flatten();
+        let mut text = text.to_string();
+        for (path, label) in paths.zip(&self.labels) {
+            text = text.replace(path.display().to_string().as_str(), label);
+        }
+        text
+    }
+
+    /// Names the uploads by their labels in an error, never by their temporary paths.
+    fn relabel(&self, error: AppError) -> AppError {
+        let replace = |text: &str| self.relabel_text(text);
         match error {
             AppError::Input {
                 summary,
