@@ -439,7 +439,7 @@ async fn the_sample_as_json_gives_the_same_totals() {
             ("authorization", auth.as_str()),
             ("content-type", "application/json"),
         ],
-        readme[start..end].as_bytes().to_vec(),
+        readme.as_bytes()[start..end].to_vec(),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
