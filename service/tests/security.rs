@@ -44,7 +44,10 @@ fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
         ("POST /api/v1/runs", Some(Role::Officer)),
         ("GET /api/v1/reconciliations", Some(Role::Reader)),
         ("GET /api/v1/reconciliations/{id}", Some(Role::Reader)),
-        ("GET /api/v1/reconciliations/{id}/{view}", Some(Role::Reader)),
+        (
+            "GET /api/v1/reconciliations/{id}/{view}",
+            Some(Role::Reader),
+        ),
         ("POST /api/v1/reconciliations", Some(Role::Officer)),
         ("GET /api/v1/statistics", Some(Role::Reader)),
         ("GET /api/v1/registry/enterprises", Some(Role::Reader)),
