@@ -397,8 +397,9 @@ async fn coefficients(
 ) -> Result<Response, ApiError> {
     let caller = caller(&state, &headers).await?;
     let selector = selector(&set, &edition)?;
-    let info = resolve_shared(&state, format!("{set}@{edition}"), &selector).await?;
-    may_read(&state, &caller, &info)?;
+    let found = resolve_shared(&state, format!("{set}@{edition}"), &selector).await?;
+    let info = &found.info;
+    may_read(&state, &caller, info)?;
     let csv = wants_csv(&query, &headers)?;
     // Immutable: a numbered edition that is published or retired. `latest` and drafts may change.
     let immutable =
@@ -438,7 +439,7 @@ async fn coefficients(
     // resolved), so its response is a function of the edition as shown, the format, the filters
     // and the page; drafts are rendered every time.
     let key = (info.status != EditionStatus::Draft).then(|| BodyKey {
-        edition: serde_json::to_string(&EditionDto::from(&info)).unwrap_or_default(),
+        edition: found.shown.clone(),
         csv,
         filters: [
             query.industry.clone(),
@@ -455,7 +456,7 @@ async fn coefficients(
     let body = match cached {
         Some(body) => body,
         None => {
-            let body = render(&state, &info, &query, csv, page, per_page).await?;
+            let body = render(&state, info, &query, csv, page, per_page).await?;
             if let Some(key) = key {
                 state.coefficients.keep(key, body.clone());
             }
@@ -567,9 +568,9 @@ const MAX_LOOKUPS: usize = 256;
 /// What a response body depends on besides the rows of the edition it names.
 #[derive(PartialEq, Eq, Hash)]
 struct BodyKey {
-    /// The edition as the API shows it (serialized [`EditionDto`]), so that a retire, which
-    /// changes the metadata but not the rows, gives new bodies.
-    edition: String,
+    /// The edition as the API shows it, so that a retire, which changes the metadata but not
+    /// the rows, gives new bodies.
+    edition: Arc<Shown>,
     csv: bool,
     /// `industry` and `pollutant` as given, the name filters normalized as they are compared.
     filters: [Option<String>; 6],
@@ -579,7 +580,7 @@ struct BodyKey {
 
 impl BodyKey {
     fn size(&self) -> usize {
-        self.edition.len()
+        self.edition.json.len()
             + self
                 .filters
                 .iter()
@@ -651,6 +652,45 @@ impl CoefficientCache {
     }
 }
 
+/// An edition as a look-up found it.
+struct Found {
+    info: EditionInfo,
+    shown: Arc<Shown>,
+}
+
+/// An edition's metadata as the API shows it (serialized [`EditionDto`]), made once per
+/// database read rather than once per request.
+struct Shown {
+    json: String,
+    hash: u64,
+}
+
+impl Shown {
+    fn new(info: &EditionInfo) -> Shown {
+        let json = serde_json::to_string(&EditionDto::from(info)).unwrap_or_default();
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&json, &mut hasher);
+        Shown {
+            hash: std::hash::Hasher::finish(&hasher),
+            json,
+        }
+    }
+}
+
+impl PartialEq for Shown {
+    fn eq(&self, other: &Shown) -> bool {
+        self.hash == other.hash && self.json == other.json
+    }
+}
+
+impl Eq for Shown {}
+
+impl std::hash::Hash for Shown {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
 /// The look-ups of one selector. At most one database read is in flight; a request takes the
 /// result of a read that started after it arrived, or reads itself. A read that started
 /// earlier may predate a publish or retire the caller already saw, so its result is never
@@ -661,7 +701,7 @@ struct Lookup {
     /// Reads started so far.
     started: AtomicU64,
     /// The latest successful read: its number and result.
-    last: tokio::sync::Mutex<Option<(u64, EditionInfo)>>,
+    last: tokio::sync::Mutex<Option<(u64, Arc<Found>)>>,
 }
 
 /// [`app::editions::resolve`], shared by concurrent requests for the same selector (`name`).
@@ -669,7 +709,13 @@ async fn resolve_shared(
     state: &AppState,
     name: String,
     selector: &Selector,
-) -> Result<EditionInfo, ApiError> {
+) -> Result<Arc<Found>, ApiError> {
+    let found = |info: EditionInfo| {
+        Arc::new(Found {
+            shown: Arc::new(Shown::new(&info)),
+            info,
+        })
+    };
     let lookup = state.coefficients.lookups.lock().ok().map(|mut lookups| {
         if lookups.len() >= MAX_LOOKUPS && !lookups.contains_key(&name) {
             lookups.retain(|_, lookup| Arc::strong_count(lookup) > 1);
@@ -677,19 +723,21 @@ async fn resolve_shared(
         lookups.entry(name).or_default().clone()
     });
     let Some(lookup) = lookup else {
-        return Ok(app::editions::resolve(&state.store, selector).await?);
+        return Ok(found(app::editions::resolve(&state.store, selector).await?));
     };
     let arrived = lookup.started.load(Ordering::SeqCst);
     let mut last = lookup.last.lock().await;
-    if let Some((read, info)) = last.as_ref()
+    if let Some((read, shared)) = last.as_ref()
         && *read > arrived
     {
-        return Ok(info.clone());
+        return Ok(shared.clone());
     }
     let read = lookup.started.fetch_add(1, Ordering::SeqCst) + 1;
-    let info = app::editions::resolve(&state.store, selector).await;
-    *last = info.as_ref().ok().map(|info| (read, info.clone()));
-    Ok(info?)
+    let result = app::editions::resolve(&state.store, selector)
+        .await
+        .map(found);
+    *last = result.as_ref().ok().map(|shared| (read, shared.clone()));
+    Ok(result?)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -1012,8 +1060,12 @@ mod tests {
     #[tokio::test]
     async fn kept_pages_stay_within_their_limits() {
         let cache = CoefficientCache::default();
+        let shown = Arc::new(Shown {
+            json: "e".to_string(),
+            hash: 0,
+        });
         let key = |i: usize| BodyKey {
-            edition: "e".to_string(),
+            edition: shown.clone(),
             csv: false,
             filters: Default::default(),
             page: i,
