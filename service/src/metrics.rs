@@ -7,11 +7,39 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// (method, route, status).
 type RequestKey = (String, String, u16);
 
+/// Upper bounds of the latency histogram's buckets, in seconds (`+Inf` follows).
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// A latency histogram: cumulative counts per bucket are computed when rendered.
+#[derive(Clone, Default)]
+struct Histogram {
+    /// Observations per bucket (not cumulative); the last is `+Inf`.
+    counts: [u64; BUCKETS.len() + 1],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        let bucket = BUCKETS
+            .iter()
+            .position(|&upper| seconds <= upper)
+            .unwrap_or(BUCKETS.len());
+        self.counts[bucket] += 1;
+        self.sum += seconds;
+        self.count += 1;
+    }
+}
+
 /// Counters of one instance.
 #[derive(Default)]
 pub(crate) struct Metrics {
     /// Per request key: (count, total seconds).
     requests: Mutex<BTreeMap<RequestKey, (u64, f64)>>,
+    /// Per (method, route): the latency histogram.
+    latencies: Mutex<BTreeMap<(String, String), Histogram>>,
     /// Edition payloads served (metadata or coefficients).
     pub(crate) editions_served: AtomicU64,
     /// Accounting runs submitted and stored.
@@ -29,6 +57,11 @@ impl Metrics {
             entry.0 += 1;
             entry.1 += seconds;
         }
+        if let Ok(mut map) = self.latencies.lock() {
+            map.entry((method.to_string(), route.to_string()))
+                .or_default()
+                .observe(seconds);
+        }
     }
 
     /// The Prometheus exposition text.
@@ -44,12 +77,35 @@ impl Metrics {
             ));
         }
         out.push_str(
-            "# HELP npsc_http_request_duration_seconds_sum Total time spent answering, by route.\n\
-             # TYPE npsc_http_request_duration_seconds_sum counter\n",
+            "# HELP npsc_http_request_seconds_total Total time spent answering, by method, route and status.\n\
+             # TYPE npsc_http_request_seconds_total counter\n",
         );
         for ((method, route, status), (_, seconds)) in &map {
             out.push_str(&format!(
-                "npsc_http_request_duration_seconds_sum{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {seconds}\n"
+                "npsc_http_request_seconds_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {seconds}\n"
+            ));
+        }
+        out.push_str(
+            "# HELP npsc_http_request_duration_seconds Time to answer, by method and route.\n\
+             # TYPE npsc_http_request_duration_seconds histogram\n",
+        );
+        let latencies = self.latencies.lock().map(|m| m.clone()).unwrap_or_default();
+        for ((method, route), h) in &latencies {
+            let labels = format!("method=\"{method}\",route=\"{route}\"");
+            let mut cumulative = 0;
+            for (i, count) in h.counts.iter().enumerate() {
+                cumulative += count;
+                let le = BUCKETS
+                    .get(i)
+                    .map_or_else(|| "+Inf".to_string(), |b| b.to_string());
+                out.push_str(&format!(
+                    "npsc_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}\n"
+                ));
+            }
+            out.push_str(&format!(
+                "npsc_http_request_duration_seconds_sum{{{labels}}} {}\n\
+                 npsc_http_request_duration_seconds_count{{{labels}}} {}\n",
+                h.sum, h.count
             ));
         }
         out.push_str(&format!(
@@ -67,5 +123,30 @@ impl Metrics {
             self.runs_rejected.load(Ordering::Relaxed)
         ));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_histogram_is_cumulative_and_counts_everything() {
+        let m = Metrics::default();
+        for seconds in [0.0005, 0.003, 0.003, 0.2, 30.0] {
+            m.record("GET", "/x", 200, seconds);
+        }
+        let text = m.render();
+        for line in [
+            "npsc_http_request_duration_seconds_bucket{method=\"GET\",route=\"/x\",le=\"0.001\"} 1",
+            "npsc_http_request_duration_seconds_bucket{method=\"GET\",route=\"/x\",le=\"0.005\"} 3",
+            "npsc_http_request_duration_seconds_bucket{method=\"GET\",route=\"/x\",le=\"0.25\"} 4",
+            "npsc_http_request_duration_seconds_bucket{method=\"GET\",route=\"/x\",le=\"10\"} 4",
+            "npsc_http_request_duration_seconds_bucket{method=\"GET\",route=\"/x\",le=\"+Inf\"} 5",
+            "npsc_http_request_duration_seconds_count{method=\"GET\",route=\"/x\"} 5",
+            "npsc_http_requests_total{method=\"GET\",route=\"/x\",status=\"200\"} 5",
+        ] {
+            assert!(text.contains(line), "missing `{line}` in\n{text}");
+        }
     }
 }
