@@ -4,8 +4,17 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// (method, route, status).
-type RequestKey = (String, String, u16);
+/// Per method, per route: the counters of one route (looked up by `&str`, so that recording a
+/// request allocates nothing once its route has been seen).
+type ByRoute<T> = BTreeMap<String, BTreeMap<String, T>>;
+
+/// Counters of one method and route.
+#[derive(Clone, Default)]
+struct RouteCounters {
+    /// Per status: (count, total seconds).
+    statuses: BTreeMap<u16, (u64, f64)>,
+    latency: Histogram,
+}
 
 /// Upper bounds of the latency histogram's buckets, in seconds (`+Inf` follows).
 const BUCKETS: [f64; 12] = [
@@ -36,10 +45,8 @@ impl Histogram {
 /// Counters of one instance.
 #[derive(Default)]
 pub(crate) struct Metrics {
-    /// Per request key: (count, total seconds).
-    requests: Mutex<BTreeMap<RequestKey, (u64, f64)>>,
-    /// Per (method, route): the latency histogram.
-    latencies: Mutex<BTreeMap<(String, String), Histogram>>,
+    /// Requests by method and route.
+    requests: Mutex<ByRoute<RouteCounters>>,
     /// Edition payloads served (metadata or coefficients).
     pub(crate) editions_served: AtomicU64,
     /// Accounting runs submitted and stored.
@@ -50,17 +57,23 @@ pub(crate) struct Metrics {
 
 impl Metrics {
     pub(crate) fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        if let Ok(mut map) = self.requests.lock() {
-            let entry = map
-                .entry((method.to_string(), route.to_string(), status))
-                .or_insert((0, 0.0));
+        let Ok(mut map) = self.requests.lock() else {
+            return;
+        };
+        if !map.contains_key(method) {
+            map.insert(method.to_string(), BTreeMap::new());
+        }
+        let Some(routes) = map.get_mut(method) else {
+            return;
+        };
+        if !routes.contains_key(route) {
+            routes.insert(route.to_string(), RouteCounters::default());
+        }
+        if let Some(counters) = routes.get_mut(route) {
+            let entry = counters.statuses.entry(status).or_insert((0, 0.0));
             entry.0 += 1;
             entry.1 += seconds;
-        }
-        if let Ok(mut map) = self.latencies.lock() {
-            map.entry((method.to_string(), route.to_string()))
-                .or_default()
-                .observe(seconds);
+            counters.latency.observe(seconds);
         }
     }
 
@@ -71,26 +84,35 @@ impl Metrics {
              # TYPE npsc_http_requests_total counter\n",
         );
         let map = self.requests.lock().map(|m| m.clone()).unwrap_or_default();
-        for ((method, route, status), (count, _)) in &map {
-            out.push_str(&format!(
-                "npsc_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}\n"
-            ));
+        let routes = || {
+            map.iter().flat_map(|(method, routes)| {
+                routes.iter().map(move |(route, c)| (method, route, c))
+            })
+        };
+        for (method, route, c) in routes() {
+            for (status, (count, _)) in &c.statuses {
+                out.push_str(&format!(
+                    "npsc_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}\n"
+                ));
+            }
         }
         out.push_str(
             "# HELP npsc_http_request_seconds_total Total time spent answering, by method, route and status.\n\
              # TYPE npsc_http_request_seconds_total counter\n",
         );
-        for ((method, route, status), (_, seconds)) in &map {
-            out.push_str(&format!(
-                "npsc_http_request_seconds_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {seconds}\n"
-            ));
+        for (method, route, c) in routes() {
+            for (status, (_, seconds)) in &c.statuses {
+                out.push_str(&format!(
+                    "npsc_http_request_seconds_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {seconds}\n"
+                ));
+            }
         }
         out.push_str(
             "# HELP npsc_http_request_duration_seconds Time to answer, by method and route.\n\
              # TYPE npsc_http_request_duration_seconds histogram\n",
         );
-        let latencies = self.latencies.lock().map(|m| m.clone()).unwrap_or_default();
-        for ((method, route), h) in &latencies {
+        for (method, route, c) in routes() {
+            let h = &c.latency;
             let labels = format!("method=\"{method}\",route=\"{route}\"");
             let mut cumulative = 0;
             for (i, count) in h.counts.iter().enumerate() {

@@ -179,42 +179,47 @@ static NEXT_REQUEST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64
 
 async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let request_id = request
+    // Nothing is allocated here unless it is logged: this runs for every request.
+    let given_id = request
         .headers()
         .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            format!(
-                "{}-{}",
-                std::process::id(),
-                NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)
-            )
-        });
-    let method = request.method().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let path = request.uri().path().to_string();
+        .filter(|v| {
+            let v = v.as_bytes();
+            !v.is_empty() && v.len() <= 64 && v.iter().all(u8::is_ascii_graphic)
+        })
+        .cloned();
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let log = tracing::enabled!(tracing::Level::INFO);
+    let path = log.then(|| request.uri().path().to_string());
     let mut response = next.run(request).await;
     let seconds = started.elapsed().as_secs_f64();
-    state
-        .metrics
-        .record(&method, &route, response.status().as_u16(), seconds);
-    tracing::info!(
-        request_id = %request_id,
-        method = %method,
-        path = %path,
-        status = response.status().as_u16(),
-        ms = seconds * 1000.0,
-        "request"
+    let status = response.status().as_u16();
+    state.metrics.record(
+        method.as_str(),
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        status,
+        seconds,
     );
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", value);
+    let request_id = given_id.unwrap_or_else(|| {
+        let made = format!(
+            "{}-{}",
+            std::process::id(),
+            NEXT_REQUEST.fetch_add(1, Ordering::Relaxed)
+        );
+        HeaderValue::from_str(&made).unwrap_or_else(|_| HeaderValue::from_static("-"))
+    });
+    if log {
+        tracing::info!(
+            request_id = request_id.to_str().unwrap_or("-"),
+            method = %method,
+            path = path.as_deref().unwrap_or(""),
+            status,
+            ms = seconds * 1000.0,
+            "request"
+        );
     }
+    response.headers_mut().insert("x-request-id", request_id);
     response
 }
 
