@@ -165,7 +165,6 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .layer(DefaultBodyLimit::max(state.upload_limit_bytes))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
-        .layer(middleware::from_fn(one_error_shape))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_metrics,
@@ -192,7 +191,7 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
     let route = request.extensions().get::<MatchedPath>().cloned();
     let log = tracing::enabled!(tracing::Level::INFO);
     let path = log.then(|| request.uri().path().to_string());
-    let mut response = next.run(request).await;
+    let mut response = one_error_shape(next.run(request).await).await;
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
     state.metrics.record(
@@ -226,8 +225,7 @@ async fn record_metrics(State(state): State<AppState>, request: Request, next: N
 /// Gives every error the one JSON shape: axum's own rejections (a query string or path
 /// segment that does not parse, a wrong method, an unreadable body) answer in plain text, so
 /// they are rewrapped here, whichever handler they came from.
-async fn one_error_shape(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+async fn one_error_shape(response: Response) -> Response {
     let status = response.status();
     let plain = response
         .headers()
