@@ -1,70 +1,22 @@
 //! API v1 through `service::router` without a socket, and once over a real socket on port 0.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+mod common;
 
-const EXCERPT_HASH: &str = "db41f2d31052ecdaeb3bb8429c7219fd345fca37268addfa27995bd6b9b36115";
+use app::tokens::Role;
+use axum::http::{StatusCode, header};
+use common::{Db, EXCERPT_HASH, bearer, get, json, role_tokens, send};
 
 /// A state over a fresh SQLite file with `npsc1-excerpt@1` published and `@2` a draft.
-async fn state() -> (tempfile::TempDir, service::AppState) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
-    let reference = app::reference::bundled().expect("reference");
-    let store = app::editions::open(&url).await.expect("store");
-    let excerpt =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../coefficients/npsc1-excerpt");
-    let read = app::ReadOptions::default();
-    app::editions::import(&store, &excerpt, &reference, &read, "test")
-        .await
-        .expect("import");
-    app::editions::publish(&store, "npsc1-excerpt", None, "first", "test", &reference)
-        .await
-        .expect("publish");
-    app::editions::import(&store, &excerpt, &reference, &read, "test")
-        .await
-        .expect("draft");
-    store.close().await;
-    let state = service::AppState::open(&url).await.expect("state");
-    (dir, state)
-}
-
-async fn get(
-    state: &service::AppState,
-    uri: &str,
-    headers: &[(&str, &str)],
-) -> (StatusCode, axum::http::HeaderMap, String) {
-    let mut request = Request::builder().uri(uri);
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = service::router(state.clone())
-        .oneshot(request.body(Body::empty()).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        headers,
-        String::from_utf8(body.to_vec()).expect("utf-8"),
-    )
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+async fn state() -> (Db, service::AppState) {
+    let db = Db::with_excerpt().await;
+    db.import(&common::excerpt()).await;
+    let state = db.state().await;
+    (db, state)
 }
 
 #[tokio::test]
 async fn health_editions_and_metadata() {
-    let (_dir, state) = state().await;
+    let (_db, state) = state().await;
     let (status, headers, body) = get(&state, "/healthz", &[]).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ok\n"));
     assert!(headers.contains_key("x-request-id"));
@@ -103,7 +55,7 @@ async fn health_editions_and_metadata() {
 
 #[tokio::test]
 async fn coefficients_filter_paginate_and_cache() {
-    let (_dir, state) = state().await;
+    let (_db, state) = state().await;
     let uri = "/api/v1/sets/npsc1-excerpt/editions/1/coefficients?industry=D4430&pollutant=SO2";
     let (status, headers, body) = get(&state, uri, &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -178,7 +130,7 @@ async fn coefficients_filter_paginate_and_cache() {
 
 #[tokio::test]
 async fn errors_have_one_shape() {
-    let (_dir, state) = state().await;
+    let (_db, state) = state().await;
     for (uri, status, code) in [
         (
             "/api/v1/sets/nothing/editions/1",
@@ -221,14 +173,9 @@ async fn errors_have_one_shape() {
 
 #[tokio::test]
 async fn diff_and_metrics() {
-    let (dir, state) = state().await;
-    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
-    let store = app::editions::open(&url).await.expect("store");
-    let (_, token) = app::tokens::create(&store, "reader", app::tokens::Role::Reader, "admin")
-        .await
-        .expect("token");
-    store.close().await;
-    let auth = format!("Bearer {token}");
+    let (db, state) = state().await;
+    let token = common::token(&db.store, "reader", Role::Reader).await;
+    let auth = bearer(&token);
     let (status, _, body) = get(
         &state,
         "/api/v1/sets/npsc1-excerpt/diff?from=1&to=2",
@@ -256,16 +203,8 @@ async fn diff_and_metrics() {
 #[tokio::test]
 async fn a_real_socket_on_port_0() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (_dir, state) = state().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let server = tokio::spawn(async move {
-        axum::serve(listener, service::router(state))
-            .await
-            .expect("serve");
-    });
+    let (_db, state) = state().await;
+    let (address, server) = common::serve(state).await;
     let mut stream = tokio::net::TcpStream::connect(address)
         .await
         .expect("connect");
@@ -282,28 +221,15 @@ async fn a_real_socket_on_port_0() {
 
 #[tokio::test]
 async fn tokens_guard_drafts_and_can_be_required_for_everything() {
-    let (dir, mut state) = state().await;
-    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
-    let store = app::editions::open(&url).await.expect("store");
-    let (_, reader) = app::tokens::create(
-        &store,
-        "statistics office",
-        app::tokens::Role::Reader,
-        "admin",
-    )
-    .await
-    .expect("token");
-    let (_, revoked) = app::tokens::create(&store, "old laptop", app::tokens::Role::Admin, "admin")
-        .await
-        .expect("token");
-    app::tokens::revoke(&store, "old laptop", "admin")
+    let (db, mut state) = state().await;
+    let reader = common::token(&db.store, "statistics office", Role::Reader).await;
+    let revoked = common::token(&db.store, "old laptop", Role::Admin).await;
+    app::tokens::revoke(&db.store, "old laptop", "admin")
         .await
         .expect("revoke");
-    store.close().await;
 
     let draft = "/api/v1/sets/npsc1-excerpt/editions/2/coefficients";
     let published = "/api/v1/sets/npsc1-excerpt/editions/1/coefficients";
-    let bearer = |t: &str| format!("Bearer {t}");
     let cases: [(&str, Option<String>, StatusCode); 7] = [
         (draft, None, StatusCode::UNAUTHORIZED),
         (draft, Some(bearer(&reader)), StatusCode::OK),
@@ -352,60 +278,11 @@ async fn tokens_guard_drafts_and_can_be_required_for_everything() {
     assert_eq!(status, StatusCode::OK, "health needs no token");
 }
 
-async fn send(
-    state: &service::AppState,
-    method: &str,
-    uri: &str,
-    token: Option<&str>,
-    content_type: &str,
-    body: Vec<u8>,
-) -> (StatusCode, String) {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", content_type);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let response = service::router(state.clone())
-        .oneshot(request.body(Body::from(body)).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
-
 #[tokio::test]
 async fn publishing_over_http_with_roles_validation_and_limits() {
-    let (dir, mut state) = state().await;
-    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
-    let store = app::editions::open(&url).await.expect("store");
-    let mut tokens = std::collections::BTreeMap::new();
-    for (name, role) in [
-        ("reader", app::tokens::Role::Reader),
-        ("officer", app::tokens::Role::Officer),
-        ("admin", app::tokens::Role::Admin),
-        ("revoked", app::tokens::Role::Admin),
-    ] {
-        let (_, token) = app::tokens::create(&store, name, role, "setup")
-            .await
-            .expect("token");
-        tokens.insert(name, token);
-    }
-    app::tokens::revoke(&store, "revoked", "setup")
-        .await
-        .expect("revoke");
-    let table = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../coefficients/npsc1-excerpt/coefficients.csv"),
-    )
-    .expect("table");
+    let (db, mut state) = state().await;
+    let tokens = role_tokens(&db.store).await;
+    let table = std::fs::read(common::excerpt().join("coefficients.csv")).expect("table");
 
     // The role matrix of the write endpoints: only admin may write.
     let upload = "/api/v1/sets/mee-test/drafts?provenance=test%20upload&effective_from=2024-03-15";
@@ -509,35 +386,25 @@ async fn publishing_over_http_with_roles_validation_and_limits() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert_eq!(json(&body)["code"], "too-large");
 
-    let audit = app::editions::audit(&store, 10).await.expect("audit");
+    let audit = app::editions::audit(&db.store, 10).await.expect("audit");
     assert!(
         audit
             .iter()
             .any(|a| a.action == "publish" && a.actor == "admin" && a.object == "mee-test@1")
     );
-    store.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_see_wholly_the_old_or_wholly_the_new_edition_during_a_publish() {
-    let (dir, state) = state().await;
-    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
+    let (db, state) = state().await;
     // The revision: NOx 3.1 instead of 2.94, as the draft @2 of the set.
-    let excerpt =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../coefficients/npsc1-excerpt");
-    let revised = dir.path().join("v2");
-    std::fs::create_dir_all(&revised).expect("mkdir");
-    std::fs::copy(excerpt.join("manifest.toml"), revised.join("manifest.toml")).expect("copy");
-    let table = std::fs::read_to_string(excerpt.join("coefficients.csv")).expect("table");
-    std::fs::write(
-        revised.join("coefficients.csv"),
-        table.replace(",2.94,直排,,2.94,", ",3.1,直排,,3.1,"),
-    )
-    .expect("write");
-    let store = app::editions::open(&url).await.expect("store");
+    let revised = common::revised(db.dir.path(), "v2", |table| {
+        table.replace(",2.94,直排,,2.94,", ",3.1,直排,,3.1,")
+    });
+    let store = &db.store;
     let reference = app::reference::bundled().expect("reference");
     let draft = app::editions::import(
-        &store,
+        store,
         &revised,
         &reference,
         &app::ReadOptions::default(),
@@ -582,7 +449,7 @@ async fn readers_see_wholly_the_old_or_wholly_the_new_edition_during_a_publish()
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     app::editions::publish(
-        &store,
+        store,
         "npsc1-excerpt",
         Some(draft.edition),
         "NOx 3.1",
@@ -603,5 +470,4 @@ async fn readers_see_wholly_the_old_or_wholly_the_new_edition_during_a_publish()
         old > 0 && new > 0,
         "reads before ({old}) and after ({new}) the publish"
     );
-    store.close().await;
 }

@@ -7,24 +7,16 @@
 //! `npm ci --prefix service/tests/browser`. Without them the end-to-end test fails when `CI` is
 //! set and is skipped loudly otherwise. `NPSC_SCREENSHOTS=<dir>` keeps the screenshots there.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use axum::http::{StatusCode, header};
+use common::{Db, excerpt, get};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn excerpt() -> PathBuf {
-    manifest_dir().join("../coefficients/npsc1-excerpt")
-}
 
 /// Tokens of the seeded database.
 struct Seeded {
@@ -32,20 +24,6 @@ struct Seeded {
     url: String,
     admin: String,
     reader: String,
-}
-
-/// A copy of the excerpt with its table changed by `edit`, as a set folder in `dir`.
-fn revised(dir: &Path, name: &str, edit: impl Fn(&str) -> String) -> PathBuf {
-    let folder = dir.join(name);
-    std::fs::create_dir_all(&folder).expect("mkdir");
-    std::fs::copy(
-        excerpt().join("manifest.toml"),
-        folder.join("manifest.toml"),
-    )
-    .expect("copy");
-    let table = std::fs::read_to_string(excerpt().join("coefficients.csv")).expect("table");
-    std::fs::write(folder.join("coefficients.csv"), edit(&table)).expect("write");
-    folder
 }
 
 /// The second edition: NOx 2.94 → 3.1, one SO2 efficiency 15 → 20, one treatment row removed
@@ -68,54 +46,20 @@ fn second_edition(table: &str) -> String {
 
 /// `npsc1-excerpt@1` and `@2` published, `@3` a draft; an admin and a reader token.
 async fn seed() -> Seeded {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
-    let reference = app::reference::bundled().expect("reference");
-    let store = app::editions::open(&url).await.expect("store");
-    let read = app::ReadOptions::default();
-    let set = "npsc1-excerpt";
-    app::editions::import(&store, &excerpt(), &reference, &read, "setup")
-        .await
-        .expect("import @1");
-    app::editions::publish(&store, set, None, "first edition", "setup", &reference)
-        .await
-        .expect("publish @1");
-    let v2 = revised(dir.path(), "v2", second_edition);
-    app::editions::import(&store, &v2, &reference, &read, "setup")
-        .await
-        .expect("import @2");
-    app::editions::publish(
-        &store,
-        set,
-        None,
-        "NOx 3.1, wet scrubber 20 %",
-        "setup",
-        &reference,
-    )
-    .await
-    .expect("publish @2");
-    let v3 = revised(dir.path(), "v3", |t| {
+    use app::tokens::Role;
+    let db = Db::empty().await;
+    db.import(&excerpt()).await;
+    db.publish("first edition").await;
+    db.import(&common::revised(db.dir.path(), "v2", second_edition))
+        .await;
+    db.publish("NOx 3.1, wet scrubber 20 %").await;
+    let v3 = common::revised(db.dir.path(), "v3", |t| {
         second_edition(t).replace(",3.1,直排,,3.1,", ",3.2,直排,,3.2,")
     });
-    app::editions::import(&store, &v3, &reference, &read, "setup")
-        .await
-        .expect("draft @3");
-    let (_, admin) = app::tokens::create(
-        &store,
-        "provincial office",
-        app::tokens::Role::Admin,
-        "setup",
-    )
-    .await
-    .expect("admin token");
-    let (_, reader) = app::tokens::create(
-        &store,
-        "statistics office",
-        app::tokens::Role::Reader,
-        "setup",
-    )
-    .await
-    .expect("reader token");
+    db.import(&v3).await;
+    let admin = common::token(&db.store, "provincial office", Role::Admin).await;
+    let reader = common::token(&db.store, "statistics office", Role::Reader).await;
+    let Db { dir, url, store } = db;
     store.close().await;
     Seeded {
         dir,
@@ -128,73 +72,32 @@ async fn seed() -> Seeded {
 /// Stores a run of the synthetic sample over `npsc1-excerpt@1` through `POST /api/v1/runs`
 /// (multipart, as a browser would send it); returns its id.
 async fn seed_run(state: &service::AppState, token: &str) -> i64 {
-    let sample = manifest_dir().join("../datasets/sample-synthetic");
     let boundary = "npsc-browser-test-boundary";
-    let mut body = Vec::new();
-    for part in ["registry", "activity"] {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{part}\"; filename=\"{part}.csv\"\r\nContent-Type: text/csv\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend(std::fs::read(sample.join(format!("{part}.csv"))).expect("sample file"));
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let request = Request::builder()
-        .method("POST")
-        .uri("/api/v1/runs?set=npsc1-excerpt&edition=1&region_level=province")
-        .header("authorization", format!("Bearer {token}"))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(Body::from(body))
-        .expect("request");
-    let response = service::router(state.clone())
-        .oneshot(request)
-        .await
-        .expect("response");
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    assert_eq!(
-        status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&body)
+    let (registry, activity) = (
+        common::sample("registry.csv"),
+        common::sample("activity.csv"),
     );
-    let run: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let body = common::form(
+        boundary,
+        &[
+            ("registry", "registry.csv", &registry),
+            ("activity", "activity.csv", &activity),
+        ],
+    );
+    let (status, _, body) = common::request(
+        state,
+        "POST",
+        "/api/v1/runs?set=npsc1-excerpt&edition=1&region_level=province",
+        &[
+            ("authorization", &common::bearer(token)),
+            ("content-type", &common::multipart(boundary)),
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let run: serde_json::Value = serde_json::from_str(&body).expect("json");
     run["run"]["id"].as_i64().expect("run id")
-}
-
-async fn get(
-    state: &service::AppState,
-    uri: &str,
-    headers: &[(&str, &str)],
-) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let mut request = Request::builder().uri(uri);
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = service::router(state.clone())
-        .oneshot(request.body(Body::empty()).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, headers, body.to_vec())
 }
 
 /// The `src`/`href` of every `/assets/…` reference in a page.
@@ -232,7 +135,7 @@ async fn pages_are_static_shells_with_a_strict_policy_and_cached_assets() {
     ];
     let mut assets = std::collections::BTreeSet::new();
     for uri in pages {
-        let (status, headers, body) = get(&state, uri, &[]).await;
+        let (status, headers, html) = get(&state, uri, &[]).await;
         assert_eq!(status, StatusCode::OK, "{uri}");
         assert_eq!(
             headers[header::CONTENT_TYPE],
@@ -257,7 +160,6 @@ async fn pages_are_static_shells_with_a_strict_policy_and_cached_assets() {
         );
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{uri}");
         assert_eq!(headers[header::CACHE_CONTROL], "no-cache", "{uri}");
-        let html = String::from_utf8(body).expect("utf-8");
         assert!(
             html.contains("系数版本 Editions"),
             "Chinese label first: {html}"
@@ -289,7 +191,7 @@ async fn pages_are_static_shells_with_a_strict_policy_and_cached_assets() {
         if !seen.insert(url.clone()) {
             continue;
         }
-        let (status, headers, body) = get(&state, &url, &[]).await;
+        let (status, headers, text) = get(&state, &url, &[]).await;
         assert_eq!(status, StatusCode::OK, "{url}");
         assert_eq!(
             headers[header::CACHE_CONTROL],
@@ -305,7 +207,6 @@ async fn pages_are_static_shells_with_a_strict_policy_and_cached_assets() {
             "{url}"
         );
         // No external address; the SVG namespace is a name, not a request.
-        let text = String::from_utf8(body).expect("utf-8");
         let outside = text.replace("http://www.w3.org/2000/svg", "");
         assert!(
             !outside.contains("http://") && !outside.contains("https://"),
@@ -350,7 +251,7 @@ async fn pages_are_static_shells_with_a_strict_policy_and_cached_assets() {
     ] {
         let (status, _, body) = get(&state, url, &[]).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{url}");
-        let error: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        let error: serde_json::Value = serde_json::from_str(&body).expect("json");
         assert_eq!(error["code"], "not-found");
     }
     // Pages are not API: the OpenAPI document does not list them.
@@ -386,7 +287,7 @@ fn missing_tools(browser_dir: &Path) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_in_headless_chromium_show_what_the_api_answers() {
-    let browser_dir = manifest_dir().join("tests/browser");
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     if let Some(reason) = missing_tools(&browser_dir) {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -402,15 +303,7 @@ async fn pages_in_headless_chromium_show_what_the_api_answers() {
     let seeded = seed().await;
     let state = service::AppState::open(&seeded.url).await.expect("state");
     let run = seed_run(&state, &seeded.admin).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let server = tokio::spawn(async move {
-        axum::serve(listener, service::router(state))
-            .await
-            .expect("serve");
-    });
+    let (address, server) = common::serve(state).await;
 
     // Upload fixtures: a table with located problems and a good one.
     let files = seeded.dir.path().join("uploads");

@@ -4,40 +4,16 @@
 //! same tokens and audit log. Runs when `TEST_PG_URL` is set (`.ci/run` starts a throwaway
 //! cluster); without it the test says it was skipped, and fails if `CI` is set.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+mod common;
 
-async fn send(
-    state: &service::AppState,
-    method: &str,
-    uri: &str,
-    token: Option<&str>,
-    content_type: &str,
-    body: Vec<u8>,
-) -> (StatusCode, serde_json::Value) {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", content_type);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let response = service::router(state.clone())
-        .oneshot(request.body(Body::from(body)).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
+use axum::http::StatusCode;
+use common::send;
+
+/// The status and body of [`common::send`], the body read as JSON (`null` when it is not).
+fn as_json((status, text): (StatusCode, String)) -> (StatusCode, serde_json::Value) {
     (
         status,
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
     )
 }
 
@@ -79,85 +55,93 @@ async fn two_instances_share_one_postgres_database() {
     let (_, token) = app::tokens::create(&store, "publisher", app::tokens::Role::Admin, "setup")
         .await
         .expect("token");
-    let table = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../coefficients/npsc1-excerpt/coefficients.csv"),
-    )
-    .expect("table");
+    let table = std::fs::read(common::excerpt().join("coefficients.csv")).expect("table");
 
     // A token made once works on every instance.
-    let (status, draft) = send(
-        &a,
-        "POST",
-        "/api/v1/sets/shared/drafts?provenance=test&effective_from=2024-01-01",
-        Some(&token),
-        "text/csv",
-        table,
-    )
-    .await;
+    let (status, draft) = as_json(
+        send(
+            &a,
+            "POST",
+            "/api/v1/sets/shared/drafts?provenance=test&effective_from=2024-01-01",
+            Some(&token),
+            "text/csv",
+            table,
+        )
+        .await,
+    );
     assert_eq!(status, StatusCode::CREATED, "{draft}");
-    let (status, seen) = send(
-        &b,
-        "GET",
-        "/api/v1/sets/shared/editions/draft",
-        Some(&token),
-        "text/plain",
-        vec![],
-    )
-    .await;
+    let (status, seen) = as_json(
+        send(
+            &b,
+            "GET",
+            "/api/v1/sets/shared/editions/draft",
+            Some(&token),
+            "text/plain",
+            vec![],
+        )
+        .await,
+    );
     assert_eq!(
         (status, &seen["content_hash"]),
         (StatusCode::OK, &draft["content_hash"])
     );
 
     let note = br#"{"note": "published on A"}"#.to_vec();
-    let (status, published) = send(
-        &a,
-        "POST",
-        "/api/v1/sets/shared/editions/1/publish",
-        Some(&token),
-        "application/json",
-        note.clone(),
-    )
-    .await;
+    let (status, published) = as_json(
+        send(
+            &a,
+            "POST",
+            "/api/v1/sets/shared/editions/1/publish",
+            Some(&token),
+            "application/json",
+            note.clone(),
+        )
+        .await,
+    );
     assert_eq!(status, StatusCode::OK, "{published}");
     // B sees the publication at once and cannot publish the same edition again.
-    let (status, page) = send(
-        &b,
-        "GET",
-        "/api/v1/sets/shared/editions/1/coefficients?per_page=5",
-        None,
-        "text/plain",
-        vec![],
-    )
-    .await;
+    let (status, page) = as_json(
+        send(
+            &b,
+            "GET",
+            "/api/v1/sets/shared/editions/1/coefficients?per_page=5",
+            None,
+            "text/plain",
+            vec![],
+        )
+        .await,
+    );
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["edition"]["status"], "published");
     assert_eq!(page["total"], 38);
-    let (status, conflict) = send(
-        &b,
-        "POST",
-        "/api/v1/sets/shared/editions/1/publish",
-        Some(&token),
-        "application/json",
-        note,
-    )
-    .await;
+    let (status, conflict) = as_json(
+        send(
+            &b,
+            "POST",
+            "/api/v1/sets/shared/editions/1/publish",
+            Some(&token),
+            "application/json",
+            note,
+        )
+        .await,
+    );
     assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
 
     // A token revoked through one instance is refused by the other.
     app::tokens::revoke(&store, "publisher", "setup")
         .await
         .expect("revoke");
-    let (status, _) = send(
-        &a,
-        "GET",
-        "/api/v1/sets/shared/editions/draft",
-        Some(&token),
-        "text/plain",
-        vec![],
-    )
-    .await;
+    let (status, _) = as_json(
+        send(
+            &a,
+            "GET",
+            "/api/v1/sets/shared/editions/draft",
+            Some(&token),
+            "text/plain",
+            vec![],
+        )
+        .await,
+    );
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // One audit log: the publish is recorded once, by the token's name.

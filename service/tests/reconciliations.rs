@@ -4,137 +4,33 @@
 //! computes for the same files, the E21 SO2 2022 under-report found, roles and parameters, and a
 //! bad reports file refused with every located issue and nothing stored.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::{HeaderMap, StatusCode};
+use common::{
+    EXCERPT_HASH, Served as Fixture, bearer, form, json, multipart, repo, request, sample,
+    sample_dir,
+};
 use serde_json::Value;
-use tower::ServiceExt;
 
-const EXCERPT_HASH: &str = "db41f2d31052ecdaeb3bb8429c7219fd345fca37268addfa27995bd6b9b36115";
 const BOUNDARY: &str = "npsc-reconciliations-boundary";
 /// E21 of EXPECTED.md: its 2022 SO2 report is 59 % under the estimate.
 const E21: &str = "91130684MA9XTBUW4C";
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn sample_dir() -> PathBuf {
-    repo().join("datasets/sample-synthetic")
-}
-
-fn sample(name: &str) -> Vec<u8> {
-    std::fs::read(sample_dir().join(name)).expect("sample file")
-}
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    state: service::AppState,
-    store: app::editions::Store,
-    officer: String,
-    reader: String,
-}
-
-/// A state over a fresh SQLite file with `npsc1-excerpt@1` published, an officer and a reader.
+/// `npsc1-excerpt@1` published, and officer, reader and admin tokens.
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
-    let reference = app::reference::bundled().expect("reference");
-    let store = app::editions::open(&url).await.expect("store");
-    app::editions::import(
-        &store,
-        &repo().join("coefficients/npsc1-excerpt"),
-        &reference,
-        &app::ReadOptions::default(),
-        "test",
-    )
-    .await
-    .expect("import");
-    app::editions::publish(&store, "npsc1-excerpt", None, "first", "test", &reference)
-        .await
-        .expect("publish");
-    let officer = app::tokens::create(&store, "permit office", app::tokens::Role::Officer, "t")
-        .await
-        .expect("token")
-        .1;
-    let reader = app::tokens::create(&store, "tax office", app::tokens::Role::Reader, "t")
-        .await
-        .expect("token")
-        .1;
-    let state = service::AppState::open(&url).await.expect("state");
-    Fixture {
-        _dir: dir,
-        state,
-        store,
-        officer,
-        reader,
-    }
-}
-
-async fn send(
-    state: &service::AppState,
-    method: &str,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: Vec<u8>,
-) -> (StatusCode, HeaderMap, String) {
-    let mut request = Request::builder().method(method).uri(uri);
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = service::router(state.clone())
-        .oneshot(request.body(Body::from(body)).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        headers,
-        String::from_utf8(bytes.to_vec()).expect("utf-8"),
-    )
-}
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
-/// A multipart form with one part per `(field, file name, bytes)`.
-fn form(parts: &[(&str, &str, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (field, name, bytes) in parts {
-        out.extend(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; \
-                 filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n"
-            )
-            .into_bytes(),
-        );
-        out.extend_from_slice(bytes);
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend(format!("--{BOUNDARY}--\r\n").into_bytes());
-    out
+    Fixture::new("permit office", "tax office", "provincial office").await
 }
 
 fn sample_form(reports: (&str, &[u8])) -> Vec<u8> {
-    form(&[
-        ("registry", "registry.csv", &sample("registry.csv")),
-        ("activity", "activity.csv", &sample("activity.csv")),
-        ("reports", reports.0, reports.1),
-    ])
+    form(
+        BOUNDARY,
+        &[
+            ("registry", "registry.csv", &sample("registry.csv")),
+            ("activity", "activity.csv", &sample("activity.csv")),
+            ("reports", reports.0, reports.1),
+        ],
+    )
 }
 
 async fn submit(
@@ -143,13 +39,13 @@ async fn submit(
     token: Option<&str>,
     body: Vec<u8>,
 ) -> (StatusCode, HeaderMap, Value) {
-    let multipart = format!("multipart/form-data; boundary={BOUNDARY}");
+    let multipart = multipart(BOUNDARY);
     let auth = token.map(bearer);
     let mut headers = vec![("content-type", multipart.as_str())];
     if let Some(auth) = &auth {
         headers.push(("authorization", auth.as_str()));
     }
-    let (status, response_headers, text) = send(
+    let (status, response_headers, text) = request(
         &f.state,
         "POST",
         &format!("/api/v1/reconciliations?{query}"),
@@ -174,7 +70,7 @@ async fn get(
     if let Some(accept) = accept {
         headers.push(("accept", accept));
     }
-    let (status, _, body) = send(&f.state, "GET", uri, &headers, Vec::new()).await;
+    let (status, _, body) = common::get(&f.state, uri, &headers).await;
     (status, body)
 }
 
@@ -191,7 +87,7 @@ fn cli_sheets() -> Vec<app::sheet::Sheet> {
         sample_dir().join("permit_reports.csv"),
         app::ReadOptions::default(),
     );
-    settings.account.coefficients = repo().join("coefficients/npsc1-excerpt");
+    settings.account.coefficients = common::excerpt();
     let set = app::account::load_coefficients(&settings.account, &reference).expect("excerpt");
     let report = app::reconcile::reconcile_with(&set, &settings, &reference).expect("reconciles");
     let prefix = format!("{}/", sample_dir().display());
@@ -336,7 +232,7 @@ async fn the_sample_is_stored_with_its_provenance_and_the_clis_cells() {
     );
 
     // The audit log names the officer's token.
-    let audit = app::editions::audit(&f.store, 5).await.expect("audit");
+    let audit = app::editions::audit(&f.db.store, 5).await.expect("audit");
     assert_eq!(audit[0].action, "reconcile");
     assert_eq!(audit[0].actor, "permit office");
     assert_eq!(audit[0].object, format!("reconciliation {id}"));
@@ -388,10 +284,13 @@ async fn roles_and_parameters_are_checked_before_anything_is_stored() {
     }
     let (status, _, error) = submit(&f, "set=no-such-set", Some(&f.officer), body()).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
-    let without_reports = form(&[
-        ("registry", "registry.csv", &sample("registry.csv")),
-        ("activity", "activity.csv", &sample("activity.csv")),
-    ]);
+    let without_reports = form(
+        BOUNDARY,
+        &[
+            ("registry", "registry.csv", &sample("registry.csv")),
+            ("activity", "activity.csv", &sample("activity.csv")),
+        ],
+    );
     let (status, _, error) =
         submit(&f, "set=npsc1-excerpt", Some(&f.officer), without_reports).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
@@ -508,11 +407,11 @@ async fn a_bad_reports_file_gets_every_located_issue_and_nothing_is_stored() {
     assert!(!error.to_string().contains("npsc-upload-"), "{error}");
     // Nothing stored, nothing audited.
     assert!(
-        app::reconcile::list(&f.store)
+        app::reconcile::list(&f.db.store)
             .await
             .expect("list")
             .is_empty()
     );
-    let audit = app::editions::audit(&f.store, 10).await.expect("audit");
+    let audit = app::editions::audit(&f.db.store, 10).await.expect("audit");
     assert!(audit.iter().all(|a| a.action != "reconcile"), "{audit:?}");
 }

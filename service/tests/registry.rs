@@ -1,12 +1,12 @@
 //! The enterprise registry over HTTP, through `service::router` without a socket: the sample
 //! registry is imported by an administrator through the API, then searched, read, changed.
 
+mod common;
+
 use std::collections::BTreeMap;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use axum::http::{StatusCode, header};
+use common::{Db, bearer, encode, json, send};
 
 const SHEEP: &str = "91152502MA2BPPBJ0K";
 const BOILER: &str = "91130109MAK4GR6066";
@@ -16,12 +16,9 @@ const GONE: &str = "91371503MAUB6LCY6H";
 /// Valid, but not in the sample.
 const UNKNOWN: &str = "91110105MA01ABCD5F";
 
+/// The sample registry.
 fn sample() -> Vec<u8> {
-    std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../datasets/sample-synthetic/registry.csv"),
-    )
-    .expect("sample registry")
+    common::sample("registry.csv")
 }
 
 /// The sample with one enterprise renamed, one closed, one missing and one new.
@@ -59,8 +56,7 @@ struct Audit {
 }
 
 struct Fixture {
-    _dir: tempfile::TempDir,
-    url: String,
+    db: Db,
     state: service::AppState,
     tokens: BTreeMap<&'static str, String>,
 }
@@ -72,10 +68,9 @@ impl Fixture {
 
     /// The audit log, newest first.
     async fn audit(&self) -> Vec<Audit> {
-        let store = app::editions::open(&self.url).await.expect("store");
-        let audit = app::editions::audit(&store, 1000).await.expect("audit");
-        store.close().await;
-        audit
+        app::editions::audit(&self.db.store, 1000)
+            .await
+            .expect("audit")
             .into_iter()
             .map(|a| Audit {
                 action: a.action,
@@ -89,33 +84,10 @@ impl Fixture {
 
 /// An empty registry with a reader, an officer, an admin and a revoked admin token.
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
-    let store = app::editions::open(&url).await.expect("store");
-    let mut tokens = BTreeMap::new();
-    for (name, role) in [
-        ("reader", app::tokens::Role::Reader),
-        ("officer", app::tokens::Role::Officer),
-        ("admin", app::tokens::Role::Admin),
-        ("revoked", app::tokens::Role::Admin),
-    ] {
-        let (_, token) = app::tokens::create(&store, name, role, "setup")
-            .await
-            .expect("token");
-        tokens.insert(name, token);
-    }
-    READER.with(|r| *r.borrow_mut() = tokens["reader"].clone());
-    app::tokens::revoke(&store, "revoked", "setup")
-        .await
-        .expect("revoke");
-    store.close().await;
-    let state = service::AppState::open(&url).await.expect("state");
-    Fixture {
-        _dir: dir,
-        url,
-        state,
-        tokens,
-    }
+    let db = Db::empty().await;
+    let tokens = common::role_tokens(&db.store).await;
+    let state = db.state().await;
+    Fixture { db, state, tokens }
 }
 
 /// A fixture whose registry is the sample, imported through the API by `admin`.
@@ -134,43 +106,9 @@ async fn imported() -> Fixture {
     f
 }
 
-async fn send(
-    state: &service::AppState,
-    method: &str,
-    uri: &str,
-    token: Option<&str>,
-    content_type: &str,
-    body: Vec<u8>,
-) -> (StatusCode, String) {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", content_type);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let response = service::router(state.clone())
-        .oneshot(request.body(Body::from(body)).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
-
-std::thread_local! {
-    /// The reader token of this test's fixture: reading the registry needs a token.
-    static READER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
 /// A GET as the fixture's reader unless `headers` carry an `authorization` of their own.
 async fn get(
-    state: &service::AppState,
+    f: &Fixture,
     uri: &str,
     headers: &[(&str, &str)],
 ) -> (StatusCode, axum::http::HeaderMap, String) {
@@ -178,64 +116,17 @@ async fn get(
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
     {
-        return get_as(state, uri, headers).await;
+        return common::get(&f.state, uri, headers).await;
     }
-    let bearer = format!("Bearer {}", READER.with(|r| r.borrow().clone()));
+    let auth = bearer(&f.tokens["reader"]);
     let mut with_token = headers.to_vec();
-    with_token.push(("authorization", bearer.as_str()));
-    get_as(state, uri, &with_token).await
-}
-
-/// A GET with exactly `headers` (anonymous when they carry no token).
-async fn get_as(
-    state: &service::AppState,
-    uri: &str,
-    headers: &[(&str, &str)],
-) -> (StatusCode, axum::http::HeaderMap, String) {
-    let mut request = Request::builder().uri(uri);
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = service::router(state.clone())
-        .oneshot(request.body(Body::empty()).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        headers,
-        String::from_utf8(body.to_vec()).expect("utf-8"),
-    )
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-/// Percent-encodes a query value (everything but unreserved ASCII).
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    with_token.push(("authorization", auth.as_str()));
+    common::get(&f.state, uri, &with_token).await
 }
 
 /// The USCCs of a search page, and its total.
-async fn search(state: &service::AppState, query: &str) -> (u64, Vec<String>) {
-    let (status, _, body) = get(state, &format!("/api/v1/registry/enterprises?{query}"), &[]).await;
+async fn search(f: &Fixture, query: &str) -> (u64, Vec<String>) {
+    let (status, _, body) = get(f, &format!("/api/v1/registry/enterprises?{query}"), &[]).await;
     assert_eq!(status, StatusCode::OK, "{query}: {body}");
     let page = json(&body);
     let usccs = page["enterprises"]
@@ -271,7 +162,7 @@ async fn an_admin_imports_a_registry_file_and_the_audit_log_names_the_token() {
         ),
         (&true.into(), &false.into(), &30.into())
     );
-    assert_eq!(search(&f.state, "").await.0, 0, "a dry run changes nothing");
+    assert_eq!(search(&f, "").await.0, 0, "a dry run changes nothing");
     assert!(
         f.audit()
             .await
@@ -297,7 +188,7 @@ async fn an_admin_imports_a_registry_file_and_the_audit_log_names_the_token() {
         "30 added, 0 changed (0 status changes), 0 not in the file, 0 unchanged"
     );
     assert_eq!(report["added"][0]["uscc"], "91130109MAK4GR6066");
-    assert_eq!(search(&f.state, "").await.0, 30);
+    assert_eq!(search(&f, "").await.0, 30);
     let audit = f.audit().await;
     let imports: Vec<_> = audit
         .iter()
@@ -329,13 +220,8 @@ async fn an_admin_imports_a_registry_file_and_the_audit_log_names_the_token() {
 
     // A newer file as a multipart form: the change set, then its dry run and application.
     let boundary = "npsc-test-boundary";
-    let mut form = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../registry-2024.csv\"\r\nContent-Type: text/csv\r\n\r\n"
-    )
-    .into_bytes();
-    form.extend(newer());
-    form.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
-    let multipart = format!("multipart/form-data; boundary={boundary}");
+    let form = common::form(boundary, &[("file", "../registry-2024.csv", &newer())]);
+    let multipart = common::multipart(boundary);
     let (status, body) = send(
         &f.state,
         "POST",
@@ -362,12 +248,7 @@ async fn an_admin_imports_a_registry_file_and_the_audit_log_names_the_token() {
         json(r#"{"field": "status", "old": "operating", "new": "closed"}"#)
     );
     assert_eq!(dry["missing"][0]["uscc"], GONE);
-    let (_, _, before) = get(
-        &f.state,
-        &format!("/api/v1/registry/enterprises/{BOILER}"),
-        &[],
-    )
-    .await;
+    let (_, _, before) = get(&f, &format!("/api/v1/registry/enterprises/{BOILER}"), &[]).await;
     assert_eq!(json(&before)["enterprise"]["status"], "operating");
 
     let (status, body) = send(
@@ -385,12 +266,7 @@ async fn an_admin_imports_a_registry_file_and_the_audit_log_names_the_token() {
         (applied["applied"].clone(), applied["summary"].clone()),
         (true.into(), dry["summary"].clone())
     );
-    let (_, _, after) = get(
-        &f.state,
-        &format!("/api/v1/registry/enterprises/{BOILER}"),
-        &[],
-    )
-    .await;
+    let (_, _, after) = get(&f, &format!("/api/v1/registry/enterprises/{BOILER}"), &[]).await;
     let record = json(&after);
     assert_eq!(record["enterprise"]["status"], "closed");
     assert_eq!(record["enterprise"]["status_date"], "2024-05-31");
@@ -401,21 +277,16 @@ async fn an_admin_imports_a_registry_file_and_the_audit_log_names_the_token() {
     assert_eq!(history[1]["actor"], "admin");
     assert_eq!(record["field_changes"][0]["field"], "permit_no");
     // The enterprise the newer file does not list is kept as it was.
-    let (status, _, gone) = get(
-        &f.state,
-        &format!("/api/v1/registry/enterprises/{GONE}"),
-        &[],
-    )
-    .await;
+    let (status, _, gone) = get(&f, &format!("/api/v1/registry/enterprises/{GONE}"), &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json(&gone)["enterprise"]["status"], "operating");
-    assert_eq!(search(&f.state, "").await.0, 31);
+    assert_eq!(search(&f, "").await.0, 31);
 }
 
 #[tokio::test]
 async fn search_by_name_uscc_region_industry_status_with_pages() {
     let f = imported().await;
-    let s = &f.state;
+    let s = &f;
     // Name: a part of it, full-width and half-width alike, spaces and case ignored.
     let (total, usccs) = search(s, &format!("q={}", encode("羊肉"))).await;
     assert_eq!(total, 6);
@@ -558,7 +429,7 @@ async fn search_by_name_uscc_region_industry_status_with_pages() {
 async fn csv_is_a_registry_file_that_imports_again_unchanged() {
     let f = imported().await;
     let (status, headers, csv) = get(
-        &f.state,
+        &f,
         "/api/v1/registry/enterprises?format=csv&per_page=1000",
         &[],
     )
@@ -577,14 +448,14 @@ async fn csv_is_a_registry_file_that_imports_again_unchanged() {
         "{csv}"
     );
     let (_, _, by_accept) = get(
-        &f.state,
+        &f,
         "/api/v1/registry/enterprises?per_page=1000",
         &[("accept", "text/csv")],
     )
     .await;
     assert_eq!(by_accept, csv);
     let (_, _, filtered) = get(
-        &f.state,
+        &f,
         "/api/v1/registry/enterprises?format=csv&status=suspended",
         &[],
     )
@@ -616,12 +487,8 @@ async fn csv_is_a_registry_file_that_imports_again_unchanged() {
 #[tokio::test]
 async fn one_enterprise_with_its_histories_404_when_unknown_400_when_invalid() {
     let f = imported().await;
-    let (status, headers, body) = get(
-        &f.state,
-        &format!("/api/v1/registry/enterprises/{CLOSED}"),
-        &[],
-    )
-    .await;
+    let (status, headers, body) =
+        get(&f, &format!("/api/v1/registry/enterprises/{CLOSED}"), &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
     let record = json(&body);
@@ -637,19 +504,14 @@ async fn one_enterprise_with_its_histories_404_when_unknown_400_when_invalid() {
     assert_eq!(record["field_changes"], json("[]"));
     // Lower case is the same code.
     let (status, _, _) = get(
-        &f.state,
+        &f,
         &format!("/api/v1/registry/enterprises/{}", CLOSED.to_lowercase()),
         &[],
     )
     .await;
     assert_eq!(status, StatusCode::OK);
 
-    let (status, _, body) = get(
-        &f.state,
-        &format!("/api/v1/registry/enterprises/{UNKNOWN}"),
-        &[],
-    )
-    .await;
+    let (status, _, body) = get(&f, &format!("/api/v1/registry/enterprises/{UNKNOWN}"), &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(json(&body)["code"], "not-found");
     assert!(
@@ -666,12 +528,7 @@ async fn one_enterprise_with_its_histories_404_when_unknown_400_when_invalid() {
         ("9113048IMA4BPPLX2U", "I"),
         ("%27%20OR%201%3D1%20--", "18"),
     ] {
-        let (status, _, body) = get(
-            &f.state,
-            &format!("/api/v1/registry/enterprises/{bad}"),
-            &[],
-        )
-        .await;
+        let (status, _, body) = get(&f, &format!("/api/v1/registry/enterprises/{bad}"), &[]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
         let error = json(&body);
         assert_eq!(error["code"], "bad-argument", "{body}");
@@ -687,7 +544,6 @@ async fn roles_readers_read_admins_write() {
     let mut f = imported().await;
     let search_uri = "/api/v1/registry/enterprises?q=911301";
     let record_uri = format!("/api/v1/registry/enterprises/{SHEEP}");
-    let bearer = |t: &str| format!("Bearer {t}");
     for (who, anonymous_read, expected) in [
         // Anonymous reading covers published editions only, never the registry.
         (None, true, StatusCode::UNAUTHORIZED),
@@ -705,7 +561,7 @@ async fn roles_readers_read_admins_write() {
             .map(|a| vec![("authorization", a)])
             .unwrap_or_default();
         for uri in [search_uri, record_uri.as_str()] {
-            let (status, _, body) = get_as(&f.state, uri, &headers).await;
+            let (status, _, body) = common::get(&f.state, uri, &headers).await;
             assert_eq!(
                 status, expected,
                 "{uri} as {who:?} (anonymous {anonymous_read}): {body}"
@@ -751,8 +607,8 @@ async fn roles_readers_read_admins_write() {
         assert_eq!(json(&body)["code"], code);
     }
     // Nothing was written by the refused requests.
-    assert_eq!(search(&f.state, "").await.0, 30);
-    assert_eq!(search(&f.state, "status=suspended").await.0, 1);
+    assert_eq!(search(&f, "").await.0, 30);
+    assert_eq!(search(&f, "status=suspended").await.0, 1);
     let (status, body) = send(
         &f.state,
         "POST",
@@ -805,7 +661,7 @@ async fn injection_attempts_in_every_parameter_are_values_never_sql() {
                 "/api/v1/registry/enterprises?{parameter}={}",
                 encode(payload)
             );
-            let (status, _, body) = get(&f.state, &uri, &[]).await;
+            let (status, _, body) = get(&f, &uri, &[]).await;
             let shown: String = payload.chars().take(30).collect();
             match status {
                 StatusCode::OK => {
@@ -830,7 +686,7 @@ async fn injection_attempts_in_every_parameter_are_values_never_sql() {
         // The path parameter too.
         for payload in payloads {
             let uri = format!("/api/v1/registry/enterprises/{}", encode(payload));
-            let (status, _, body) = get(&f.state, &uri, &[]).await;
+            let (status, _, body) = get(&f, &uri, &[]).await;
             assert!(
                 status == StatusCode::BAD_REQUEST,
                 "/{}: {status}: {body}",
@@ -850,15 +706,10 @@ async fn injection_attempts_in_every_parameter_are_values_never_sql() {
         );
     }
     // The table is intact and nothing was written.
-    let (total, usccs) = search(&f.state, "per_page=1000").await;
+    let (total, usccs) = search(&f, "per_page=1000").await;
     assert_eq!((total, usccs.len()), (30, 30));
     assert_eq!(f.audit().await.len(), audit_before);
-    let (status, _, _) = get(
-        &f.state,
-        &format!("/api/v1/registry/enterprises/{SHEEP}"),
-        &[],
-    )
-    .await;
+    let (status, _, _) = get(&f, &format!("/api/v1/registry/enterprises/{SHEEP}"), &[]).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -913,15 +764,10 @@ async fn a_bad_registry_file_is_422_with_every_located_issue_and_changes_nothing
     );
     assert!(located.iter().all(|(_, column, _)| !column.is_empty()));
     // Nothing changed: not the good new row, not the good rows' changes.
-    assert_eq!(search(&f.state, "").await.0, 30);
-    let (status, _, _) = get(
-        &f.state,
-        &format!("/api/v1/registry/enterprises/{UNKNOWN}"),
-        &[],
-    )
-    .await;
+    assert_eq!(search(&f, "").await.0, 30);
+    let (status, _, _) = get(&f, &format!("/api/v1/registry/enterprises/{UNKNOWN}"), &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(search(&f.state, "status=closed").await.1, [CLOSED]);
+    assert_eq!(search(&f, "status=closed").await.1, [CLOSED]);
     assert_eq!(f.audit().await.len(), audit_before);
 
     // An empty body and a file that is not a registry are 422 too.
@@ -978,7 +824,7 @@ async fn an_admin_records_a_status_change_with_date_and_note() {
             && a.detail == "closed on 2024-05-31: closure notice 2024-17"),
         "{audit:?}"
     );
-    assert_eq!(search(&f.state, "status=closed").await.0, 2);
+    assert_eq!(search(&f, "status=closed").await.0, 2);
 
     for (body, expected, code) in [
         // The same status and date again, or a revision that is no longer current.
@@ -1034,12 +880,7 @@ async fn an_admin_records_a_status_change_with_date_and_note() {
         assert_eq!(status, expected, "{target}: {text}");
     }
     // The refused requests wrote nothing.
-    let (_, _, body) = get(
-        &f.state,
-        &format!("/api/v1/registry/enterprises/{SHEEP}"),
-        &[],
-    )
-    .await;
+    let (_, _, body) = get(&f, &format!("/api/v1/registry/enterprises/{SHEEP}"), &[]).await;
     assert_eq!(
         json(&body)["status_history"].as_array().map(Vec::len),
         Some(2)

@@ -4,84 +4,26 @@
 //! provenance of pinned and dated editions, statistics at several levels, CSV variants, stale
 //! runs after a new edition, and the impact of that edition.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
+use common::{EXCERPT_HASH, Served as Fixture, bearer, json, multipart, request, sample};
 use serde_json::Value;
-use tower::ServiceExt;
 
-const EXCERPT_HASH: &str = "db41f2d31052ecdaeb3bb8429c7219fd345fca37268addfa27995bd6b9b36115";
 const BOUNDARY: &str = "npsc-runs-boundary";
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn sample(name: &str) -> Vec<u8> {
-    std::fs::read(repo().join("datasets/sample-synthetic").join(name)).expect("sample file")
-}
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    state: service::AppState,
-    url: String,
-    officer: String,
-    reader: String,
-    admin: String,
-}
-
-/// A state over a fresh SQLite file with `npsc1-excerpt@1` published, and officer, reader and
-/// admin tokens.
+/// `npsc1-excerpt@1` published, and officer, reader and admin tokens.
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
-    let reference = app::reference::bundled().expect("reference");
-    let store = app::editions::open(&url).await.expect("store");
-    let read = app::ReadOptions::default();
-    app::editions::import(
-        &store,
-        &repo().join("coefficients/npsc1-excerpt"),
-        &reference,
-        &read,
-        "test",
-    )
-    .await
-    .expect("import");
-    app::editions::publish(&store, "npsc1-excerpt", None, "first", "test", &reference)
-        .await
-        .expect("publish");
-    let token = |name: &'static str, role| {
-        let store = store.clone();
-        async move {
-            app::tokens::create(&store, name, role, "test")
-                .await
-                .expect("token")
-                .1
-        }
-    };
-    let officer = token("statistics office", app::tokens::Role::Officer).await;
-    let reader = token("tax office", app::tokens::Role::Reader).await;
-    let admin = token("provincial office", app::tokens::Role::Admin).await;
-    store.close().await;
-    let state = service::AppState::open(&url).await.expect("state");
-    Fixture {
-        _dir: dir,
-        state,
-        url,
-        officer,
-        reader,
-        admin,
-    }
+    Fixture::new("statistics office", "tax office", "provincial office").await
 }
 
 /// Publishes `npsc1-excerpt@2`: the 4411 flue-gas coefficient 8271 → 9000, in force from
 /// 2025-01-01.
 async fn publish_second_edition(f: &Fixture) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let from = repo().join("coefficients/npsc1-excerpt");
+    let from = common::excerpt();
     for name in ["manifest.toml", "coefficients.csv"] {
         let text = std::fs::read_to_string(from.join(name)).expect("excerpt");
         let text = text.replace("8271,直排,,8271", "9000,直排,,9000").replace(
@@ -90,96 +32,45 @@ async fn publish_second_edition(f: &Fixture) {
         );
         std::fs::write(dir.path().join(name), text).expect("write");
     }
-    let reference = app::reference::bundled().expect("reference");
-    let store = app::editions::open(&f.url).await.expect("store");
-    app::editions::import(
-        &store,
-        dir.path(),
-        &reference,
-        &app::ReadOptions::default(),
-        "test",
-    )
-    .await
-    .expect("import");
-    let info = app::editions::publish(
-        &store,
-        "npsc1-excerpt",
-        None,
-        "flue gas",
-        "test",
-        &reference,
-    )
-    .await
-    .expect("publish");
+    f.db.import(dir.path()).await;
+    let info = f.db.publish("flue gas").await;
     assert_eq!(info.edition, 2);
-    store.close().await;
 }
 
-async fn send(
-    state: &service::AppState,
-    method: &str,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: Vec<u8>,
-) -> (StatusCode, HeaderMap, String) {
-    let mut request = Request::builder().method(method).uri(uri);
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = service::router(state.clone())
-        .oneshot(request.body(Body::from(body)).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        headers,
-        String::from_utf8(bytes.to_vec()).expect("utf-8"),
-    )
-}
-
+/// A GET through `f`'s state with `headers`: status and body.
 async fn get(f: &Fixture, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, String) {
-    let (status, _, body) = send(&f.state, "GET", uri, headers, Vec::new()).await;
+    let (status, _, body) = common::get(&f.state, uri, headers).await;
     (status, body)
 }
 
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
+/// A JSON body posted by `f`'s officer: status and body.
+async fn post_json(f: &Fixture, uri: &str, body: Vec<u8>) -> (StatusCode, String) {
+    common::send(
+        &f.state,
+        "POST",
+        uri,
+        Some(&f.officer),
+        "application/json",
+        body,
+    )
+    .await
 }
 
 /// A multipart form with the parts `registry` and `activity`.
 fn form(registry: (&str, &[u8]), activity: (&str, &[u8])) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (field, (name, bytes)) in [("registry", registry), ("activity", activity)] {
-        out.extend(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; \
-                 filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n"
-            )
-            .into_bytes(),
-        );
-        out.extend_from_slice(bytes);
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend(format!("--{BOUNDARY}--\r\n").into_bytes());
-    out
+    common::form(
+        BOUNDARY,
+        &[
+            ("registry", registry.0, registry.1),
+            ("activity", activity.0, activity.1),
+        ],
+    )
 }
 
 async fn submit(f: &Fixture, query: &str, token: &str, body: Vec<u8>) -> (StatusCode, Value) {
-    let multipart = format!("multipart/form-data; boundary={BOUNDARY}");
+    let multipart = multipart(BOUNDARY);
     let auth = bearer(token);
-    let (status, _, text) = send(
+    let (status, _, text) = request(
         &f.state,
         "POST",
         &format!("/api/v1/runs?{query}"),
@@ -399,15 +290,9 @@ async fn the_sample_as_json_gives_the_same_totals() {
         "registry": csv_to_json(&sample("registry.csv")),
         "activity": csv_to_json(&sample("activity.csv")),
     });
-    let auth = bearer(&f.officer);
-    let (status, _, text) = send(
-        &f.state,
-        "POST",
+    let (status, text) = post_json(
+        &f,
         "/api/v1/runs?set=npsc1-excerpt&at=2024-03-20&rule=next-month",
-        &[
-            ("authorization", auth.as_str()),
-            ("content-type", "application/json"),
-        ],
         serde_json::to_vec(&body).expect("json"),
     )
     .await;
@@ -425,20 +310,15 @@ async fn the_sample_as_json_gives_the_same_totals() {
     assert_eq!(run["summary"]["rows_read"], 67);
 
     // The README's example body: one enterprise, one row keyed partly in Chinese.
-    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README");
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).expect("README");
     let start = readme
         .find("-d '{\n  \"registry\"")
         .expect("the README example")
         + 4;
     let end = start + readme[start..].find("}' 'localhost").expect("its end") + 1;
-    let (status, _, text) = send(
-        &f.state,
-        "POST",
+    let (status, text) = post_json(
+        &f,
         "/api/v1/runs?set=npsc1-excerpt&at=2024-03-20&rule=next-month",
-        &[
-            ("authorization", auth.as_str()),
-            ("content-type", "application/json"),
-        ],
         readme.as_bytes()[start..end].to_vec(),
     )
     .await;
@@ -450,14 +330,9 @@ async fn the_sample_as_json_gives_the_same_totals() {
     activity[4]["activity"] = serde_json::json!([1, 2]);
     let body =
         serde_json::json!({"registry": csv_to_json(&sample("registry.csv")), "activity": activity});
-    let (status, _, text) = send(
-        &f.state,
-        "POST",
+    let (status, text) = post_json(
+        &f,
         "/api/v1/runs?set=npsc1-excerpt",
-        &[
-            ("authorization", auth.as_str()),
-            ("content-type", "application/json"),
-        ],
         serde_json::to_vec(&body).expect("json"),
     )
     .await;
@@ -478,14 +353,9 @@ async fn the_sample_as_json_gives_the_same_totals() {
             Some("activity")
         )
     );
-    let (status, _, text) = send(
-        &f.state,
-        "POST",
+    let (status, text) = post_json(
+        &f,
         "/api/v1/runs?set=npsc1-excerpt",
-        &[
-            ("authorization", auth.as_str()),
-            ("content-type", "application/json"),
-        ],
         br#"{"registry": []}"#.to_vec(),
     )
     .await;
@@ -502,8 +372,8 @@ async fn roles_and_all_or_nothing() {
             ("activity.csv", &sample("activity.csv")),
         )
     };
-    let multipart = format!("multipart/form-data; boundary={BOUNDARY}");
-    let (status, _, text) = send(
+    let multipart = multipart(BOUNDARY);
+    let (status, _, text) = request(
         &f.state,
         "POST",
         "/api/v1/runs?set=npsc1-excerpt",
@@ -780,12 +650,12 @@ async fn stale_runs_after_a_new_edition_and_its_impact() {
     assert_ne!(stale[0]["run"]["id"], dated["run"]["id"]);
 
     // The impact of @2 on the same data: only the flue gas of 4411 changes, by 9000/8271.
-    let multipart = format!("multipart/form-data; boundary={BOUNDARY}");
+    let multipart = multipart(BOUNDARY);
     let body = form(
         ("registry.csv", &sample("registry.csv")),
         ("activity.csv", &sample("activity.csv")),
     );
-    let (status, _, text) = send(
+    let (status, _, text) = request(
         &f.state,
         "POST",
         "/api/v1/sets/npsc1-excerpt/impact?from=1&to=2",
@@ -820,7 +690,7 @@ async fn stale_runs_after_a_new_edition_and_its_impact() {
     assert!(changed.iter().any(|l| l["year"] == 2022
         && l["region_code"] == "130000"
         && (number(&l["new_emitted"]) - 2_250_000.0).abs() < 1e-6));
-    let (status, _, csv) = send(
+    let (status, _, csv) = request(
         &f.state,
         "POST",
         "/api/v1/sets/npsc1-excerpt/impact?from=1&to=2&format=csv",

@@ -3,13 +3,13 @@
 //! malformed token, with anonymous reading allowed and refused), hostile filter values and
 //! path segments, malformed uploads, and the document and `/docs` themselves.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use app::tokens::Role;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use axum::http::StatusCode;
+use common::{Db, encode, send};
 
 /// A valid USCC of the bundled synthetic registry.
 const USCC: &str = "91152502MA2BPPBJ0K";
@@ -93,83 +93,19 @@ fn concrete(operation: &str) -> (String, String, &'static str, Vec<u8>) {
 }
 
 struct Fixture {
-    _dir: tempfile::TempDir,
+    db: Db,
     state: service::AppState,
     tokens: BTreeMap<&'static str, String>,
-    store: app::editions::Store,
-    url: String,
 }
 
+/// `npsc1-excerpt@1` published and `@2` a draft; role tokens and a malformed one.
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
-    let reference = app::reference::bundled().expect("reference");
-    let store = app::editions::open(&url).await.expect("store");
-    let excerpt =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../coefficients/npsc1-excerpt");
-    let read = app::ReadOptions::default();
-    app::editions::import(&store, &excerpt, &reference, &read, "setup")
-        .await
-        .expect("import");
-    app::editions::publish(&store, "npsc1-excerpt", None, "first", "setup", &reference)
-        .await
-        .expect("publish");
-    app::editions::import(&store, &excerpt, &reference, &read, "setup")
-        .await
-        .expect("draft");
-    let mut tokens = BTreeMap::new();
-    for (name, role) in [
-        ("reader", Role::Reader),
-        ("officer", Role::Officer),
-        ("admin", Role::Admin),
-        ("revoked", Role::Admin),
-    ] {
-        let (_, token) = app::tokens::create(&store, name, role, "setup")
-            .await
-            .expect("token");
-        tokens.insert(name, token);
-    }
-    app::tokens::revoke(&store, "revoked", "setup")
-        .await
-        .expect("revoke");
+    let db = Db::with_excerpt().await;
+    db.import(&common::excerpt()).await;
+    let mut tokens = common::role_tokens(&db.store).await;
     tokens.insert("malformed", "npsc_nothing".to_string());
-    let state = service::AppState::open(&url).await.expect("state");
-    Fixture {
-        _dir: dir,
-        state,
-        tokens,
-        store,
-        url,
-    }
-}
-
-async fn send(
-    state: &service::AppState,
-    method: &str,
-    uri: &str,
-    token: Option<&str>,
-    content_type: &str,
-    body: Vec<u8>,
-) -> (StatusCode, String) {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", content_type);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let response = service::router(state.clone())
-        .oneshot(request.body(Body::from(body)).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    let state = db.state().await;
+    Fixture { db, state, tokens }
 }
 
 /// Every operation of the document as `METHOD path`.
@@ -268,14 +204,14 @@ async fn every_operation_checks_the_role_of_every_caller() {
         }
     }
     // Writes name their token in the audit log.
-    let audit = app::editions::audit(&fx.store, 50).await.expect("audit");
+    let audit = app::editions::audit(&fx.db.store, 50).await.expect("audit");
     assert!(
         audit
             .iter()
             .any(|a| a.action == "publish" && a.actor == "admin"),
         "{audit:?}"
     );
-    fx.store.close().await;
+    fx.db.store.close().await;
 }
 
 /// Values an attacker would try in a query parameter or a path segment.
@@ -293,18 +229,6 @@ const HOSTILE: [&str; 12] = [
     "二氧化硫' --",
     "\u{202e}gpj.exe",
 ];
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
 
 #[tokio::test]
 async fn hostile_parameters_are_refused_or_find_nothing_and_change_nothing() {
@@ -379,7 +303,7 @@ async fn hostile_parameters_are_refused_or_find_nothing_and_change_nothing() {
     }
     assert!(checked > 150);
     // The data is intact: the published edition still loads with its hash.
-    let report = app::editions::check(&fx.url, &app::reference::bundled().expect("reference"))
+    let report = app::editions::check(&fx.db.url, &app::reference::bundled().expect("reference"))
         .await
         .expect("check");
     assert!(report.problems.is_empty(), "{report:?}");
@@ -395,7 +319,7 @@ async fn hostile_parameters_are_refused_or_find_nothing_and_change_nothing() {
     assert_eq!(status, StatusCode::OK);
     let page: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(page["total"], 38);
-    fx.store.close().await;
+    fx.db.store.close().await;
 }
 
 #[tokio::test]
@@ -442,11 +366,11 @@ async fn malformed_uploads_get_a_clear_client_error() {
             "{what}: the client's path is not echoed as a path: {text}"
         );
     }
-    let list = app::editions::list(&fx.store, Some("upload-test"))
+    let list = app::editions::list(&fx.db.store, Some("upload-test"))
         .await
         .expect("list");
     assert!(list.is_empty(), "nothing was stored");
-    fx.store.close().await;
+    fx.db.store.close().await;
 }
 
 #[tokio::test]
@@ -480,5 +404,5 @@ async fn openapi_and_offline_docs_are_served() {
         assert_eq!(status, StatusCode::OK, "{asset}");
         assert!(body.len() > 10_000, "{asset} is the real file");
     }
-    fx.store.close().await;
+    fx.db.store.close().await;
 }

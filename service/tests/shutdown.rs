@@ -1,25 +1,25 @@
 //! Graceful shutdown of the real binary: a request that is still arriving when SIGTERM comes is
 //! answered in full, new connections are refused afterwards, and the process exits 0.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::Db;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_in_flight_upload_finish() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
-    let store = app::editions::open(&url).await.expect("store");
-    let (_, token) = app::tokens::create(&store, "uploader", app::tokens::Role::Admin, "setup")
-        .await
-        .expect("token");
+    let Db {
+        dir: _dir,
+        url,
+        store,
+    } = Db::empty().await;
+    let token = common::token(&store, "uploader", app::tokens::Role::Admin).await;
     store.close().await;
-    let table = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../coefficients/npsc1-excerpt/coefficients.csv"),
-    )
-    .expect("table");
+    let table = std::fs::read(common::excerpt().join("coefficients.csv")).expect("table");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_npsc-service"))
         .env("NPSC_LISTEN", "127.0.0.1:0")
