@@ -57,8 +57,17 @@ pub(crate) enum ViewFormat {
 pub(crate) struct ReconcileArgs {
     /// Coefficient set: a folder with manifest.toml or a table; or an edition (`set@N`,
     /// `set@latest`, or `set` with --at).
-    #[arg(long, value_name = "PATH|SET@EDITION")]
-    coefficients: String,
+    #[arg(
+        long,
+        value_name = "PATH|SET@EDITION",
+        required_unless_present = "run",
+        conflicts_with = "run"
+    )]
+    coefficients: Option<String>,
+    /// Take the estimates from stored accounting run N (its edition, its results) instead of
+    /// accounting --activity afresh.
+    #[arg(long, value_name = "N")]
+    run: Option<i64>,
     #[command(flatten)]
     date: DateOptions,
     /// Store the reconciliation (provenance, inputs' hashes, every view) in this database; also
@@ -73,8 +82,13 @@ pub(crate) struct ReconcileArgs {
     #[arg(long, value_name = "FILE")]
     registry: PathBuf,
     /// Activity data (CSV or Excel).
-    #[arg(long, value_name = "FILE")]
-    activity: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "run",
+        conflicts_with = "run"
+    )]
+    activity: Option<PathBuf>,
     /// Permit execution reports (CSV or Excel).
     #[arg(long, value_name = "FILE")]
     reports: PathBuf,
@@ -169,60 +183,95 @@ pub(crate) fn run(
     let read = read_options(&args.input)?;
     let mut settings = parameters.settings(
         args.registry.clone(),
-        args.activity.clone(),
+        args.activity.clone().unwrap_or_default(),
         args.reports.clone(),
         read.clone(),
     );
-    settings.account.coefficients = PathBuf::from(&args.coefficients);
     let database = args
         .database
         .clone()
         .unwrap_or_else(|| app::editions::DEFAULT_URL.to_string());
-    let from_database = args.coefficients.contains('@') || args.date.at.is_some();
     let started_at = app::reconcile::now_utc();
     let started = std::time::Instant::now();
-    let (set, edition, provenance) = if from_database {
-        block_on(async {
-            let store = app::editions::open(&database).await?;
-            let selector = app::editions::selector(
-                &args.coefficients,
-                args.date.at.as_deref(),
-                &args.date.rule,
+    let (mut report, provenance, inputs) = match (args.run, args.coefficients.as_deref()) {
+        (Some(run), _) => {
+            let (info, report) = block_on(async {
+                let store = app::editions::open(&database).await?;
+                let result =
+                    app::reconcile::reconcile_run(&store, run, &settings, &reference).await;
+                store.close().await;
+                result
+            })?;
+            let _ = writeln!(
+                err,
+                "using the results of run {run} ({}, sha256 {})",
+                info.run.selector, info.run.content_hash
             );
-            let loaded = match selector {
-                Ok(selector) => app::editions::load(&store, &selector, &reference).await,
-                Err(e) => Err(e),
-            };
-            store.close().await;
-            let (info, set) = loaded?;
             let provenance = app::runs::Provenance {
-                edition: Some(info.edition),
-                selector: args.coefficients.clone(),
-                rule: args.date.at.as_ref().map(|_| args.date.rule.clone()),
-                date: args.date.at.clone(),
-                coefficients_path: None,
+                edition: info.run.edition,
+                selector: format!("run {run}: {}", info.run.selector),
+                rule: info.run.rule.clone(),
+                date: info.run.accounting_date.clone(),
+                coefficients_path: info.run.coefficients_path.clone(),
             };
-            Ok((set, info.name(), provenance))
-        })?
-    } else {
-        let set = app::account::load_coefficients(&settings.account, &reference)?;
-        let provenance = app::runs::Provenance {
-            edition: None,
-            selector: args.coefficients.clone(),
-            rule: None,
-            date: None,
-            coefficients_path: Some(args.coefficients.clone()),
-        };
-        (set, args.coefficients.clone(), provenance)
+            let registry = app::reconcile::file_input(&settings.account.registry)?;
+            let reports = app::reconcile::file_input(&settings.reports)?;
+            let activity = app::runs::Input {
+                path: format!("run {run}: {}", info.run.activity_path),
+                hash: info.run.activity_hash.clone(),
+            };
+            (report, provenance, [registry, activity, reports])
+        }
+        (None, coefficients) => {
+            let coefficients = coefficients.unwrap_or_default().to_string();
+            settings.account.coefficients = PathBuf::from(&coefficients);
+            let from_database = coefficients.contains('@') || args.date.at.is_some();
+            let (set, edition, provenance) = if from_database {
+                block_on(async {
+                    let store = app::editions::open(&database).await?;
+                    let selector = app::editions::selector(
+                        &coefficients,
+                        args.date.at.as_deref(),
+                        &args.date.rule,
+                    );
+                    let loaded = match selector {
+                        Ok(selector) => app::editions::load(&store, &selector, &reference).await,
+                        Err(e) => Err(e),
+                    };
+                    store.close().await;
+                    let (info, set) = loaded?;
+                    let provenance = app::runs::Provenance {
+                        edition: Some(info.edition),
+                        selector: coefficients.clone(),
+                        rule: args.date.at.as_ref().map(|_| args.date.rule.clone()),
+                        date: args.date.at.clone(),
+                        coefficients_path: None,
+                    };
+                    Ok((set, info.name(), provenance))
+                })?
+            } else {
+                let set = app::account::load_coefficients(&settings.account, &reference)?;
+                let provenance = app::runs::Provenance {
+                    edition: None,
+                    selector: coefficients.clone(),
+                    rule: None,
+                    date: None,
+                    coefficients_path: Some(coefficients.clone()),
+                };
+                (set, coefficients.clone(), provenance)
+            };
+            let _ = writeln!(err, "using {edition} (sha256 {})", set.content_hash());
+            let report = app::reconcile::reconcile_with(&set, &settings, &reference)?;
+            (report, provenance, app::reconcile::file_inputs(&settings)?)
+        }
     };
-    let _ = writeln!(err, "using {edition} (sha256 {})", set.content_hash());
-    let mut report = app::reconcile::reconcile_with(&set, &settings, &reference)?;
+    let edition = provenance.selector.clone();
     let summary = report.summary();
     if let Some(url) = &args.database {
         // The whole report is stored, whatever this command shows of it.
         let made = app::reconcile::Made {
             provenance,
-            inputs: app::reconcile::file_inputs(&settings)?,
+            inputs,
             parameters: parameters.clone(),
             actor: args.actor.clone(),
             started_at,
@@ -257,7 +306,14 @@ pub(crate) fn run(
         ("coefficients".to_string(), edition.clone()),
         ("content_hash".to_string(), report.content_hash.clone()),
         ("registry".to_string(), args.registry.display().to_string()),
-        ("activity".to_string(), args.activity.display().to_string()),
+        (
+            "activity".to_string(),
+            match (&args.activity, args.run) {
+                (Some(path), _) => path.display().to_string(),
+                (None, Some(run)) => format!("the results of stored run {run}"),
+                (None, None) => String::new(),
+            },
+        ),
         ("reports".to_string(), args.reports.display().to_string()),
         (
             "tolerances".to_string(),

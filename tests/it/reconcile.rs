@@ -373,3 +373,53 @@ fn bad_reports_and_bad_options_are_refused_with_every_issue() {
         "{err}"
     );
 }
+
+#[test]
+fn a_stored_run_gives_the_same_comparison_as_a_fresh_accounting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
+    let mut account = crate::support::SAMPLE_ARGS.to_vec();
+    account.extend_from_slice(&["--database", &url]);
+    let (status, _, err) = npsc(&account);
+    assert_eq!(status, 0, "{err}");
+    assert!(err.contains("stored as run 1"), "{err}");
+    let fresh = json_report(&["--view", "comparison"]);
+    let (status, out, err) = npsc(&[
+        "reconcile",
+        "--run",
+        "1",
+        "--database",
+        &url,
+        "--registry",
+        "../datasets/sample-synthetic/registry.csv",
+        "--reports",
+        "../datasets/sample-synthetic/permit_reports.csv",
+        "--view",
+        "comparison",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(status, 0, "{err}");
+    assert!(err.contains("using the results of run 1"), "{err}");
+    let stored: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(stored["comparison"], fresh["comparison"]);
+    assert!(
+        stored["coefficients"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("run 1:"))
+    );
+    // --run and --coefficients are one or the other.
+    let (status, _, err) = npsc(&[
+        "reconcile",
+        "--run",
+        "1",
+        "--coefficients",
+        "x",
+        "--registry",
+        "r",
+        "--reports",
+        "p",
+    ]);
+    assert_ne!(status, 0);
+    assert!(err.contains("cannot be used with"), "{err}");
+}

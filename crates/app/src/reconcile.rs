@@ -127,12 +127,17 @@ impl ResultSink for EstimateSink<'_> {
     }
 }
 
-/// Reconciles with a coefficient set already loaded.
-pub fn reconcile_with(
-    set: &CoefficientSet,
-    settings: &ReconcileSettings,
-    reference: &Reference,
-) -> Result<ReconcileReport, AppError> {
+/// The report lines with their enterprises, and who is expected to report.
+struct Prepared {
+    lines: Vec<ReportLine>,
+    /// Permit holders (from the registry).
+    permit_holders: Vec<Uscc>,
+    /// Every enterprise's industry (from the registry).
+    industry: BTreeMap<Uscc, accounting::codes::IndustryCode>,
+}
+
+/// Reads the registry and the reports; resolves every line's enterprise.
+fn prepare(settings: &ReconcileSettings, reference: &Reference) -> Result<Prepared, AppError> {
     let registry = ingest::registry::read_registry(
         Source::Path(&settings.account.registry),
         reference,
@@ -203,14 +208,29 @@ pub fn reconcile_with(
         return Err(AppError::input("the permit reports", issues));
     }
 
+    Ok(Prepared {
+        lines,
+        permit_holders: by_permit.into_values().collect(),
+        industry,
+    })
+}
+
+/// Reconciles with a coefficient set already loaded: the estimates come from accounting the
+/// settings' activity data afresh.
+pub fn reconcile_with(
+    set: &CoefficientSet,
+    settings: &ReconcileSettings,
+    reference: &Reference,
+) -> Result<ReconcileReport, AppError> {
+    let prepared = prepare(settings, reference)?;
     let set_label = format!(
         "{} ({})",
         set.meta().id,
         &set.content_hash().to_string()[..12]
     );
     let mut sink = EstimateSink {
-        registry_industry: &industry,
-        tonnes: Unit::parse("吨").map_err(|e| AppError::Internal(e.to_string()))?,
+        registry_industry: &prepared.industry,
+        tonnes: tonnes()?,
         estimates: Vec::new(),
         set_label,
     };
@@ -218,8 +238,108 @@ pub fn reconcile_with(
     account.results = None;
     let report =
         crate::account::account_into(set, &account, reference, &NoProgress, Some(&mut sink))?;
-    let estimates = sink.estimates;
+    Ok(finish(
+        set.meta().id.clone(),
+        set.content_hash().to_string(),
+        sink.estimates,
+        prepared,
+        report.summary.rows_accounted,
+        settings,
+        reference,
+    ))
+}
 
+fn tonnes() -> Result<Unit, AppError> {
+    Unit::parse("吨").map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// Reconciles against the per-row results of stored run `run` instead of accounting afresh:
+/// the estimates are exactly the run's (its edition, its inputs); `settings.account.activity`
+/// and the coefficients are not read. Returns the run with the report.
+pub async fn reconcile_run(
+    store: &crate::editions::Store,
+    run: i64,
+    settings: &ReconcileSettings,
+    reference: &Reference,
+) -> Result<(crate::runs::RunInfo, ReconcileReport), AppError> {
+    let info = store.run(run).await?;
+    let results = store.run_results(run).await?;
+    let prepared = prepare(settings, reference)?;
+    let tonnes = tonnes()?;
+    let label = format!(
+        "run {run}: {}@{} ({})",
+        info.run.set_id,
+        info.run
+            .edition
+            .map_or_else(|| "file".to_string(), |e| e.to_string()),
+        &info.run.content_hash[..12.min(info.run.content_hash.len())]
+    );
+    let mut estimates = Vec::with_capacity(results.len());
+    for r in results {
+        let pollutant = reference.pollutants.lookup(&r.pollutant).ok_or_else(|| {
+            AppError::Internal(format!(
+                "run {run} names an unknown pollutant `{}`",
+                r.pollutant
+            ))
+        })?;
+        let def = reference.pollutants.get(pollutant);
+        if def.report_unit.conversion_to(&tonnes).is_err() || FLOWS.contains(&def.code.as_str()) {
+            continue;
+        }
+        let uscc =
+            Uscc::parse(&r.uscc).map_err(|e| AppError::Internal(format!("run {run}: {e}")))?;
+        let industry = match prepared.industry.get(&uscc) {
+            Some(i) => i.clone(),
+            None => accounting::codes::IndustryCode::parse(&r.industry_code)
+                .map_err(|e| AppError::Internal(format!("run {run}: {e}")))?,
+        };
+        let to_tonnes = |x: f64| def.report_unit.convert(x, &tonnes).unwrap_or(x);
+        estimates.push(Estimate {
+            uscc,
+            industry,
+            pollutant,
+            year: r.year,
+            unit: r
+                .unit_id
+                .clone()
+                .unwrap_or_else(|| format!("activity row {}", r.activity_row)),
+            outlet_id: r.outlet_id.clone(),
+            generated: to_tonnes(r.generated),
+            emitted: to_tonnes(r.emitted),
+            source: format!(
+                "activity row {} × {label} coefficient row {}",
+                r.activity_row, r.coefficient_row
+            ),
+        });
+    }
+    let report = finish(
+        info.run.set_id.clone(),
+        info.run.content_hash.clone(),
+        estimates,
+        prepared,
+        info.counts.rows_accounted,
+        settings,
+        reference,
+    );
+    Ok((info, report))
+}
+
+/// Compares, chooses the numbers of record and reconciles (pure).
+fn finish(
+    set_id: String,
+    content_hash: String,
+    estimates: Vec<Estimate>,
+    prepared: Prepared,
+    rows_accounted: u64,
+    settings: &ReconcileSettings,
+    reference: &Reference,
+) -> ReconcileReport {
+    let Prepared {
+        lines,
+        permit_holders,
+        ..
+    } = prepared;
+    let tonnes = tonnes().ok();
     let mut units = BTreeMap::new();
     for id in estimates
         .iter()
@@ -227,7 +347,10 @@ pub fn reconcile_with(
         .chain(lines.iter().map(|l| l.report.pollutant))
     {
         let unit = &reference.pollutants.get(id).report_unit;
-        let shown = if unit.convert(1.0, &sink.tonnes).is_ok() {
+        let shown = if tonnes
+            .as_ref()
+            .is_some_and(|t| unit.convert(1.0, t).is_ok())
+        {
             "吨".to_string()
         } else {
             unit.symbol().to_string()
@@ -235,9 +358,8 @@ pub fn reconcile_with(
         units.insert(id, shown);
     }
     // Who is expected to report: permit holders, and anyone who reported anything.
-    let reporters: std::collections::BTreeSet<Uscc> = by_permit
-        .values()
-        .copied()
+    let reporters: std::collections::BTreeSet<Uscc> = permit_holders
+        .into_iter()
         .chain(lines.iter().map(|l| l.uscc))
         .collect();
     let comparisons =
@@ -264,16 +386,16 @@ pub fn reconcile_with(
         block,
     })
     .collect();
-    Ok(ReconcileReport {
-        set_id: set.meta().id.clone(),
-        content_hash: set.content_hash().to_string(),
+    ReconcileReport {
+        set_id,
+        content_hash,
         units,
         comparisons,
         records,
         reconciled,
-        rows_accounted: report.summary.rows_accounted,
+        rows_accounted,
         report_lines: lines.len(),
-    })
+    }
 }
 
 use accounting::render::Precision;
@@ -930,20 +1052,23 @@ pub struct Made {
 /// The registry, activity and reports files of `settings` as recorded: absolute path and
 /// SHA-256.
 pub fn file_inputs(settings: &ReconcileSettings) -> Result<[Input; 3], AppError> {
-    let input = |path: &std::path::Path| -> Result<Input, AppError> {
-        Ok(Input {
-            path: std::fs::canonicalize(path)
-                .unwrap_or_else(|_| path.to_path_buf())
-                .display()
-                .to_string(),
-            hash: crate::runs::file_hash(path)?,
-        })
-    };
+    let input = file_input;
     Ok([
         input(&settings.account.registry)?,
         input(&settings.account.activity)?,
         input(&settings.reports)?,
     ])
+}
+
+/// One input file as recorded: absolute path and SHA-256.
+pub fn file_input(path: &std::path::Path) -> Result<Input, AppError> {
+    Ok(Input {
+        path: std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string(),
+        hash: crate::runs::file_hash(path)?,
+    })
 }
 
 /// What a stored reconciliation holds, from its report (pure).
