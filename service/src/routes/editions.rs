@@ -223,7 +223,10 @@ async fn resolve(
 }
 
 /// Loads an edition, from the cache when it is immutable.
-async fn load(state: &AppState, info: &EditionInfo) -> Result<Arc<CoefficientSet>, ApiError> {
+pub(super) async fn load(
+    state: &AppState,
+    info: &EditionInfo,
+) -> Result<Arc<CoefficientSet>, ApiError> {
     let immutable = info.status != EditionStatus::Draft;
     if immutable
         && let Some(set) = state

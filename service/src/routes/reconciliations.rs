@@ -4,11 +4,8 @@
 //! summary; readers list and read them, one view at a time (comparison, numbers of record,
 //! reconciliation) as JSON or CSV, cells exactly as they were rendered and stored.
 
-use std::sync::Arc;
 
-use accounting::coefficient::CoefficientSet;
 use accounting::engine::OperationRatePolicy;
-use app::editions::{EditionInfo, EditionStatus, Selector};
 use app::reconcile::{ReconcileParameters, ReconciliationInfo, ViewInfo};
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -20,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::editions::load;
 use super::{bad_query, caller, require, require_reader, upload};
 use crate::{ApiError, AppState};
 
@@ -264,30 +262,6 @@ impl ReconcileQuery {
         parameters.check(app::reconcile::ParameterNames::Query)?;
         Ok(parameters)
     }
-}
-
-/// Loads an edition, from the shared cache when it is immutable (published or retired).
-async fn load(state: &AppState, info: &EditionInfo) -> Result<Arc<CoefficientSet>, ApiError> {
-    let immutable = info.status != EditionStatus::Draft;
-    if immutable
-        && let Some(set) = state
-            .editions
-            .lock()
-            .ok()
-            .and_then(|cache| cache.get(&info.content_hash).cloned())
-    {
-        return Ok(set);
-    }
-    let selector = Selector::Fixed {
-        set: info.set_id.clone(),
-        edition: info.edition,
-    };
-    let (_, set) = app::editions::load(&state.store, &selector, &state.reference).await?;
-    let set = Arc::new(set);
-    if immutable && let Ok(mut cache) = state.editions.lock() {
-        cache.insert(info.content_hash.clone(), set.clone());
-    }
-    Ok(set)
 }
 
 fn as_upload(part: &upload::Part) -> app::upload::Upload<'_> {

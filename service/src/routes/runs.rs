@@ -11,7 +11,6 @@ use accounting::coefficient::CoefficientSet;
 use accounting::engine::{OperationRatePolicy, Policy};
 use accounting::render::{Precision, quantity};
 use accounting::totals::Grouping;
-use app::editions::{EditionInfo, EditionStatus, Selector};
 use app::runs::RunInfo;
 use axum::Json;
 use axum::body::Bytes;
@@ -23,6 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::editions::load;
 use super::{bad_query, body_error, caller, require, require_reader, upload};
 use crate::{ApiError, AppState};
 use axum::extract::rejection::QueryRejection;
@@ -238,30 +238,6 @@ fn grouping(region: Option<&str>, industry: Option<&str>) -> Result<Grouping, Ap
         region: app::account::parse_region_level(region.unwrap_or("province"))?,
         industry: app::account::parse_industry_level(industry.unwrap_or("all"))?,
     })
-}
-
-/// Loads an edition, from the cache when it is immutable (published or retired).
-async fn load(state: &AppState, info: &EditionInfo) -> Result<Arc<CoefficientSet>, ApiError> {
-    let immutable = info.status != EditionStatus::Draft;
-    if immutable
-        && let Some(set) = state
-            .editions
-            .lock()
-            .ok()
-            .and_then(|cache| cache.get(&info.content_hash).cloned())
-    {
-        return Ok(set);
-    }
-    let selector = Selector::Fixed {
-        set: info.set_id.clone(),
-        edition: info.edition,
-    };
-    let (_, set) = app::editions::load(&state.store, &selector, &state.reference).await?;
-    let set = Arc::new(set);
-    if immutable && let Ok(mut cache) = state.editions.lock() {
-        cache.insert(info.content_hash.clone(), set.clone());
-    }
-    Ok(set)
 }
 
 /// An uploaded input owned by the handler.
