@@ -4,7 +4,6 @@
 //! summary; readers list and read them, one view at a time (comparison, numbers of record,
 //! reconciliation) as JSON or CSV, cells exactly as they were rendered and stored.
 
-
 use accounting::engine::OperationRatePolicy;
 use app::reconcile::{ReconcileParameters, ReconciliationInfo, ViewInfo};
 use axum::Json;
