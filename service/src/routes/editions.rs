@@ -11,7 +11,7 @@ use accounting::text::normalize_name;
 use app::editions::{EditionInfo, EditionStatus, Selector};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -878,11 +878,20 @@ struct UploadQuery {
 async fn upload_draft(
     State(state): State<AppState>,
     Path(set): Path<String>,
-    Query(query): Query<UploadQuery>,
+    query: Result<Query<UploadQuery>, QueryRejection>,
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Admin)?;
+    let checked = async {
+        let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Admin)?;
+        let Query(query) = query.map_err(super::bad_query)?;
+        Ok::<_, ApiError>((actor, query))
+    }
+    .await;
+    let (actor, query) = match checked {
+        Ok(checked) => checked,
+        Err(e) => return Err(upload::refuse(request, e).await),
+    };
     let mut parts = upload::read(&state, request, "coefficients").await?;
     let part = if parts.len() == 1 {
         parts.remove(0)

@@ -296,8 +296,16 @@ async fn submit_reconciliation(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Officer)?;
-    let Query(query) = query.map_err(bad_query)?;
+    let checked = async {
+        let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Officer)?;
+        let Query(query) = query.map_err(bad_query)?;
+        Ok::<_, ApiError>((actor, query))
+    }
+    .await;
+    let (actor, query) = match checked {
+        Ok(checked) => checked,
+        Err(e) => return Err(upload::refuse(request, e).await),
+    };
     let parameters = query.parameters()?;
     let edition = app::upload::EditionRequest {
         set: query.set.clone(),

@@ -450,8 +450,16 @@ async fn import(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Json<ImportReport>, ApiError> {
-    let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Admin)?;
-    let Query(query) = query.map_err(bad_query)?;
+    let checked = async {
+        let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Admin)?;
+        let Query(query) = query.map_err(bad_query)?;
+        Ok::<_, ApiError>((actor, query))
+    }
+    .await;
+    let (actor, query) = match checked {
+        Ok(checked) => checked,
+        Err(e) => return Err(upload::refuse(request, e).await),
+    };
     let mut parts = upload::read(&state, request, "registry").await?;
     let part = if parts.len() == 1 {
         parts.remove(0)

@@ -341,8 +341,16 @@ async fn submit_run(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Officer)?;
-    let Query(query) = query.map_err(bad_query)?;
+    let checked = async {
+        let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Officer)?;
+        let Query(query) = query.map_err(bad_query)?;
+        Ok::<_, ApiError>((actor, query))
+    }
+    .await;
+    let (actor, query) = match checked {
+        Ok(checked) => checked,
+        Err(e) => return Err(upload::refuse(request, e).await),
+    };
     let grouping = grouping(
         query.region_level.as_deref(),
         query.industry_level.as_deref(),
@@ -792,8 +800,15 @@ async fn impact(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    require_reader(&state, &headers).await?;
-    let Query(query) = query.map_err(bad_query)?;
+    let checked = async {
+        require_reader(&state, &headers).await?;
+        query.map_err(bad_query)
+    }
+    .await;
+    let query = match checked {
+        Ok(Query(query)) => query,
+        Err(e) => return Err(upload::refuse(request, e).await),
+    };
     let csv = wants_csv(query.format.as_deref(), &headers)?;
     let grouping = grouping(
         query.region_level.as_deref(),

@@ -130,6 +130,17 @@ pub(crate) async fn read(
     Ok(parts)
 }
 
+/// Most bytes of an unread body read (and dropped) before a refusal is sent.
+const DRAIN_LIMIT: usize = 1 << 20;
+
+/// Refuses a request before its upload was read: reads and drops up to 1 MiB of the body first,
+/// so that a client still sending a small upload gets the answer (401, 403, 400) instead of a
+/// connection closed under it. A larger body is cut off as before.
+pub(crate) async fn refuse(request: Request, error: ApiError) -> ApiError {
+    let _ = axum::body::to_bytes(request.into_body(), DRAIN_LIMIT).await;
+    error
+}
+
 /// The one part named `field` (or the only part when there is one): 400 when missing.
 pub(crate) fn take(parts: &mut Vec<Part>, field: &str) -> Result<Part, ApiError> {
     if let Some(i) = parts.iter().position(|p| p.field == field) {
