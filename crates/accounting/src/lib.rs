@@ -28,6 +28,7 @@ pub mod pollutant;
 pub mod reconcile;
 pub mod render;
 pub mod scale;
+pub mod tax;
 pub mod text;
 pub mod totals;
 pub mod units;
