@@ -25,6 +25,7 @@ pub mod engine;
 pub mod formula;
 pub mod permit;
 pub mod pollutant;
+pub mod quota;
 pub mod reconcile;
 pub mod render;
 pub mod scale;
