@@ -20,6 +20,7 @@ pub mod reference;
 pub mod registry;
 pub mod schemas;
 pub mod table;
+pub mod tax;
 
 pub use issue::{Issue, Issues, Location, Severity};
 

@@ -325,3 +325,102 @@ pub static PERMIT_REPORTS: Schema = Schema {
     ],
     wide: None,
 };
+
+/// Field indices of [`TAX_RATES`].
+pub mod tax_rates {
+    #![allow(missing_docs)]
+    pub const REGION_CODE: usize = 0;
+    pub const REGION_NAME: usize = 1;
+    pub const MEDIUM: usize = 2;
+    pub const POLLUTANT: usize = 3;
+    pub const YUAN: usize = 4;
+    pub const EFFECTIVE_FROM: usize = 5;
+    pub const NOTE: usize = 6;
+}
+
+/// Environmental protection tax amounts (元 per pollution equivalent) by region, medium and item
+/// (`*` = every item of the medium), in force from a date.
+pub static TAX_RATES: Schema = Schema {
+    kind: "tax rate table",
+    fields: &[
+        required("region_code", &["行政区划代码", "区划代码"]),
+        optional("region_name", &["行政区划名称", "地区"]),
+        required("medium", &["介质"]),
+        required("pollutant", &["污染物", "应税污染物"]),
+        required("yuan_per_equivalent", &["税额", "税额标准", "适用税额"]),
+        required("effective_from", &["执行日期", "施行日期", "生效日期"]),
+        optional("note", &["备注"]),
+    ],
+    wide: None,
+};
+
+/// Field indices of [`MONITORED_EMISSIONS`].
+pub mod monitored_emissions {
+    #![allow(missing_docs)]
+    pub const USCC: usize = 0;
+    pub const OUTLET_ID: usize = 1;
+    pub const POLLUTANT: usize = 2;
+    pub const MONTH: usize = 3;
+    pub const KG: usize = 4;
+    pub const CONCENTRATION: usize = 5;
+    pub const STANDARD: usize = 6;
+    pub const EXCEEDED: usize = 7;
+}
+
+/// Monitored monthly emissions per outlet and pollutant (kg), with the monthly mean
+/// concentration, the standard and whether an hourly (air) or daily (water) value exceeded it.
+pub static MONITORED_EMISSIONS: Schema = Schema {
+    kind: "monitored emissions",
+    fields: &[
+        required("uscc", &["统一社会信用代码"]),
+        required("outlet_id", &["排放口编号", "排污口编号"]),
+        required("pollutant", &["污染物", "污染物名称"]),
+        required("month", &["月份", "所属月份"]),
+        required("kg", &["排放量(千克)", "排放量（千克）", "排放量"]),
+        optional("concentration", &["月均浓度", "浓度"]),
+        optional("standard", &["排放标准", "标准限值"]),
+        optional("exceeded", &["是否超标", "超标"]),
+    ],
+    wide: None,
+};
+
+/// Total-load caps (总量控制指标): one line per region, pollutant and year, in tonnes.
+pub static CAPS: Schema = Schema {
+    kind: "total-load cap",
+    fields: &[
+        required("region", &["行政区划代码", "区划代码", "地区代码"]),
+        required("pollutant", &["污染物", "污染物名称", "污染物种类"]),
+        required("year", &["年份", "年度"]),
+        required("cap", &["总量控制指标", "总量指标", "控制指标"]),
+    ],
+    wide: None,
+};
+
+/// Field indices of [`CAPS`].
+pub mod caps {
+    #![allow(missing_docs)]
+    pub const REGION: usize = 0;
+    pub const POLLUTANT: usize = 1;
+    pub const YEAR: usize = 2;
+    pub const CAP: usize = 3;
+}
+
+/// Reduction targets against a base year: one line per pollutant, in percent.
+pub static TARGETS: Schema = Schema {
+    kind: "reduction target",
+    fields: &[
+        required("pollutant", &["污染物", "污染物名称", "污染物种类"]),
+        required(
+            "reduction",
+            &["减排目标", "削减目标", "减排比例", "削减比例"],
+        ),
+    ],
+    wide: None,
+};
+
+/// Field indices of [`TARGETS`].
+pub mod targets {
+    #![allow(missing_docs)]
+    pub const POLLUTANT: usize = 0;
+    pub const REDUCTION: usize = 1;
+}
