@@ -16,6 +16,7 @@ pub mod coefficients;
 pub mod issue;
 mod json;
 pub mod permit;
+pub mod quota;
 pub mod reference;
 pub mod registry;
 pub mod schemas;
