@@ -52,7 +52,7 @@ fn check_tonnes(reader: &TableReader, field: usize, issues: &mut Issues) -> bool
     }
 }
 
-fn cell<'r>(record: &'r Record, field: usize) -> Option<&'r str> {
+fn cell(record: &Record, field: usize) -> Option<&str> {
     if record.is_bad_cell(field) {
         None
     } else {
