@@ -23,6 +23,7 @@ pub mod output;
 pub mod reconcile;
 pub mod reference;
 pub mod registry;
+pub mod report;
 pub mod runs;
 pub mod sheet;
 pub mod tokens;

@@ -147,7 +147,13 @@ pub fn render_xlsx(
         let text: Vec<bool> = sheet
             .header
             .iter()
-            .map(|h| h == "year" || h == "uscc" || h.ends_with("code") || h.ends_with("_id"))
+            .map(|h| {
+                h == "year"
+                    || h == "uscc"
+                    || h.ends_with("code")
+                    || h.ends_with("_id")
+                    || h.ends_with("代码")
+            })
             .collect();
         for (r, row) in sheet.rows.iter().enumerate() {
             let r = u32::try_from(r + 1)
