@@ -1,0 +1,618 @@
+//! `npsc tax`: the environmental protection tax of monitored monthly emissions, as a quarterly
+//! declaration-style view per enterprise.
+//!
+//! Each line of the emissions file is mapped to the law's item by the declared mapping of
+//! `ingest::tax::tax_item` (the `tax_item` column of the pollutant list; 颗粒物 by the
+//! `--particulates` choice). Lines are grouped by enterprise and month; the region is the
+//! enterprise's county from the registry, the rate date the first day of the month; the tax is
+//! [`accounting::tax::compute`]. Quarters are calendar quarters (`2024Q1` = January to March).
+//!
+//! Views: `declaration` (one line per enterprise, month, outlet and item) and `totals` (per
+//! enterprise and quarter, air, water and all). Column names are stable English words in JSON,
+//! CSV and the terminal table; the Excel workbook carries the Chinese headers of a declaration
+//! form ([`chinese_header`]). Money is rendered from decimals with exactly two decimals,
+//! equivalents exactly (normalized), never through a float.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use accounting::activity::Registry;
+use accounting::date::Date;
+use accounting::tax::{self, ItemCounts, Line, Medium, Rates, Rounding, Untaxed};
+use ingest::tax::{EquivalentTable, MonitoredEmission, Particulates};
+use ingest::{Issue, Issues, Location, Source};
+use rust_decimal::Decimal;
+
+use crate::sheet::Sheet;
+use crate::{AppError, ReadOptions, Reference};
+
+const EQUIVALENTS: &[u8] = include_bytes!("../../../datasets/reference/pollution_equivalents.csv");
+const RATES: &[u8] = include_bytes!("../../../datasets/reference/tax_rates_2018.csv");
+
+/// The name under which the bundled equivalent table is reported.
+pub const EQUIVALENTS_NAME: &str = "datasets/reference/pollution_equivalents.csv";
+/// The name under which the bundled rate table is reported.
+pub const RATES_NAME: &str = "datasets/reference/tax_rates_2018.csv";
+
+/// One table as read: its name and SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashed {
+    /// File name as given.
+    pub name: String,
+    /// SHA-256 of its bytes, hex.
+    pub sha256: String,
+}
+
+/// The law's equivalents and the rates.
+#[derive(Debug, Clone)]
+pub struct TaxTables {
+    /// The equivalent table.
+    pub equivalents: EquivalentTable,
+    /// Where it came from.
+    pub equivalents_source: Hashed,
+    /// The rates.
+    pub rates: Rates,
+    /// Where they came from.
+    pub rates_source: Hashed,
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, AppError> {
+    std::fs::read(path).map_err(|source| AppError::Path {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The tables from bytes (file name for messages and the format).
+pub fn tables_from(
+    equivalents: (&str, &[u8]),
+    rates: (&str, &[u8]),
+    read: &ReadOptions,
+) -> Result<TaxTables, AppError> {
+    let table = ingest::tax::read_equivalents(
+        Source::Bytes {
+            name: equivalents.0,
+            bytes: equivalents.1,
+        },
+        read,
+    )
+    .map_err(|issues| AppError::input("the equivalent table", issues))?;
+    let parsed = ingest::tax::read_rates(
+        Source::Bytes {
+            name: rates.0,
+            bytes: rates.1,
+        },
+        &table,
+        read,
+    )
+    .map_err(|issues| AppError::input("the rate table", issues))?;
+    Ok(TaxTables {
+        equivalents: table,
+        equivalents_source: Hashed {
+            name: equivalents.0.to_string(),
+            sha256: crate::upload::sha256(equivalents.1),
+        },
+        rates: parsed,
+        rates_source: Hashed {
+            name: rates.0.to_string(),
+            sha256: crate::upload::sha256(rates.1),
+        },
+    })
+}
+
+/// The tables: the bundled ones, or files given instead.
+pub fn tables(
+    equivalents: Option<&Path>,
+    rates: Option<&Path>,
+    read: &ReadOptions,
+) -> Result<TaxTables, AppError> {
+    let equivalents_bytes;
+    let equivalents_name;
+    let (eq_name, eq_bytes): (&str, &[u8]) = match equivalents {
+        Some(path) => {
+            equivalents_bytes = read_bytes(path)?;
+            equivalents_name = path.display().to_string();
+            (&equivalents_name, &equivalents_bytes)
+        }
+        None => (EQUIVALENTS_NAME, EQUIVALENTS),
+    };
+    let rates_bytes;
+    let rates_name;
+    let (rate_name, rate_bytes): (&str, &[u8]) = match rates {
+        Some(path) => {
+            rates_bytes = read_bytes(path)?;
+            rates_name = path.display().to_string();
+            (&rates_name, &rates_bytes)
+        }
+        None => (RATES_NAME, RATES),
+    };
+    tables_from((eq_name, eq_bytes), (rate_name, rate_bytes), read)
+}
+
+/// How the tax is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaxSettings {
+    /// Items taxed per outlet.
+    pub counts: ItemCounts,
+    /// Where amounts are rounded.
+    pub rounding: Rounding,
+    /// What 颗粒物 is taxed as.
+    pub particulates: Particulates,
+}
+
+impl Default for TaxSettings {
+    fn default() -> Self {
+        TaxSettings {
+            counts: ItemCounts::default(),
+            rounding: Rounding::TaxPerItem,
+            particulates: Particulates::Soot,
+        }
+    }
+}
+
+/// The words of a rounding rule.
+pub fn rounding_name(rounding: Rounding) -> &'static str {
+    match rounding {
+        Rounding::TaxPerItem => "tax-per-item",
+        Rounding::EquivalentsFirst => "equivalents-first",
+    }
+}
+
+/// One declaration line: an item at an enterprise's outlet in a month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclarationLine {
+    /// Enterprise.
+    pub uscc: String,
+    /// Its name.
+    pub enterprise: String,
+    /// Its region (the rate's region).
+    pub county: String,
+    /// Year and month.
+    pub month: (u16, u8),
+    /// The engine's line.
+    pub line: Line,
+}
+
+impl DeclarationLine {
+    /// `2024Q1`.
+    pub fn quarter(&self) -> String {
+        quarter(self.month)
+    }
+}
+
+fn quarter((year, month): (u16, u8)) -> String {
+    format!("{year}Q{}", (month - 1) / 3 + 1)
+}
+
+/// Totals of an enterprise in a quarter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarterTotal {
+    /// `2024Q1`.
+    pub quarter: String,
+    /// Enterprise.
+    pub uscc: String,
+    /// Its name.
+    pub enterprise: String,
+    /// Tax on air items.
+    pub air: Decimal,
+    /// Tax on water items.
+    pub water: Decimal,
+}
+
+/// The declaration of a set of emissions.
+#[derive(Debug, Clone)]
+pub struct Declaration {
+    /// Lines by enterprise (USCC), month, outlet, medium, group, rank.
+    pub lines: Vec<DeclarationLine>,
+    /// Per enterprise and quarter.
+    pub totals: Vec<QuarterTotal>,
+    /// How it was computed.
+    pub settings: TaxSettings,
+}
+
+impl Declaration {
+    /// The tax of every line.
+    pub fn total(&self) -> Decimal {
+        self.lines.iter().map(|l| l.line.tax).sum()
+    }
+
+    /// One line for people: `N lines, M enterprises, tax X yuan`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} declaration lines, {} enterprise-quarters, tax {} yuan",
+            self.lines.len(),
+            self.totals.len(),
+            money(self.total())
+        )
+    }
+}
+
+/// Money with exactly two decimals.
+pub fn money(x: Decimal) -> String {
+    let mut x = x.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    x.rescale(2);
+    x.to_string()
+}
+
+fn exact(x: Decimal) -> String {
+    x.normalize().to_string()
+}
+
+/// Computes the declaration of monitored emissions; every enterprise missing from the registry
+/// and every problem of the engine (no rate, …) is reported at once.
+pub fn compute_monitored(
+    emissions: &[MonitoredEmission],
+    file: &str,
+    registry: &Registry,
+    tables: &TaxTables,
+    settings: TaxSettings,
+) -> Result<Declaration, AppError> {
+    let mut issues = Issues::new();
+    // (uscc, month) → emissions.
+    let mut groups: BTreeMap<(String, (u16, u8)), Vec<tax::Emission>> = BTreeMap::new();
+    let mut enterprises: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for e in emissions {
+        let Some(id) = registry.find(&e.uscc) else {
+            issues.push(
+                Issue::error(
+                    Location {
+                        file: file.to_string(),
+                        sheet: None,
+                        row: Some(e.row),
+                        column: Some("uscc".to_string()),
+                    },
+                    "unknown-enterprise",
+                    "not in the registry: the registry gives the county whose rate applies",
+                )
+                .with_value(e.uscc.to_string()),
+            );
+            continue;
+        };
+        let enterprise = registry.get(id);
+        let uscc = e.uscc.to_string();
+        enterprises
+            .entry(uscc.clone())
+            .or_insert_with(|| (enterprise.name.clone(), enterprise.region.to_string()));
+        groups
+            .entry((uscc, e.month))
+            .or_default()
+            .push(tax::Emission {
+                outlet: e.outlet.clone(),
+                medium: e.medium,
+                item: e.item.clone(),
+                kg: e.kg,
+                concentration: e.concentration,
+                standard: e.standard,
+                exceeded: e.exceeded,
+            });
+    }
+    let mut lines = Vec::new();
+    for ((uscc, month), group) in &groups {
+        let (name, county) = &enterprises[uscc];
+        let date = Date::new(month.0, month.1, 1).ok_or_else(|| {
+            AppError::Internal(format!("month {}-{} was validated", month.0, month.1))
+        })?;
+        match tax::compute(
+            group,
+            &tables.equivalents.items,
+            &tables.rates,
+            county,
+            date,
+            settings.counts,
+            settings.rounding,
+        ) {
+            Ok(computed) => lines.extend(computed.into_iter().map(|line| DeclarationLine {
+                uscc: uscc.clone(),
+                enterprise: name.clone(),
+                county: county.clone(),
+                month: *month,
+                line,
+            })),
+            Err(errors) => {
+                for error in errors {
+                    issues.push(Issue::error(
+                        Location::file(file),
+                        "tax",
+                        format!("enterprise {uscc}, {}-{:02}: {error}", month.0, month.1),
+                    ));
+                }
+            }
+        }
+    }
+    if issues.has_errors() {
+        return Err(AppError::input("the monitored emissions", issues));
+    }
+    let mut totals: BTreeMap<(String, String), QuarterTotal> = BTreeMap::new();
+    for l in &lines {
+        let total = totals
+            .entry((l.uscc.clone(), l.quarter()))
+            .or_insert_with(|| QuarterTotal {
+                quarter: l.quarter(),
+                uscc: l.uscc.clone(),
+                enterprise: l.enterprise.clone(),
+                air: Decimal::ZERO,
+                water: Decimal::ZERO,
+            });
+        match l.line.medium {
+            Medium::Air => total.air += l.line.tax,
+            Medium::Water => total.water += l.line.tax,
+        }
+    }
+    Ok(Declaration {
+        lines,
+        totals: totals.into_values().collect(),
+        settings,
+    })
+}
+
+/// Reads the emissions file and computes its declaration.
+pub fn declare_file(
+    emissions: &Path,
+    registry: &Path,
+    reference: &Reference,
+    tables: &TaxTables,
+    settings: TaxSettings,
+    read: &ReadOptions,
+) -> Result<(Declaration, Hashed), AppError> {
+    let registry = crate::registry::read_file(registry, reference, read)?;
+    let bytes = read_bytes(emissions)?;
+    let name = emissions.display().to_string();
+    let rows = ingest::tax::read_emissions(
+        Source::Bytes {
+            name: &name,
+            bytes: &bytes,
+        },
+        reference,
+        &tables.equivalents,
+        settings.particulates,
+        read,
+    )
+    .map_err(|issues| AppError::input("the monitored emissions", issues))?;
+    let declaration = compute_monitored(&rows, &name, &registry, tables, settings)?;
+    Ok((
+        declaration,
+        Hashed {
+            name,
+            sha256: crate::upload::sha256(&bytes),
+        },
+    ))
+}
+
+/// The stable column names of the declaration view.
+pub const DECLARATION_COLUMNS: [&str; 17] = [
+    "quarter",
+    "month",
+    "uscc",
+    "enterprise",
+    "county_code",
+    "outlet_id",
+    "medium",
+    "item",
+    "kg",
+    "equivalent_kg",
+    "equivalents",
+    "rank",
+    "taxed",
+    "rate",
+    "share",
+    "tax",
+    "note",
+];
+
+/// The stable column names of the totals view.
+pub const TOTAL_COLUMNS: [&str; 6] = [
+    "quarter",
+    "uscc",
+    "enterprise",
+    "air_tax",
+    "water_tax",
+    "tax",
+];
+
+/// The Chinese header of a stable column name (for the workbook).
+pub fn chinese_header(column: &str) -> &str {
+    match column {
+        "quarter" => "季度",
+        "month" => "月份",
+        "uscc" => "统一社会信用代码",
+        "enterprise" => "单位名称",
+        "county_code" => "行政区划代码",
+        "outlet_id" => "排放口编号",
+        "medium" => "污染物类别",
+        "item" => "污染物",
+        "kg" => "排放量(千克)",
+        "equivalent_kg" => "污染当量值(千克)",
+        "equivalents" => "污染当量数",
+        "rank" => "排序",
+        "taxed" => "是否计税",
+        "rate" => "税额标准(元/污染当量)",
+        "share" => "减征后比例",
+        "tax" => "应纳税额(元)",
+        "note" => "说明",
+        "air_tax" => "大气污染物应纳税额(元)",
+        "water_tax" => "水污染物应纳税额(元)",
+        other => other,
+    }
+}
+
+impl Declaration {
+    /// The declaration view.
+    pub fn declaration_sheet(&self) -> Sheet {
+        let mut sheet = Sheet::new(
+            "declaration",
+            "环境保护税申报明细 Tax declaration",
+            &DECLARATION_COLUMNS,
+        );
+        for l in &self.lines {
+            let line = &l.line;
+            let note = match line.untaxed {
+                Some(Untaxed::BeyondTopN) => "beyond the taxed number of items".to_string(),
+                Some(Untaxed::OneOfCodBodToc) => {
+                    "only the largest of COD, BOD5 and TOC is taxed".to_string()
+                }
+                None if line.share == Decimal::new(5, 1) => {
+                    "Art. 13: below 50 % of the standard, 50 % paid".to_string()
+                }
+                None if line.share == Decimal::new(75, 2) => {
+                    "Art. 13: below 70 % of the standard, 75 % paid".to_string()
+                }
+                None => String::new(),
+            };
+            sheet.push(vec![
+                l.quarter(),
+                format!("{}-{:02}", l.month.0, l.month.1),
+                l.uscc.clone(),
+                l.enterprise.clone(),
+                l.county.clone(),
+                line.outlet.clone(),
+                match line.medium {
+                    Medium::Air => "大气".to_string(),
+                    Medium::Water => "水".to_string(),
+                },
+                line.item.clone(),
+                exact(line.kg),
+                exact(line.equivalent_kg),
+                exact(line.equivalents),
+                line.rank.to_string(),
+                if line.untaxed.is_none() { "是" } else { "否" }.to_string(),
+                line.rate.map(money).unwrap_or_default(),
+                if line.untaxed.is_none() {
+                    exact(line.share)
+                } else {
+                    String::new()
+                },
+                money(line.tax),
+                note,
+            ]);
+        }
+        sheet
+    }
+
+    /// The totals view, with a last line `合计` over every enterprise and quarter.
+    pub fn totals_sheet(&self) -> Sheet {
+        let mut sheet = Sheet::new("totals", "应纳税额合计 Tax totals", &TOTAL_COLUMNS);
+        let (mut air, mut water) = (Decimal::ZERO, Decimal::ZERO);
+        for t in &self.totals {
+            air += t.air;
+            water += t.water;
+            sheet.push(vec![
+                t.quarter.clone(),
+                t.uscc.clone(),
+                t.enterprise.clone(),
+                money(t.air),
+                money(t.water),
+                money(t.air + t.water),
+            ]);
+        }
+        sheet.push(vec![
+            "合计".to_string(),
+            String::new(),
+            String::new(),
+            money(air),
+            money(water),
+            money(air + water),
+        ]);
+        sheet
+    }
+
+    /// Both views.
+    pub fn sheets(&self) -> Vec<Sheet> {
+        vec![self.declaration_sheet(), self.totals_sheet()]
+    }
+}
+
+/// The provenance lines of a declaration.
+pub fn provenance(
+    declaration: &Declaration,
+    tables: &TaxTables,
+    emissions: &Hashed,
+    registry: &Path,
+) -> Vec<(String, String)> {
+    let (air, one, other) = tables.equivalents.counts();
+    let s = declaration.settings;
+    vec![
+        (
+            "equivalents".to_string(),
+            tables.equivalents_source.name.clone(),
+        ),
+        (
+            "equivalents_sha256".to_string(),
+            tables.equivalents_source.sha256.clone(),
+        ),
+        (
+            "equivalent_items".to_string(),
+            format!("air {air}, water class I {one}, water other {other}"),
+        ),
+        (
+            "equivalents_skipped".to_string(),
+            if tables.equivalents.skipped.is_empty() {
+                "none (every row is counted in kg)".to_string()
+            } else {
+                format!(
+                    "not counted in kg, not taxed here: {}",
+                    tables.equivalents.skipped.join("; ")
+                )
+            },
+        ),
+        ("rates".to_string(), tables.rates_source.name.clone()),
+        (
+            "rates_sha256".to_string(),
+            tables.rates_source.sha256.clone(),
+        ),
+        ("emissions".to_string(), emissions.name.clone()),
+        ("emissions_sha256".to_string(), emissions.sha256.clone()),
+        ("registry".to_string(), registry.display().to_string()),
+        (
+            "rounding".to_string(),
+            format!(
+                "{}: {}",
+                rounding_name(s.rounding),
+                match s.rounding {
+                    Rounding::TaxPerItem =>
+                        "equivalents exact, each item's tax rounded to 0.01 yuan (half away from zero)",
+                    Rounding::EquivalentsFirst =>
+                        "equivalents rounded to 0.01 first, then each item's tax to 0.01 yuan",
+                }
+            ),
+        ),
+        (
+            "item_counts".to_string(),
+            format!(
+                "air {}, water class I {}, water other {} (only one of COD, BOD5, TOC)",
+                s.counts.air, s.counts.water_class_one, s.counts.water_other
+            ),
+        ),
+        (
+            "particulates".to_string(),
+            format!("颗粒物 → {} (declared)", s.particulates.item()),
+        ),
+        (
+            "region_and_date".to_string(),
+            "the enterprise's registry region; the rate in force on the first day of the month, the most specific region winning".to_string(),
+        ),
+        ("allocation".to_string(), "none: monthly monitored emissions".to_string()),
+        ("total_tax".to_string(), money(declaration.total())),
+        ("npsc".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+    ]
+}
+
+/// The workbook: both views with Chinese headers, and the provenance sheet.
+pub fn workbook(
+    declaration: &Declaration,
+    provenance: &[(String, String)],
+) -> Result<Vec<u8>, AppError> {
+    let sheets: Vec<Sheet> = declaration
+        .sheets()
+        .into_iter()
+        .map(|mut s| {
+            s.header = s
+                .header
+                .iter()
+                .map(|h| chinese_header(h).to_string())
+                .collect();
+            s
+        })
+        .collect();
+    crate::sheet::render_xlsx(&sheets, provenance)
+}
