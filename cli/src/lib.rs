@@ -18,6 +18,7 @@ use app::{AppError, EncodingChoice, ErrorKind, ReadOptions};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod progress;
+mod quota;
 mod reconcile;
 mod registry;
 
@@ -96,6 +97,10 @@ enum Command {
     /// record (statistics, permit, tax) and a weighted least-squares reconciliation.
     #[command(after_help = reconcile::EXAMPLES)]
     Reconcile(Box<reconcile::ReconcileArgs>),
+    /// Total-load control (总量控制): accounted totals against caps per region × pollutant ×
+    /// year, progress against reduction targets, enterprises above their permitted quantity.
+    #[command(after_help = quota::EXAMPLES)]
+    Quota(Box<quota::QuotaArgs>),
     /// Stored reconciliations (`npsc reconcile … --database …`): list, show, export a view.
     #[command(after_help = reconcile::STORED_EXAMPLES)]
     Reconciliations {
@@ -539,6 +544,7 @@ where
     let result = match cli.command {
         Command::Account(args) => account(args, out, err, show_progress),
         Command::Reconcile(args) => reconcile::run(*args, out, err),
+        Command::Quota(args) => quota::run(*args, out, err),
         Command::Reconciliations { what, db } => block_on(async {
             let store = app::editions::open(&db.database).await?;
             let result = reconcile::stored(&store, what, out).await;
