@@ -21,6 +21,7 @@ mod progress;
 mod quota;
 mod reconcile;
 mod registry;
+mod tax;
 
 const ACCOUNT_EXAMPLES: &str = "\
 Examples:
@@ -101,6 +102,10 @@ enum Command {
     /// year, progress against reduction targets, enterprises above their permitted quantity.
     #[command(after_help = quota::EXAMPLES)]
     Quota(Box<quota::QuotaArgs>),
+    /// The environmental protection tax of monitored monthly emissions: a quarterly
+    /// declaration per enterprise (equivalents, taxed items, rates, Art. 13 reductions).
+    #[command(after_help = tax::EXAMPLES)]
+    Tax(Box<tax::TaxArgs>),
     /// Stored reconciliations (`npsc reconcile … --database …`): list, show, export a view.
     #[command(after_help = reconcile::STORED_EXAMPLES)]
     Reconciliations {
@@ -544,6 +549,7 @@ where
     let result = match cli.command {
         Command::Account(args) => account(args, out, err, show_progress),
         Command::Reconcile(args) => reconcile::run(*args, out, err),
+        Command::Tax(args) => tax::run(*args, out, err),
         Command::Quota(args) => quota::run(*args, out, err),
         Command::Reconciliations { what, db } => block_on(async {
             let store = app::editions::open(&db.database).await?;

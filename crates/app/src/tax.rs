@@ -19,7 +19,8 @@ use std::path::Path;
 use accounting::activity::Registry;
 use accounting::date::Date;
 use accounting::tax::{self, ItemCounts, Line, Medium, Rates, Rounding, Untaxed};
-use ingest::tax::{EquivalentTable, MonitoredEmission, Particulates};
+pub use ingest::tax::Particulates;
+use ingest::tax::{EquivalentTable, MonitoredEmission};
 use ingest::{Issue, Issues, Location, Source};
 use rust_decimal::Decimal;
 

@@ -1,0 +1,179 @@
+//! `npsc tax`: the environmental protection tax of monitored monthly emissions.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use accounting::tax::{ItemCounts, Rounding};
+use app::AppError;
+use app::tax::Particulates;
+use app::tax::TaxSettings;
+use clap::{Args, ValueEnum};
+
+use crate::{InputOptions, read_options};
+
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  # The quarterly declaration of the bundled sample's monitored emissions
+  npsc tax --registry datasets/sample-synthetic/registry.csv \\
+      --emissions datasets/sample-synthetic/monitored_emissions.csv
+  # Totals only as CSV; the whole declaration as an Excel workbook with provenance
+  npsc tax ... --view totals --format csv
+  npsc tax ... --xlsx tax.xlsx
+  # Equivalents rounded to 0.01 first, a province taxing 4 air items, 颗粒物 as process dust
+  npsc tax ... --rounding equivalents-first --air-items 4 --particulates 一般性粉尘
+";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RoundingArg {
+    /// Equivalents exact, each item's tax rounded to 0.01 yuan.
+    TaxPerItem,
+    /// Equivalents rounded to 0.01 first, then each item's tax.
+    EquivalentsFirst,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TaxView {
+    /// Both views.
+    All,
+    /// One line per enterprise, month, outlet and item.
+    Declaration,
+    /// Per enterprise and quarter.
+    Totals,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TaxFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TaxArgs {
+    /// Enterprise registry (CSV or Excel): each enterprise's region selects its rates.
+    #[arg(long, value_name = "FILE")]
+    registry: PathBuf,
+    /// Monitored monthly emissions (uscc, outlet_id, pollutant, month `2024-03`, kg; optional
+    /// concentration, standard, exceeded).
+    #[arg(long, value_name = "FILE")]
+    emissions: PathBuf,
+    /// Where amounts are rounded.
+    #[arg(long, value_enum, default_value_t = RoundingArg::TaxPerItem)]
+    rounding: RoundingArg,
+    /// Air items taxed per outlet (the law: 3; a province may raise it).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    air_items: usize,
+    /// Water class I items taxed per outlet (the law: 5).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    water_class_one_items: usize,
+    /// Other water items taxed per outlet (the law: 3).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    water_other_items: usize,
+    /// What 颗粒物 (particulates) is taxed as: 烟尘 (soot) or 一般性粉尘 (process dust).
+    #[arg(long, default_value = "烟尘", value_name = "ITEM")]
+    particulates: String,
+    /// The law's equivalent table (default: the bundled one).
+    #[arg(long, value_name = "FILE")]
+    equivalents: Option<PathBuf>,
+    /// The rate table (default: the bundled 2018 provincial decisions).
+    #[arg(long, value_name = "FILE")]
+    rates: Option<PathBuf>,
+    /// Which view to print.
+    #[arg(long, value_enum, default_value_t = TaxView::All)]
+    view: TaxView,
+    /// Output format (CSV needs one view).
+    #[arg(long, value_enum, default_value_t = TaxFormat::Table)]
+    format: TaxFormat,
+    /// Write the output to this file instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Also write both views (Chinese headers) and a provenance sheet to this Excel workbook.
+    #[arg(long, value_name = "FILE")]
+    xlsx: Option<PathBuf>,
+    #[command(flatten)]
+    input: InputOptions,
+}
+
+pub(crate) fn run(
+    args: TaxArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, AppError> {
+    let particulates =
+        Particulates::parse(&args.particulates).ok_or_else(|| AppError::Argument {
+            message: format!(
+                "--particulates `{}` is not 烟尘 or 一般性粉尘",
+                args.particulates
+            ),
+            hint: Some(
+                "颗粒物 is taxed as 烟尘 (soot, the default) or 一般性粉尘 (process dust)".into(),
+            ),
+        })?;
+    let counts = ItemCounts {
+        air: args.air_items,
+        water_class_one: args.water_class_one_items,
+        water_other: args.water_other_items,
+    };
+    if counts.air < 3 || counts.water_class_one < 5 || counts.water_other < 3 {
+        return Err(AppError::Argument {
+            message: "a province may raise the taxed item counts, never lower them".to_string(),
+            hint: Some(
+                "--air-items ≥ 3, --water-class-one-items ≥ 5, --water-other-items ≥ 3".into(),
+            ),
+        });
+    }
+    if args.format == TaxFormat::Csv && args.view == TaxView::All {
+        return Err(AppError::Argument {
+            message: "CSV holds one view".to_string(),
+            hint: Some("add --view declaration or totals, or use --xlsx".to_string()),
+        });
+    }
+    let settings = TaxSettings {
+        counts,
+        rounding: match args.rounding {
+            RoundingArg::TaxPerItem => Rounding::TaxPerItem,
+            RoundingArg::EquivalentsFirst => Rounding::EquivalentsFirst,
+        },
+        particulates,
+    };
+    let reference = app::reference::bundled()?;
+    let read = read_options(&args.input)?;
+    let tables = app::tax::tables(args.equivalents.as_deref(), args.rates.as_deref(), &read)?;
+    let (declaration, emissions) = app::tax::declare_file(
+        &args.emissions,
+        &args.registry,
+        &reference,
+        &tables,
+        settings,
+        &read,
+    )?;
+    let provenance = app::tax::provenance(&declaration, &tables, &emissions, &args.registry);
+    if let Some(path) = &args.xlsx {
+        let bytes = app::tax::workbook(&declaration, &provenance)?;
+        app::output::write_file(path, &bytes)?;
+        let _ = writeln!(err, "workbook written to {}", path.display());
+    }
+    let mut sheets = Vec::new();
+    if matches!(args.view, TaxView::All | TaxView::Declaration) {
+        sheets.push(declaration.declaration_sheet());
+    }
+    if matches!(args.view, TaxView::All | TaxView::Totals) {
+        sheets.push(declaration.totals_sheet());
+    }
+    let text = match args.format {
+        TaxFormat::Table => app::sheet::render_tables(&sheets),
+        TaxFormat::Csv => app::sheet::render_csv(&sheets[0])?,
+        TaxFormat::Json => app::sheet::render_json(&provenance, &sheets),
+    };
+    match &args.out {
+        Some(path) => {
+            app::output::write_file(path, text.as_bytes())?;
+            let _ = writeln!(err, "written to {}", path.display());
+        }
+        None => {
+            let _ = out.write_all(text.as_bytes());
+        }
+    }
+    let _ = writeln!(err, "{}", declaration.summary());
+    Ok(0)
+}
