@@ -173,6 +173,9 @@ pub struct DeclarationLine {
     pub month: (u16, u8),
     /// The engine's line.
     pub line: Line,
+    /// Whether an hourly (air) or daily (water) value exceeded the standard (no Art. 13
+    /// reduction then).
+    pub exceeded: bool,
 }
 
 impl DeclarationLine {
@@ -253,6 +256,7 @@ pub fn compute_monitored(
     // (uscc, month) → emissions.
     let mut groups: BTreeMap<(String, (u16, u8)), Vec<tax::Emission>> = BTreeMap::new();
     let mut enterprises: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut exceeded = std::collections::BTreeSet::new();
     for e in emissions {
         let Some(id) = registry.find(&e.uscc) else {
             issues.push(
@@ -272,6 +276,9 @@ pub fn compute_monitored(
         };
         let enterprise = registry.get(id);
         let uscc = e.uscc.to_string();
+        if e.exceeded {
+            exceeded.insert((uscc.clone(), e.month, e.outlet.clone(), e.item.clone()));
+        }
         enterprises
             .entry(uscc.clone())
             .or_insert_with(|| (enterprise.name.clone(), enterprise.region.to_string()));
@@ -308,6 +315,12 @@ pub fn compute_monitored(
                 enterprise: name.clone(),
                 county: county.clone(),
                 month: *month,
+                exceeded: exceeded.contains(&(
+                    uscc.clone(),
+                    *month,
+                    line.outlet.clone(),
+                    line.item.clone(),
+                )),
                 line,
             })),
             Err(errors) => {
@@ -457,6 +470,9 @@ impl Declaration {
                 }
                 None if line.share == Decimal::new(75, 2) => {
                     "Art. 13: below 70 % of the standard, 75 % paid".to_string()
+                }
+                None if l.exceeded => {
+                    "Art. 13: a value exceeded the standard, no reduction".to_string()
                 }
                 None => String::new(),
             };
