@@ -24,7 +24,6 @@ mod properties;
 mod quota;
 mod reconcile;
 mod registry;
-mod report;
 mod runs;
 mod sample;
 mod support;
