@@ -22,6 +22,7 @@ mod quota;
 mod reconcile;
 mod registry;
 mod tax;
+mod report;
 
 const ACCOUNT_EXAMPLES: &str = "\
 Examples:
@@ -102,6 +103,10 @@ enum Command {
     /// year, progress against reduction targets, enterprises above their permitted quantity.
     #[command(after_help = quota::EXAMPLES)]
     Quota(Box<quota::QuotaArgs>),
+    /// The statistician's report: an Excel workbook (按地区, 按行业, 按污染物, 同比, provenance)
+    /// and SVG charts (regional bars, year-over-year lines).
+    #[command(after_help = report::EXAMPLES)]
+    Report(Box<report::ReportArgs>),
     /// The environmental protection tax of monitored monthly emissions: a quarterly
     /// declaration per enterprise (equivalents, taxed items, rates, Art. 13 reductions).
     #[command(after_help = tax::EXAMPLES)]
@@ -549,8 +554,9 @@ where
     let result = match cli.command {
         Command::Account(args) => account(args, out, err, show_progress),
         Command::Reconcile(args) => reconcile::run(*args, out, err),
-        Command::Tax(args) => tax::run(*args, out, err),
         Command::Quota(args) => quota::run(*args, out, err),
+        Command::Tax(args) => tax::run(*args, out, err),
+        Command::Report(args) => report::run(*args, err),
         Command::Reconciliations { what, db } => block_on(async {
             let store = app::editions::open(&db.database).await?;
             let result = reconcile::stored(&store, what, out).await;

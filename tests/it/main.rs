@@ -24,6 +24,7 @@ mod properties;
 mod quota;
 mod reconcile;
 mod registry;
+mod report;
 mod runs;
 mod sample;
 mod support;
