@@ -1,0 +1,441 @@
+//! `npsc tax` on the bundled monitored emissions: every figure of the hand computation in
+//! `datasets/sample-synthetic/EXPECTED.md` (tax section), the rounding option, the declared
+//! particulates mapping, bad input located, and the workbook.
+
+use crate::support::{npsc, s};
+
+const SAMPLE: [&str; 5] = [
+    "tax",
+    "--registry",
+    "../datasets/sample-synthetic/registry.csv",
+    "--emissions",
+    "../datasets/sample-synthetic/monitored_emissions.csv",
+];
+
+const E1: &str = "91130109MAK4GR6066";
+const E2: &str = "91370783MAQ848J576";
+
+fn json(extra: &[&str]) -> serde_json::Value {
+    let mut args = SAMPLE.to_vec();
+    args.extend_from_slice(&["--format", "json"]);
+    args.extend_from_slice(extra);
+    let (status, out, err) = npsc(&args);
+    assert_eq!(status, 0, "{err}");
+    serde_json::from_str(&out).expect("JSON")
+}
+
+/// (taxed, rate, share, tax) of a declaration line.
+fn line<'a>(
+    report: &'a serde_json::Value,
+    uscc: &str,
+    month: &str,
+    item: &str,
+) -> &'a serde_json::Value {
+    let matching: Vec<&serde_json::Value> = report["declaration"]
+        .as_array()
+        .expect("declaration")
+        .iter()
+        .filter(|l| l["uscc"] == uscc && l["month"] == month && l["item"] == item)
+        .collect();
+    assert_eq!(matching.len(), 1, "{uscc} {month} {item}");
+    matching[0]
+}
+
+fn check(report: &serde_json::Value, uscc: &str, month: &str, item: &str, expect: [&str; 5]) {
+    let l = line(report, uscc, month, item);
+    let got = [
+        l["rank"].as_str().unwrap_or(""),
+        l["taxed"].as_str().unwrap_or(""),
+        l["rate"].as_str().unwrap_or(""),
+        l["share"].as_str().unwrap_or(""),
+        l["tax"].as_str().unwrap_or(""),
+    ];
+    assert_eq!(got, expect, "{uscc} {month} {item}");
+}
+
+#[test]
+fn every_line_of_the_hand_computation() {
+    let r = json(&[]);
+    assert_eq!(r["declaration"].as_array().expect("lines").len(), 27);
+    // E1, January: top 3 air, CO beyond; COD taxed, BOD5 not (one of three), SS before NH3-N
+    // on a tie (item 11 before 20), TP beyond the top 3.
+    check(
+        &r,
+        E1,
+        "2024-01",
+        "氮氧化物",
+        ["1", "是", "6.00", "1", "12000.00"],
+    );
+    check(
+        &r,
+        E1,
+        "2024-01",
+        "二氧化硫",
+        ["2", "是", "6.00", "1", "6000.00"],
+    );
+    check(
+        &r,
+        E1,
+        "2024-01",
+        "烟尘",
+        ["3", "是", "4.80", "1", "480.00"],
+    );
+    check(&r, E1, "2024-01", "一氧化碳", ["4", "否", "", "", "0.00"]);
+    check(
+        &r,
+        E1,
+        "2024-01",
+        "化学需氧量",
+        ["1", "是", "7.00", "1", "7000.00"],
+    );
+    check(
+        &r,
+        E1,
+        "2024-01",
+        "五日生化需氧量",
+        ["2", "否", "", "", "0.00"],
+    );
+    check(
+        &r,
+        E1,
+        "2024-01",
+        "悬浮物(SS)",
+        ["3", "是", "5.60", "1", "560.00"],
+    );
+    check(
+        &r,
+        E1,
+        "2024-01",
+        "氨氮",
+        ["4", "是", "7.00", "1", "700.00"],
+    );
+    check(&r, E1, "2024-01", "总磷", ["5", "否", "", "", "0.00"]);
+    // February: NOx's equivalents are not a whole number; CO overtakes 烟尘.
+    check(
+        &r,
+        E1,
+        "2024-02",
+        "氮氧化物",
+        ["1", "是", "6.00", "1", "6315.79"],
+    );
+    check(
+        &r,
+        E1,
+        "2024-02",
+        "二氧化硫",
+        ["2", "是", "6.00", "1", "3000.00"],
+    );
+    check(
+        &r,
+        E1,
+        "2024-02",
+        "一氧化碳",
+        ["3", "是", "4.80", "1", "960.00"],
+    );
+    check(&r, E1, "2024-02", "烟尘", ["4", "否", "", "", "0.00"]);
+    assert_eq!(
+        line(&r, E1, "2024-02", "氮氧化物")["equivalents"],
+        "1052.6315789473684210526315789"
+    );
+    // March: SO2 below half the standard pays half; NOx exceeded, so no reduction.
+    check(
+        &r,
+        E1,
+        "2024-03",
+        "二氧化硫",
+        ["2", "是", "6.00", "0.5", "3000.00"],
+    );
+    check(
+        &r,
+        E1,
+        "2024-03",
+        "氮氧化物",
+        ["1", "是", "6.00", "1", "12000.00"],
+    );
+    assert!(
+        line(&r, E1, "2024-03", "氮氧化物")["note"]
+            .as_str()
+            .unwrap_or("")
+            .contains("exceeded")
+    );
+    check(
+        &r,
+        E1,
+        "2024-03",
+        "烟尘",
+        ["3", "是", "4.80", "1", "480.00"],
+    );
+    // E2, Shandong: other air 1.2, 总汞 (class I) 3, COD 3; February's 烟尘 below 70 %.
+    check(&r, E2, "2024-01", "烟尘", ["3", "是", "1.20", "1", "12.00"]);
+    check(
+        &r,
+        E2,
+        "2024-01",
+        "总汞",
+        ["1", "是", "3.00", "1", "300.00"],
+    );
+    check(
+        &r,
+        E2,
+        "2024-01",
+        "化学需氧量",
+        ["1", "是", "3.00", "1", "900.00"],
+    );
+    check(
+        &r,
+        E2,
+        "2024-02",
+        "烟尘",
+        ["3", "是", "1.20", "0.75", "9.00"],
+    );
+    check(
+        &r,
+        E2,
+        "2024-03",
+        "氮氧化物",
+        ["1", "是", "6.00", "1", "1200.00"],
+    );
+
+    let totals: Vec<[&str; 5]> = r["totals"]
+        .as_array()
+        .expect("totals")
+        .iter()
+        .map(|t| {
+            ["quarter", "uscc", "air_tax", "water_tax", "tax"].map(|k| t[k].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(
+        totals,
+        vec![
+            ["2024Q1", E1, "44235.79", "8260.00", "52495.79"],
+            ["2024Q1", E2, "5433.00", "1200.00", "6633.00"],
+            ["合计", "", "49668.79", "9460.00", "59128.79"],
+        ]
+    );
+    assert_eq!(r["total_tax"], "59128.79");
+    assert_eq!(r["particulates"], "颗粒物 → 烟尘 (declared)");
+    assert!(r["rates_sha256"].as_str().unwrap_or("").len() == 64);
+}
+
+#[test]
+fn rounding_and_particulates_are_declared_choices() {
+    let r = json(&["--rounding", "equivalents-first"]);
+    check(
+        &r,
+        E1,
+        "2024-02",
+        "氮氧化物",
+        ["1", "是", "6.00", "1", "6315.78"],
+    );
+    assert_eq!(r["total_tax"], "59128.78");
+    assert!(
+        r["rounding"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("equivalents-first")
+    );
+    // 颗粒物 as 一般性粉尘 (4 kg per equivalent): E1 January 218 kg = 54.5 equivalents × 4.8.
+    let r = json(&["--particulates", "一般性粉尘"]);
+    check(
+        &r,
+        E1,
+        "2024-01",
+        "一般性粉尘",
+        ["3", "是", "4.80", "1", "261.60"],
+    );
+    // A fourth air item taxed when a province raises the count.
+    let r = json(&["--air-items", "4"]);
+    check(
+        &r,
+        E1,
+        "2024-01",
+        "一氧化碳",
+        ["4", "是", "4.80", "1", "48.00"],
+    );
+}
+
+#[test]
+fn csv_and_table_show_the_same_figures() {
+    let mut args = SAMPLE.to_vec();
+    args.extend_from_slice(&["--view", "totals", "--format", "csv"]);
+    let (status, out, err) = npsc(&args);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(
+        out.lines().next(),
+        Some("quarter,uscc,enterprise,air_tax,water_tax,tax")
+    );
+    assert!(out.contains(",44235.79,8260.00,52495.79\n"), "{out}");
+    assert!(out.ends_with("合计,,,49668.79,9460.00,59128.79\n"), "{out}");
+    assert!(err.contains("tax 59128.79 yuan"), "{err}");
+    let (status, out, _) = npsc(&SAMPLE);
+    assert_eq!(status, 0);
+    assert!(out.contains("环境保护税申报明细") && out.contains("59128.79"));
+    // CSV of both views is refused.
+    let mut args = SAMPLE.to_vec();
+    args.extend_from_slice(&["--format", "csv"]);
+    let (status, _, err) = npsc(&args);
+    assert_eq!(status, 1);
+    assert!(err.contains("CSV holds one view"), "{err}");
+}
+
+#[test]
+fn bad_input_is_located_all_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.csv");
+    std::fs::write(
+        &path,
+        "uscc,outlet_id,pollutant,month,kg,concentration,standard,exceeded\n\
+         91130109MAK4GR6066,DA001,总氮,2024-01,10,,,\n\
+         91130109MAK4GR6066,DA001,二氧化硫,2024-13,10,,,\n\
+         91130109MAK4GR6066,DA001,氮氧化物,2024-01,-5,,,\n\
+         91130109MAK4GR6066,DA001,二氧化硫,2024-01,10,,,maybe\n\
+         91130109MAK4GR6066,DA001,颗粒物,2024-02,10,,,\n\
+         91130109MAK4GR6066,DA001,颗粒物,2024-02,11,,,\n",
+    )
+    .expect("write");
+    let (status, _, err) = npsc(&[
+        "tax",
+        "--registry",
+        "../datasets/sample-synthetic/registry.csv",
+        "--emissions",
+        s(&path),
+    ]);
+    assert_eq!(status, 1, "{err}");
+    assert!(err.contains("5 errors"), "{err}");
+    for expected in [
+        "row 2",
+        "总氮 (TN) is not mapped to an item of the law's equivalent table",
+        "row 3",
+        "a month YYYY-MM is required",
+        "row 4",
+        "kilograms must be a number of at least 0",
+        "row 5",
+        "write yes/no",
+        "row 7",
+        "also on row 6",
+    ] {
+        assert!(err.contains(expected), "`{expected}` missing in:\n{err}");
+    }
+    // An enterprise the registry does not know: no region, no rate.
+    let registry = dir.path().join("registry.csv");
+    let full = std::fs::read_to_string(
+        crate::support::root().join("datasets/sample-synthetic/registry.csv"),
+    )
+    .expect("registry");
+    let without: String = full
+        .lines()
+        .filter(|l| !l.starts_with(E2))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&registry, without).expect("write");
+    let (status, _, err) = npsc(&[
+        "tax",
+        "--registry",
+        s(&registry),
+        "--emissions",
+        "../datasets/sample-synthetic/monitored_emissions.csv",
+    ]);
+    assert_eq!(status, 1, "{err}");
+    assert!(err.contains("11 errors"), "{err}");
+    assert!(err.contains("not in the registry"), "{err}");
+    assert!(err.contains(E2), "{err}");
+    // Declared choices only.
+    let mut args = SAMPLE.to_vec();
+    args.extend_from_slice(&["--particulates", "粉尘"]);
+    let (status, _, err) = npsc(&args);
+    assert_eq!(status, 1);
+    assert!(err.contains("is not 烟尘 or 一般性粉尘"), "{err}");
+    let mut args = SAMPLE.to_vec();
+    args.extend_from_slice(&["--air-items", "2"]);
+    let (status, _, err) = npsc(&args);
+    assert_eq!(status, 1);
+    assert!(err.contains("never lower them"), "{err}");
+}
+
+#[test]
+fn a_bad_rate_table_is_located() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rates.csv");
+    std::fs::write(
+        &path,
+        "region_code,region_name,medium,pollutant,yuan_per_equivalent,effective_from,note\n\
+         130000,河北省,air,*,4.8,2018-01-01,\n\
+         130000,河北省,air,硫化氢气,4.8,2018-01-01,\n\
+         130000,河北省,soil,*,4.8,2018-01-01,\n\
+         130000,河北省,water,*,abc,2018-01-01,\n\
+         130000,河北省,air,*,5,2018-01-01,\n",
+    )
+    .expect("write");
+    let mut args = SAMPLE.to_vec();
+    args.extend_from_slice(&["--rates", s(&path)]);
+    let (status, _, err) = npsc(&args);
+    assert_eq!(status, 1, "{err}");
+    assert!(err.contains("the rate table have 4 errors"), "{err}");
+    for expected in [
+        "not an item of the law's air equivalent table",
+        "medium must be `water` or `air`",
+        "yuan per equivalent must be a number",
+        "given on row 2",
+    ] {
+        assert!(err.contains(expected), "`{expected}` missing in:\n{err}");
+    }
+}
+
+#[test]
+fn the_workbook_has_chinese_headers_and_provenance() {
+    use calamine::Reader;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tax.xlsx");
+    let mut args = SAMPLE.to_vec();
+    args.extend_from_slice(&["--xlsx", s(&path), "--view", "totals"]);
+    let (status, _, err) = npsc(&args);
+    assert_eq!(status, 0, "{err}");
+    let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(&path).expect("workbook opens");
+    assert_eq!(
+        workbook.sheet_names(),
+        vec!["declaration", "totals", "provenance"]
+    );
+    let declaration = workbook.worksheet_range("declaration").expect("sheet");
+    let header: Vec<String> = declaration
+        .rows()
+        .next()
+        .expect("header")
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    for h in [
+        "季度",
+        "污染物",
+        "污染当量值(千克)",
+        "污染当量数",
+        "是否计税",
+        "应纳税额(元)",
+    ] {
+        assert!(header.contains(&h.to_string()), "{h} in {header:?}");
+    }
+    assert_eq!(declaration.rows().count(), 28);
+    let totals = workbook.worksheet_range("totals").expect("sheet");
+    let last = totals.rows().last().expect("rows");
+    assert_eq!(last[0].to_string(), "合计");
+    assert!(matches!(last[5], calamine::Data::Float(x) if (x - 59128.79).abs() < 1e-9));
+    let provenance = workbook.worksheet_range("provenance").expect("sheet");
+    let keys: Vec<String> = provenance.rows().map(|r| r[0].to_string()).collect();
+    for k in [
+        "equivalents_sha256",
+        "rates_sha256",
+        "rounding",
+        "item_counts",
+        "particulates",
+        "equivalent_items",
+    ] {
+        assert!(keys.contains(&k.to_string()), "{k} in {keys:?}");
+    }
+    let items = provenance
+        .rows()
+        .find(|r| r[0].to_string() == "equivalent_items")
+        .expect("row");
+    assert_eq!(
+        items[1].to_string(),
+        "air 44, water class I 10, water other 51"
+    );
+}
