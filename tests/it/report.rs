@@ -163,7 +163,7 @@ fn the_workbook_matches_the_expected_totals() {
     }
     let hash = rows
         .iter()
-        .find(|r| r[0].to_string() == "activity_sha256")
+        .find(|r| r[0] == "activity_sha256")
         .map(|r| r[1].to_string())
         .expect("hash");
     assert_eq!(
@@ -181,7 +181,7 @@ fn the_year_over_year_change_is_the_hand_computation() {
     assert_eq!(header[6], "2023年排放量（计量单位）");
     let row = rows
         .iter()
-        .find(|r| r[0].to_string() == "370000" && r[2].to_string() == "SO2")
+        .find(|r| r[0] == "370000" && r[2] == "SO2")
         .expect("Shandong SO2");
     // expected_totals.csv: 1113.228 t in 2022, 1062.772 t in 2023.
     assert!(close(number(&row[5]).expect("before"), 1113.228));
@@ -280,10 +280,7 @@ fn a_stored_run_gives_the_same_report() {
     let (_, rows) = sheet(&fresh, "按行业");
     assert!(rows.len() > 2, "industries by division");
     let (_, rows) = sheet(&stored, "provenance");
-    assert!(
-        rows.iter()
-            .any(|r| r[0].to_string() == "run" && r[1].to_string() == "1")
-    );
+    assert!(rows.iter().any(|r| r[0] == "run" && r[1] == "1"));
 }
 
 #[test]

@@ -62,6 +62,8 @@ pub struct StatisticsReport {
     pub provenance: Vec<(String, String)>,
 }
 
+type YoyKey = (Option<RegionCode>, PollutantId);
+type YoyPair<'a> = (Option<&'a Line>, Option<&'a Line>);
 type Key = (u16, Option<RegionCode>, Option<IndustryCode>, PollutantId);
 
 #[derive(Default)]
@@ -428,10 +430,7 @@ impl StatisticsReport {
             &header_refs,
         );
         for (region, lines) in [(true, &self.national), (false, &self.by_region)] {
-            let mut pairs: BTreeMap<
-                (Option<RegionCode>, PollutantId),
-                (Option<&Line>, Option<&Line>),
-            > = BTreeMap::new();
+            let mut pairs: BTreeMap<YoyKey, YoyPair> = BTreeMap::new();
             for l in lines.iter() {
                 if l.year == previous {
                     pairs.entry((l.region, l.pollutant)).or_default().0 = Some(l);
@@ -816,7 +815,7 @@ pub fn check_svg(svg: &str) -> Result<(), String> {
         if tag.contains('<') {
             return Err(format!("`<` inside tag `{tag}`"));
         }
-        if tag.matches('"').count() % 2 != 0 {
+        if !tag.matches('"').count().is_multiple_of(2) {
             return Err(format!("unbalanced quotes in `{tag}`"));
         }
         if let Some(name) = tag.strip_prefix('/') {
