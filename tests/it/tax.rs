@@ -415,7 +415,7 @@ fn the_workbook_has_chinese_headers_and_provenance() {
     }
     assert_eq!(declaration.rows().count(), 28);
     let totals = workbook.worksheet_range("totals").expect("sheet");
-    let last = totals.rows().last().expect("rows");
+    let last = totals.rows().next_back().expect("rows");
     assert_eq!(last[0].to_string(), "合计");
     assert!(matches!(last[5], calamine::Data::Float(x) if (x - 59128.79).abs() < 1e-9));
     let provenance = workbook.worksheet_range("provenance").expect("sheet");
@@ -432,7 +432,7 @@ fn the_workbook_has_chinese_headers_and_provenance() {
     }
     let items = provenance
         .rows()
-        .find(|r| r[0].to_string() == "equivalent_items")
+        .find(|r| r[0] == "equivalent_items")
         .expect("row");
     assert_eq!(
         items[1].to_string(),
