@@ -19,6 +19,10 @@ Examples:
   # Totals only as CSV; the whole declaration as an Excel workbook with provenance
   npsc tax ... --view totals --format csv
   npsc tax ... --xlsx tax.xlsx
+  # From the numbers of record of a reconciliation (annual, allocated in equal twelfths)
+  npsc tax --registry datasets/sample-synthetic/registry.csv \\
+      --coefficients coefficients/npsc1-excerpt --activity datasets/sample-synthetic/activity.csv \\
+      --reports datasets/sample-synthetic/permit_reports.csv --year 2023
   # Equivalents rounded to 0.01 first, a province taxing 4 air items, 颗粒物 as process dust
   npsc tax ... --rounding equivalents-first --air-items 4 --particulates 一般性粉尘
 ";
@@ -55,8 +59,22 @@ pub(crate) struct TaxArgs {
     registry: PathBuf,
     /// Monitored monthly emissions (uscc, outlet_id, pollutant, month `2024-03`, kg; optional
     /// concentration, standard, exceeded).
-    #[arg(long, value_name = "FILE")]
-    emissions: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "reports", conflicts_with_all = ["reports", "activity", "coefficients"])]
+    emissions: Option<PathBuf>,
+    /// Instead of --emissions: the numbers of record under the tax rule of a reconciliation of
+    /// these permit execution reports (annual, per enterprise and outlet, allocated to months in
+    /// equal twelfths; needs --coefficients and --activity).
+    #[arg(long, value_name = "FILE", requires_all = ["coefficients", "activity"])]
+    reports: Option<PathBuf>,
+    /// Coefficient set folder or table of the reconciliation (with --reports).
+    #[arg(long, value_name = "PATH", requires = "reports")]
+    coefficients: Option<PathBuf>,
+    /// Activity data of the reconciliation (with --reports).
+    #[arg(long, value_name = "FILE", requires = "reports")]
+    activity: Option<PathBuf>,
+    /// With --reports: only this year's numbers of record.
+    #[arg(long, value_name = "YEAR", requires = "reports")]
+    year: Option<u16>,
     /// Where amounts are rounded.
     #[arg(long, value_enum, default_value_t = RoundingArg::TaxPerItem)]
     rounding: RoundingArg,
@@ -139,15 +157,68 @@ pub(crate) fn run(
     let reference = app::reference::bundled()?;
     let read = read_options(&args.input)?;
     let tables = app::tax::tables(args.equivalents.as_deref(), args.rates.as_deref(), &read)?;
-    let (declaration, emissions) = app::tax::declare_file(
-        &args.emissions,
-        &args.registry,
-        &reference,
+    let (declaration, emissions, allocation) = match (&args.emissions, &args.reports) {
+        (Some(path), _) => {
+            let (declaration, emissions) =
+                app::tax::declare_file(path, &args.registry, &reference, &tables, settings, &read)?;
+            (declaration, emissions, app::tax::MONTHLY.to_string())
+        }
+        (None, Some(reports)) => {
+            let coefficients = args.coefficients.clone().unwrap_or_default();
+            let mut reconcile = app::reconcile::ReconcileParameters::default().settings(
+                args.registry.clone(),
+                args.activity.clone().unwrap_or_default(),
+                reports.clone(),
+                read.clone(),
+            );
+            reconcile.account.coefficients = coefficients.clone();
+            let set = app::account::load_coefficients(&reconcile.account, &reference)?;
+            let report = app::reconcile::reconcile_with(&set, &reconcile, &reference)?;
+            let allocated = app::tax::from_records(
+                &report.records,
+                args.year,
+                &reference,
+                &tables,
+                particulates,
+            )?;
+            let registry = app::registry::read_file(&args.registry, &reference, &read)?;
+            let label = format!("numbers of record (tax rule) of {}", reports.display());
+            let declaration =
+                app::tax::compute_monitored(&allocated.rows, &label, &registry, &tables, settings)?;
+            let inputs = app::reconcile::file_input(reports)?;
+            let mut allocation = app::tax::TWELFTHS.to_string();
+            allocation.push_str(&format!(
+                "; coefficients {} (sha256 {})",
+                coefficients.display(),
+                set.content_hash()
+            ));
+            if !allocated.skipped.is_empty() {
+                allocation.push_str(&format!("; not taxed: {}", allocated.skipped.join("; ")));
+            }
+            let _ = writeln!(err, "allocation: {}", app::tax::TWELFTHS);
+            (
+                declaration,
+                app::tax::Hashed {
+                    name: label,
+                    sha256: inputs.hash,
+                },
+                allocation,
+            )
+        }
+        (None, None) => {
+            return Err(AppError::Argument {
+                message: "give --emissions or --reports".to_string(),
+                hint: None,
+            });
+        }
+    };
+    let provenance = app::tax::provenance(
+        &declaration,
         &tables,
-        settings,
-        &read,
-    )?;
-    let provenance = app::tax::provenance(&declaration, &tables, &emissions, &args.registry);
+        &emissions,
+        &args.registry,
+        &allocation,
+    );
     if let Some(path) = &args.xlsx {
         let bytes = app::tax::workbook(&declaration, &provenance)?;
         app::output::write_file(path, &bytes)?;

@@ -360,6 +360,9 @@ pub fn compute_monitored(
     })
 }
 
+/// The allocation line of monitored monthly emissions.
+pub const MONTHLY: &str = "none: monthly monitored emissions";
+
 /// Reads the emissions file and computes its declaration.
 pub fn declare_file(
     emissions: &Path,
@@ -545,6 +548,7 @@ pub fn provenance(
     tables: &TaxTables,
     emissions: &Hashed,
     registry: &Path,
+    allocation: &str,
 ) -> Vec<(String, String)> {
     let (air, one, other) = tables.equivalents.counts();
     let s = declaration.settings;
@@ -608,7 +612,7 @@ pub fn provenance(
             "region_and_date".to_string(),
             "the enterprise's registry region; the rate in force on the first day of the month, the most specific region winning".to_string(),
         ),
-        ("allocation".to_string(), "none: monthly monitored emissions".to_string()),
+        ("allocation".to_string(), allocation.to_string()),
         ("total_tax".to_string(), money(declaration.total())),
         ("npsc".to_string(), env!("CARGO_PKG_VERSION").to_string()),
     ]
@@ -632,4 +636,122 @@ pub fn workbook(
         })
         .collect();
     crate::sheet::render_xlsx(&sheets, provenance)
+}
+
+/// How annual numbers of record are spread over months.
+pub const TWELFTHS: &str = "equal twelfths: each month carries 1/12 of the annual number of record \
+(reconciliation, tax rule: automatic monitoring, then monitoring agency data, then coefficients); \
+no concentrations, so no Art. 13 reduction";
+
+/// Annual numbers of record turned into monthly emissions.
+#[derive(Debug, Clone)]
+pub struct Allocated {
+    /// Twelve months per enterprise, outlet and item.
+    pub rows: Vec<MonitoredEmission>,
+    /// Pollutants left out, with why (e.g. 总氮, not an item of the law).
+    pub skipped: Vec<String>,
+}
+
+/// The numbers of record of a reconciliation under the tax rule, per enterprise and outlet
+/// (the enterprise as a whole is outlet `(enterprise)`), mapped to the law's items, converted
+/// from the pollutant's report unit to kg and allocated to months in [`TWELFTHS`]. Records of
+/// another rule are ignored; `year` keeps one year.
+pub fn from_records(
+    records: &[accounting::permit::Record],
+    year: Option<u16>,
+    reference: &Reference,
+    tables: &TaxTables,
+    particulates: Particulates,
+) -> Result<Allocated, AppError> {
+    use std::str::FromStr;
+    let kg = accounting::units::Unit::parse("千克")
+        .map_err(|e| AppError::Internal(format!("the unit 千克: {e}")))?;
+    let mut skipped = std::collections::BTreeSet::new();
+    // (uscc, year, outlet, medium, item) → (kg, the pollutants summed).
+    type Key = (accounting::codes::Uscc, u16, String, Medium, String);
+    let mut sums: BTreeMap<Key, (Decimal, Vec<String>)> = BTreeMap::new();
+    for record in records {
+        if record.rule != accounting::permit::RecordRule::Tax
+            || year.is_some_and(|y| y != record.year)
+        {
+            continue;
+        }
+        let pollutant = reference.pollutants.get(record.pollutant);
+        let (medium, item) = match ingest::tax::tax_item(
+            reference,
+            &tables.equivalents,
+            particulates,
+            &pollutant.name,
+        ) {
+            Ok(mapped) => mapped,
+            Err(why) => {
+                skipped.insert(format!("{}: {why}", pollutant.name));
+                continue;
+            }
+        };
+        let unit = pollutant.report_unit.clone();
+        if unit.dimension() != kg.dimension() {
+            skipped.insert(format!(
+                "{}: reported in {}, not a mass",
+                pollutant.name,
+                unit.symbol()
+            ));
+            continue;
+        }
+        let ratio = unit.factor().div(kg.factor());
+        let (Ok(num), Ok(den)) = (u64::try_from(ratio.num()), u64::try_from(ratio.den())) else {
+            return Err(AppError::Internal(format!(
+                "{} → kg overflows",
+                unit.symbol()
+            )));
+        };
+        let to_kg = Decimal::from(num) / Decimal::from(den);
+        for part in &record.parts {
+            let text =
+                accounting::render::quantity(part.value, accounting::render::Precision::Exact);
+            let Some(value) = Decimal::from_str(&text)
+                .ok()
+                .filter(|v| *v >= Decimal::ZERO)
+            else {
+                return Err(AppError::Internal(format!(
+                    "a number of record of {} is not a quantity: {text}",
+                    record.uscc
+                )));
+            };
+            let outlet = part
+                .outlet_id
+                .clone()
+                .unwrap_or_else(|| "(enterprise)".to_string());
+            let entry = sums
+                .entry((record.uscc, record.year, outlet, medium, item.clone()))
+                .or_insert((Decimal::ZERO, Vec::new()));
+            entry.0 += value * to_kg;
+            if !entry.1.contains(&pollutant.name) {
+                entry.1.push(pollutant.name.clone());
+            }
+        }
+    }
+    let twelve = Decimal::from(12);
+    let mut rows = Vec::new();
+    for ((uscc, year, outlet, medium, item), (total, pollutants)) in sums {
+        for month in 1..=12u8 {
+            rows.push(MonitoredEmission {
+                uscc,
+                outlet: outlet.clone(),
+                pollutant: pollutants.join("+"),
+                medium,
+                item: item.clone(),
+                month: (year, month),
+                kg: total / twelve,
+                concentration: None,
+                standard: None,
+                exceeded: false,
+                row: 0,
+            });
+        }
+    }
+    Ok(Allocated {
+        rows,
+        skipped: skipped.into_iter().collect(),
+    })
 }
