@@ -21,8 +21,8 @@ mod progress;
 mod quota;
 mod reconcile;
 mod registry;
-mod tax;
 mod report;
+mod tax;
 
 const ACCOUNT_EXAMPLES: &str = "\
 Examples:
