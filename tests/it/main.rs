@@ -27,5 +27,5 @@ mod registry;
 mod report;
 mod runs;
 mod sample;
-mod tax;
 mod support;
+mod tax;
