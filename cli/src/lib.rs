@@ -119,6 +119,14 @@ enum Command {
         #[command(flatten)]
         db: DatabaseOptions,
     },
+    /// Prove for a stored run that the statistics totals, the per-enterprise results, the tax
+    /// input made from them and the total-load ledger add up to the same numbers (exit 1 if not).
+    CheckConsistency {
+        /// The stored run.
+        run: i64,
+        #[command(flatten)]
+        db: DatabaseOptions,
+    },
     /// Check any supported file (coefficient set, registry, activity) and report every issue.
     #[command(after_help = VALIDATE_EXAMPLES)]
     Validate(ValidateArgs),
@@ -578,6 +586,26 @@ where
             anonymous_read: !no_anonymous_read,
             upload_limit_bytes: upload_limit_mb << 20,
         }))),
+        Command::CheckConsistency { run, db } => block_on(async {
+            let reference = app::reference::bundled()?;
+            let tables = app::tax::tables(None, None, &ReadOptions::default())?;
+            let store = app::editions::open(&db.database).await?;
+            let result = app::consistency::check(&store, run, &reference, &tables).await;
+            store.close().await;
+            let report = result?;
+            for c in report.checks.iter().filter(|c| !c.agrees) {
+                let _ = writeln!(
+                    out,
+                    "{} {}: enterprise results {} vs {}",
+                    c.path,
+                    c.what,
+                    accounting::render::quantity(c.expected, accounting::render::Precision::Exact),
+                    accounting::render::quantity(c.found, accounting::render::Precision::Exact)
+                );
+            }
+            let _ = writeln!(out, "{}", report.summary());
+            Ok(if report.holds() { 0 } else { 1 })
+        }),
         Command::Token { what, db } => block_on(async {
             let store = app::editions::open(&db.database).await?;
             let result = token(&store, what, &db.actor, out).await;

@@ -17,6 +17,7 @@
 
 mod bad_input;
 mod cli;
+mod consistency;
 mod editions;
 mod engine;
 mod golden;

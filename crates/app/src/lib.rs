@@ -16,6 +16,7 @@
 //! each with a stable code.
 
 pub mod account;
+pub mod consistency;
 pub mod editions;
 pub mod error;
 pub mod lookup;
