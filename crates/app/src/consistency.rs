@@ -82,6 +82,9 @@ impl Consistency {
     }
 }
 
+/// Both sides of a comparison, before summing: (from the enterprise results, from the other path).
+type Sides = (Vec<f64>, Vec<f64>);
+
 fn agree(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
@@ -159,7 +162,7 @@ pub fn compare(
     let mut checks = Vec::new();
 
     // Statistics: stored totals vs enterprise totals, per year and pollutant.
-    let mut national: BTreeMap<(u16, String), (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    let mut national: BTreeMap<(u16, String), Sides> = BTreeMap::new();
     for t in totals {
         national
             .entry((t.year, t.pollutant.clone()))
@@ -189,7 +192,7 @@ pub fn compare(
     }
 
     // Total-load ledger: province totals from the stored totals vs enterprises by region.
-    let mut provinces: BTreeMap<(u16, String, String), (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    let mut provinces: BTreeMap<(u16, String, String), Sides> = BTreeMap::new();
     let province = |code: &str| format!("{}0000", &code[..2.min(code.len())]);
     for t in totals {
         if let Some(region) = &t.region_code {
