@@ -49,6 +49,16 @@ impl CompensatedSum {
     }
 }
 
+impl FromIterator<f64> for CompensatedSum {
+    fn from_iter<I: IntoIterator<Item = f64>>(values: I) -> CompensatedSum {
+        let mut sum = CompensatedSum::default();
+        for v in values {
+            sum.add(v);
+        }
+        sum
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Cell {
     generated: CompensatedSum,

@@ -89,18 +89,11 @@ fn agree(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
 
-fn compensated(values: impl Iterator<Item = f64>) -> f64 {
-    let (mut sum, mut c) = (0.0_f64, 0.0_f64);
-    for v in values {
-        let t = sum + v;
-        c += if sum.abs() >= v.abs() {
-            (sum - t) + v
-        } else {
-            (v - t) + sum
-        };
-        sum = t;
-    }
-    sum + c
+fn compensated(values: impl IntoIterator<Item = f64>) -> f64 {
+    values
+        .into_iter()
+        .collect::<accounting::totals::CompensatedSum>()
+        .value()
 }
 
 /// Checks stored run `run`.
@@ -150,7 +143,7 @@ pub fn compare(
     }
     let enterprise: BTreeMap<Key, f64> = enterprise
         .into_iter()
-        .map(|(k, v)| (k, compensated(v.into_iter())))
+        .map(|(k, v)| (k, compensated(v)))
         .collect();
     let name = |code: &str| {
         reference
@@ -178,10 +171,7 @@ pub fn compare(
             .push(*value);
     }
     for ((year, pollutant), (from_enterprises, from_totals)) in national {
-        let (expected, found) = (
-            compensated(from_enterprises.into_iter()),
-            compensated(from_totals.into_iter()),
-        );
+        let (expected, found) = (compensated(from_enterprises), compensated(from_totals));
         checks.push(Check {
             path: "statistics",
             what: format!("{year} {}", name(&pollutant)),
@@ -214,10 +204,7 @@ pub fn compare(
             }
         }
         for ((year, province, pollutant), (from_enterprises, from_totals)) in provinces {
-            let (expected, found) = (
-                compensated(from_enterprises.into_iter()),
-                compensated(from_totals.into_iter()),
-            );
+            let (expected, found) = (compensated(from_enterprises), compensated(from_totals));
             checks.push(Check {
                 path: "ledger",
                 what: format!("{year} {province} {}", name(&pollutant)),

@@ -358,20 +358,6 @@ impl Filter {
     }
 }
 
-fn wants_csv(query: &CoefficientQuery, headers: &HeaderMap) -> Result<bool, ApiError> {
-    match query.format.as_deref() {
-        Some("csv") => Ok(true),
-        Some("json") => Ok(false),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "format: `{other}` is neither `json` nor `csv`"
-        ))),
-        None => Ok(headers
-            .get(header::ACCEPT)
-            .and_then(|a| a.to_str().ok())
-            .is_some_and(|a| a.contains("text/csv"))),
-    }
-}
-
 #[utoipa::path(
     get,
     path = "/api/v1/sets/{set}/editions/{edition}/coefficients",
@@ -403,7 +389,7 @@ async fn coefficients(
     let found = resolve_shared(&state, format!("{set}@{edition}"), &selector).await?;
     let info = &found.info;
     may_read(&state, &caller, info)?;
-    let csv = wants_csv(&query, &headers)?;
+    let csv = super::wants_csv(query.format.as_deref(), &headers)?;
     // Immutable: a numbered edition that is published or retired. `latest` and drafts may change.
     let immutable =
         matches!(selector, Selector::Fixed { .. }) && info.status != EditionStatus::Draft;
@@ -882,16 +868,8 @@ async fn upload_draft(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let checked = async {
-        let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Admin)?;
-        let Query(query) = query.map_err(super::bad_query)?;
-        Ok::<_, ApiError>((actor, query))
-    }
-    .await;
-    let (actor, query) = match checked {
-        Ok(checked) => checked,
-        Err(e) => return Err(upload::refuse(request, e).await),
-    };
+    let (actor, query, request) =
+        upload::admit(&state, &headers, app::tokens::Role::Admin, query, request).await?;
     let mut parts = upload::read(&state, request, "coefficients").await?;
     let part = if parts.len() == 1 {
         parts.remove(0)

@@ -92,6 +92,28 @@ pub(crate) fn bad_query(rejection: axum::extract::rejection::QueryRejection) -> 
     ApiError::bad_request(format!("bad query parameter: {}", rejection.body_text()))
 }
 
+/// CSV by `?format=csv` or `Accept: text/csv`, JSON otherwise; another `format` is a 400 that
+/// quotes at most 40 characters of it.
+pub(crate) fn wants_csv(format: Option<&str>, headers: &HeaderMap) -> Result<bool, ApiError> {
+    match format {
+        Some("csv") => Ok(true),
+        Some("json") => Ok(false),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "format: `{}` is neither `json` nor `csv`",
+            other.chars().take(40).collect::<String>()
+        ))),
+        None => Ok(headers
+            .get(header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("text/csv"))),
+    }
+}
+
+/// A CSV body.
+pub(crate) fn csv_response(text: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response()
+}
+
 /// 413.
 pub(crate) fn too_large() -> ApiError {
     ApiError::new(

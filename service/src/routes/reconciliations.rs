@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::editions::load;
-use super::{bad_query, caller, require, require_reader, upload};
+use super::{bad_query, require_reader, upload};
 use crate::{ApiError, AppState};
 
 /// The reconciliation endpoints.
@@ -296,16 +296,8 @@ async fn submit_reconciliation(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let checked = async {
-        let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Officer)?;
-        let Query(query) = query.map_err(bad_query)?;
-        Ok::<_, ApiError>((actor, query))
-    }
-    .await;
-    let (actor, query) = match checked {
-        Ok(checked) => checked,
-        Err(e) => return Err(upload::refuse(request, e).await),
-    };
+    let (actor, query, request) =
+        upload::admit(&state, &headers, app::tokens::Role::Officer, query, request).await?;
     let parameters = query.parameters()?;
     let edition = app::upload::EditionRequest {
         set: query.set.clone(),
@@ -432,10 +424,10 @@ async fn reconciliation_view(
     require_reader(&state, &headers).await?;
     let Path((id, view)) = path.map_err(bad_path)?;
     let Query(query) = query.map_err(bad_query)?;
-    let csv = super::runs::wants_csv(query.format.as_deref(), &headers)?;
+    let csv = super::wants_csv(query.format.as_deref(), &headers)?;
     let (info, sheet) = app::reconcile::view(&state.store, id, &view).await?;
     if csv {
-        return Ok(super::runs::csv_response(app::sheet::render_csv(&sheet)?));
+        return Ok(super::csv_response(app::sheet::render_csv(&sheet)?));
     }
     let rows = sheet
         .rows

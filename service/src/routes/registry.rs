@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{bad_query, caller, require, require_reader, upload};
+use super::{bad_query, caller, require, require_reader, upload, wants_csv};
 use crate::{ApiError, AppState};
 
 /// The registry endpoints.
@@ -115,21 +115,6 @@ struct EnterprisePage {
     per_page: u64,
     /// Ordered by USCC.
     enterprises: Vec<EnterpriseDto>,
-}
-
-fn wants_csv(format: Option<&str>, headers: &HeaderMap) -> Result<bool, ApiError> {
-    match format {
-        Some("csv") => Ok(true),
-        Some("json") => Ok(false),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "format: `{}` is neither `json` nor `csv`",
-            other.chars().take(40).collect::<String>()
-        ))),
-        None => Ok(headers
-            .get(header::ACCEPT)
-            .and_then(|a| a.to_str().ok())
-            .is_some_and(|a| a.contains("text/csv"))),
-    }
 }
 
 #[utoipa::path(
@@ -450,16 +435,8 @@ async fn import(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Json<ImportReport>, ApiError> {
-    let checked = async {
-        let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Admin)?;
-        let Query(query) = query.map_err(bad_query)?;
-        Ok::<_, ApiError>((actor, query))
-    }
-    .await;
-    let (actor, query) = match checked {
-        Ok(checked) => checked,
-        Err(e) => return Err(upload::refuse(request, e).await),
-    };
+    let (actor, query, request) =
+        upload::admit(&state, &headers, app::tokens::Role::Admin, query, request).await?;
     let mut parts = upload::read(&state, request, "registry").await?;
     let part = if parts.len() == 1 {
         parts.remove(0)

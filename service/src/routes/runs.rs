@@ -23,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::editions::load;
-use super::{bad_query, body_error, caller, require, require_reader, upload};
+use super::{bad_query, body_error, csv_response, require_reader, upload, wants_csv};
 use crate::{ApiError, AppState};
 use axum::extract::rejection::QueryRejection;
 
@@ -341,16 +341,8 @@ async fn submit_run(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let checked = async {
-        let actor = require(&caller(&state, &headers).await?, app::tokens::Role::Officer)?;
-        let Query(query) = query.map_err(bad_query)?;
-        Ok::<_, ApiError>((actor, query))
-    }
-    .await;
-    let (actor, query) = match checked {
-        Ok(checked) => checked,
-        Err(e) => return Err(upload::refuse(request, e).await),
-    };
+    let (actor, query, request) =
+        upload::admit(&state, &headers, app::tokens::Role::Officer, query, request).await?;
     let grouping = grouping(
         query.region_level.as_deref(),
         query.industry_level.as_deref(),
@@ -535,25 +527,6 @@ async fn run(
 struct FormatQuery {
     /// `json` (default) or `csv` (also by `Accept: text/csv`).
     format: Option<String>,
-}
-
-/// CSV by `?format=csv` or `Accept: text/csv`.
-pub(crate) fn wants_csv(format: Option<&str>, headers: &HeaderMap) -> Result<bool, ApiError> {
-    match format {
-        Some("csv") => Ok(true),
-        Some("json") => Ok(false),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "format: `{other}` is neither `json` nor `csv`"
-        ))),
-        None => Ok(headers
-            .get(header::ACCEPT)
-            .and_then(|a| a.to_str().ok())
-            .is_some_and(|a| a.contains("text/csv"))),
-    }
-}
-
-pub(crate) fn csv_response(text: String) -> Response {
-    ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response()
 }
 
 /// A run's totals.
@@ -800,15 +773,8 @@ async fn impact(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let checked = async {
-        require_reader(&state, &headers).await?;
-        query.map_err(bad_query)
-    }
-    .await;
-    let query = match checked {
-        Ok(Query(query)) => query,
-        Err(e) => return Err(upload::refuse(request, e).await),
-    };
+    let (_, query, request) =
+        upload::admit(&state, &headers, app::tokens::Role::Reader, query, request).await?;
     let csv = wants_csv(query.format.as_deref(), &headers)?;
     let grouping = grouping(
         query.region_level.as_deref(),

@@ -12,8 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::runs::{RunDto, csv_response, wants_csv};
+use super::runs::RunDto;
 use super::{bad_query, require_reader};
+use super::{csv_response, wants_csv};
 use crate::{ApiError, AppState};
 use axum::extract::rejection::QueryRejection;
 

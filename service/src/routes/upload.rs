@@ -141,6 +141,30 @@ pub(crate) async fn refuse(request: Request, error: ApiError) -> ApiError {
     error
 }
 
+/// The checks of a handler that takes an upload, before it reads the body: the token (at least
+/// `role`), then the query string. A refusal reads and drops up to 1 MiB of the body first
+/// ([`refuse`]). Returns the token's name, the query and the request.
+pub(crate) async fn admit<Q>(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    role: app::tokens::Role,
+    query: Result<axum::extract::Query<Q>, axum::extract::rejection::QueryRejection>,
+    request: Request,
+) -> Result<(String, Q, Request), ApiError> {
+    let checked = match super::caller(state, headers).await {
+        Ok(caller) => super::require(&caller, role).and_then(|actor| {
+            query
+                .map(|axum::extract::Query(query)| (actor, query))
+                .map_err(super::bad_query)
+        }),
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok((actor, query)) => Ok((actor, query, request)),
+        Err(e) => Err(refuse(request, e).await),
+    }
+}
+
 /// The one part named `field` (or the only part when there is one): 400 when missing.
 pub(crate) fn take(parts: &mut Vec<Part>, field: &str) -> Result<Part, ApiError> {
     if let Some(i) = parts.iter().position(|p| p.field == field) {
