@@ -893,6 +893,34 @@ fn not_found(out: &mut dyn Write, empty: bool, what: &str, query: &str) -> Resul
 }
 
 /// Runs a future on a small current-thread runtime: the command line does one thing at a time.
+/// The coefficient set a command's `--coefficients` (and `--at`, `--rule`) names: an edition from
+/// `database` (opened only then) or a folder or table; with its name and the run provenance.
+fn named_coefficients(
+    text: &str,
+    date: &DateOptions,
+    database: &str,
+    reference: &app::Reference,
+    read: &ReadOptions,
+) -> Result<
+    (
+        accounting::coefficient::CoefficientSet,
+        String,
+        app::runs::Provenance,
+    ),
+    AppError,
+> {
+    if !app::runs::names_edition(text, date.at.as_deref()) {
+        return app::runs::load_files(text, reference, read);
+    }
+    block_on(async {
+        let store = app::editions::open(database).await?;
+        let loaded =
+            app::runs::load_edition(&store, text, date.at.as_deref(), &date.rule, reference).await;
+        store.close().await;
+        loaded.map(|(set, info, provenance)| (set, info.name(), provenance))
+    })
+}
+
 fn block_on<T>(
     future: impl std::future::Future<Output = Result<T, AppError>>,
 ) -> Result<T, AppError> {
@@ -1114,9 +1142,14 @@ async fn account_stored(
     err: &mut dyn Write,
 ) -> Result<app::account::AccountReport, AppError> {
     let (set, provenance) = if from_database {
-        let selector =
-            app::editions::selector(&args.coefficients, args.date.at.as_deref(), &args.date.rule)?;
-        let (info, set) = app::editions::load(store, &selector, reference).await?;
+        let (set, info, provenance) = app::runs::load_edition(
+            store,
+            &args.coefficients,
+            args.date.at.as_deref(),
+            &args.date.rule,
+            reference,
+        )
+        .await?;
         let _ = writeln!(
             err,
             "using {} ({}, sha256 {})",
@@ -1124,23 +1157,10 @@ async fn account_stored(
             info.status,
             info.content_hash
         );
-        let provenance = app::runs::Provenance {
-            edition: Some(info.edition),
-            selector: args.coefficients.clone(),
-            rule: args.date.at.as_ref().map(|_| args.date.rule.clone()),
-            date: args.date.at.clone(),
-            coefficients_path: None,
-        };
         (set, provenance)
     } else {
-        let set = app::account::load_coefficients(&settings, reference)?;
-        let provenance = app::runs::Provenance {
-            edition: None,
-            selector: args.coefficients.clone(),
-            rule: None,
-            date: None,
-            coefficients_path: Some(args.coefficients.clone()),
-        };
+        let (set, _, provenance) =
+            app::runs::load_files(&args.coefficients, reference, &settings.read)?;
         (set, provenance)
     };
     let (id, report) = app::runs::account_and_store(

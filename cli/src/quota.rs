@@ -8,7 +8,7 @@ use app::AppError;
 use app::quota::QuotaInputs;
 use clap::{Args, ValueEnum};
 
-use crate::{DateOptions, InputOptions, block_on, read_options};
+use crate::{DateOptions, InputOptions, block_on, named_coefficients, read_options};
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -159,33 +159,8 @@ pub(crate) fn run(
         }
         (None, coefficients) => {
             let coefficients = coefficients.unwrap_or_default().to_string();
-            let from_database = coefficients.contains('@') || args.date.at.is_some();
-            let set = if from_database {
-                block_on(async {
-                    let store = app::editions::open(&database).await?;
-                    let selector = app::editions::selector(
-                        &coefficients,
-                        args.date.at.as_deref(),
-                        &args.date.rule,
-                    );
-                    let loaded = match selector {
-                        Ok(selector) => app::editions::load(&store, &selector, &reference).await,
-                        Err(e) => Err(e),
-                    };
-                    store.close().await;
-                    loaded.map(|(_, set)| set)
-                })?
-            } else {
-                app::account::load_coefficients(
-                    &app::account::AccountSettings {
-                        coefficients: PathBuf::from(&coefficients),
-                        ..app::reconcile::ReconcileParameters::default()
-                            .settings(PathBuf::new(), PathBuf::new(), PathBuf::new(), read.clone())
-                            .account
-                    },
-                    &reference,
-                )?
-            };
+            let (set, _, _) =
+                named_coefficients(&coefficients, &args.date, &database, &reference, &read)?;
             let _ = writeln!(err, "using {coefficients} (sha256 {})", set.content_hash());
             provenance.push(("coefficients".to_string(), coefficients.clone()));
             if let Some(activity) = &args.activity {

@@ -8,7 +8,9 @@ use app::AppError;
 use app::reconcile::{ParameterNames, ReconcileParameters};
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::{DateOptions, InputOptions, KArg, block_on, default_actor, read_options};
+use crate::{
+    DateOptions, InputOptions, KArg, block_on, default_actor, named_coefficients, read_options,
+};
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -225,41 +227,8 @@ pub(crate) fn run(
         (None, coefficients) => {
             let coefficients = coefficients.unwrap_or_default().to_string();
             settings.account.coefficients = PathBuf::from(&coefficients);
-            let from_database = coefficients.contains('@') || args.date.at.is_some();
-            let (set, edition, provenance) = if from_database {
-                block_on(async {
-                    let store = app::editions::open(&database).await?;
-                    let selector = app::editions::selector(
-                        &coefficients,
-                        args.date.at.as_deref(),
-                        &args.date.rule,
-                    );
-                    let loaded = match selector {
-                        Ok(selector) => app::editions::load(&store, &selector, &reference).await,
-                        Err(e) => Err(e),
-                    };
-                    store.close().await;
-                    let (info, set) = loaded?;
-                    let provenance = app::runs::Provenance {
-                        edition: Some(info.edition),
-                        selector: coefficients.clone(),
-                        rule: args.date.at.as_ref().map(|_| args.date.rule.clone()),
-                        date: args.date.at.clone(),
-                        coefficients_path: None,
-                    };
-                    Ok((set, info.name(), provenance))
-                })?
-            } else {
-                let set = app::account::load_coefficients(&settings.account, &reference)?;
-                let provenance = app::runs::Provenance {
-                    edition: None,
-                    selector: coefficients.clone(),
-                    rule: None,
-                    date: None,
-                    coefficients_path: Some(coefficients.clone()),
-                };
-                (set, coefficients.clone(), provenance)
-            };
+            let (set, edition, provenance) =
+                named_coefficients(&coefficients, &args.date, &database, &reference, &read)?;
             let _ = writeln!(err, "using {edition} (sha256 {})", set.content_hash());
             let report = app::reconcile::reconcile_with(&set, &settings, &reference)?;
             (report, provenance, app::reconcile::file_inputs(&settings)?)

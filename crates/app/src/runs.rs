@@ -42,6 +42,51 @@ pub struct Provenance {
     pub coefficients_path: Option<String>,
 }
 
+/// Whether a command's `--coefficients` text (with its `--at`) names an edition in the database
+/// rather than a folder or table.
+pub fn names_edition(text: &str, at: Option<&str>) -> bool {
+    text.contains('@') || at.is_some()
+}
+
+/// The edition a command names (`set@N`, `set@latest`, or `set` with a date and rule), loaded
+/// from the database, with its metadata and the provenance a run records.
+pub async fn load_edition(
+    store: &Store,
+    text: &str,
+    at: Option<&str>,
+    rule: &str,
+    reference: &Reference,
+) -> Result<(CoefficientSet, crate::editions::EditionInfo, Provenance), AppError> {
+    let selector = crate::editions::selector(text, at, rule)?;
+    let (info, set) = crate::editions::load(store, &selector, reference).await?;
+    let provenance = Provenance {
+        edition: Some(info.edition),
+        selector: text.to_string(),
+        rule: at.map(|_| rule.to_string()),
+        date: at.map(str::to_string),
+        coefficients_path: None,
+    };
+    Ok((set, info, provenance))
+}
+
+/// A coefficient set folder or table a command names, with the provenance a run records.
+pub fn load_files(
+    text: &str,
+    reference: &Reference,
+    read: &ingest::table::ReadOptions,
+) -> Result<(CoefficientSet, String, Provenance), AppError> {
+    let set = ingest::coefficients::load_set(Path::new(text), reference, read)
+        .map_err(|issues| AppError::input("the coefficient set", issues))?;
+    let provenance = Provenance {
+        edition: None,
+        selector: text.to_string(),
+        rule: None,
+        date: None,
+        coefficients_path: Some(text.to_string()),
+    };
+    Ok((set, text.to_string(), provenance))
+}
+
 /// SHA-256 of a file, hex.
 pub fn file_hash(path: &Path) -> Result<String, AppError> {
     use std::io::Read;
