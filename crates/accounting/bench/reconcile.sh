@@ -6,6 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 N=${1:-100000}
+python3 -c 'import numpy, scipy' 2>/dev/null || {
+  echo "the peer needs NumPy and SciPy: pip install numpy scipy" >&2
+  exit 2
+}
 DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
 cargo build -q --release -p accounting --example reconcile_blocks
