@@ -394,6 +394,18 @@ async fn publishing_over_http_with_roles_validation_and_limits() {
     );
 }
 
+/// Waits (up to a minute) until `counter` reaches `at_least`.
+async fn wait_for_at_least(counter: &std::sync::atomic::AtomicU32, at_least: u32, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while counter.load(std::sync::atomic::Ordering::Relaxed) < at_least {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fewer than {at_least} {what} within a minute"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_see_wholly_the_old_or_wholly_the_new_edition_during_a_publish() {
     let (db, state) = state().await;
@@ -415,10 +427,16 @@ async fn readers_see_wholly_the_old_or_wholly_the_new_edition_during_a_publish()
     let new_hash = draft.content_hash.clone();
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Reads completed so far of the old and of the new edition: the publish
+    // waits for old reads and the stop for new ones, so a slow (cold, loaded
+    // CI) machine cannot make the test see only one side.
+    let old_reads = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let new_reads = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
     let mut readers = Vec::new();
     for _ in 0..64 {
         let state = state.clone();
         let stop = stop.clone();
+        let (old_reads, new_reads) = (old_reads.clone(), new_reads.clone());
         let new_hash = new_hash.clone();
         readers.push(tokio::spawn(async move {
             let mut seen = (0u32, 0u32);
@@ -437,17 +455,19 @@ async fn readers_see_wholly_the_old_or_wholly_the_new_edition_during_a_publish()
                 if hash == EXCERPT_HASH {
                     assert_eq!(value, "2.94");
                     seen.0 += 1;
+                    old_reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 } else {
                     assert_eq!(hash, new_hash);
                     assert_eq!(value, "3.1");
                     seen.1 += 1;
+                    new_reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 tokio::task::yield_now().await;
             }
             seen
         }));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    wait_for_at_least(&old_reads, 64, "reads of the old edition").await;
     app::editions::publish(
         store,
         "npsc1-excerpt",
@@ -458,7 +478,7 @@ async fn readers_see_wholly_the_old_or_wholly_the_new_edition_during_a_publish()
     )
     .await
     .expect("publish while reading");
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    wait_for_at_least(&new_reads, 64, "reads of the new edition").await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (mut old, mut new) = (0, 0);
     for reader in readers {
