@@ -53,9 +53,27 @@ pub(crate) struct Metrics {
     pub(crate) runs_stored: AtomicU64,
     /// Accounting runs submitted and refused (bad input; nothing stored).
     pub(crate) runs_rejected: AtomicU64,
+    /// Requests whose headers have arrived and whose response is not yet made.
+    in_flight: AtomicU64,
+}
+
+/// Counts one request in flight until dropped (also when the client goes away and the
+/// request's future is dropped half-way).
+pub(crate) struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
+    /// Counts a request in flight until the guard is dropped.
+    pub(crate) fn in_flight(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(&self.in_flight)
+    }
+
     pub(crate) fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let Ok(mut map) = self.requests.lock() else {
             return;
@@ -144,6 +162,12 @@ impl Metrics {
             self.runs_stored.load(Ordering::Relaxed),
             self.runs_rejected.load(Ordering::Relaxed)
         ));
+        out.push_str(&format!(
+            "# HELP npsc_http_requests_in_flight Requests being answered (this one included).\n\
+             # TYPE npsc_http_requests_in_flight gauge\n\
+             npsc_http_requests_in_flight {}\n",
+            self.in_flight.load(Ordering::Relaxed)
+        ));
         out
     }
 }
@@ -167,8 +191,21 @@ mod tests {
             "npsc_http_request_duration_seconds_bucket{method=\"GET\",route=\"/x\",le=\"+Inf\"} 5",
             "npsc_http_request_duration_seconds_count{method=\"GET\",route=\"/x\"} 5",
             "npsc_http_requests_total{method=\"GET\",route=\"/x\",status=\"200\"} 5",
+            "npsc_http_requests_in_flight 0",
         ] {
             assert!(text.contains(line), "missing `{line}` in\n{text}");
         }
+    }
+
+    #[test]
+    fn the_in_flight_gauge_counts_live_guards() {
+        let m = Metrics::default();
+        let first = m.in_flight();
+        let second = m.in_flight();
+        assert!(m.render().contains("npsc_http_requests_in_flight 2\n"));
+        drop(first);
+        assert!(m.render().contains("npsc_http_requests_in_flight 1\n"));
+        drop(second);
+        assert!(m.render().contains("npsc_http_requests_in_flight 0\n"));
     }
 }

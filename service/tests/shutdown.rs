@@ -55,7 +55,16 @@ async fn sigterm_lets_the_in_flight_upload_finish() {
     let half = table.len() / 2;
     stream.write_all(&table[..half]).expect("first half");
     stream.flush().expect("flush");
-    std::thread::sleep(Duration::from_millis(300));
+    // The upload is in flight once the service counts it (the metrics request is the other
+    // one): a fixed pause could signal before the connection was accepted on a slow machine.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !metrics(&address).contains("npsc_http_requests_in_flight 2\n") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never showed as in flight"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -93,4 +102,15 @@ async fn sigterm_lets_the_in_flight_upload_finish() {
     assert_eq!(editions.len(), 1);
     assert_eq!(editions[0].row_count, 38);
     store.close().await;
+}
+
+/// The `/metrics` text of the service at `address`.
+fn metrics(address: &str) -> String {
+    let mut stream = TcpStream::connect(address).expect("connect for metrics");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .expect("metrics request");
+    let mut text = String::new();
+    stream.read_to_string(&mut text).expect("metrics response");
+    text
 }

@@ -200,6 +200,7 @@ static NEXT_REQUEST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64
 
 async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let _in_flight = state.metrics.in_flight();
     // Nothing is allocated here unless it is logged: this runs for every request.
     let given_id = request
         .headers()
