@@ -35,7 +35,7 @@ pub enum EditionStatus {
 }
 
 impl EditionStatus {
-    fn parse(text: &str) -> Result<EditionStatus, StoreError> {
+    pub(crate) fn parse(text: &str) -> Result<EditionStatus, StoreError> {
         match text {
             "draft" => Ok(EditionStatus::Draft),
             "published" => Ok(EditionStatus::Published),

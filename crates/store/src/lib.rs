@@ -15,6 +15,9 @@
 pub mod audit;
 pub mod editions;
 pub mod reconciliations;
+pub mod reference;
+#[cfg(test)]
+mod reference_tests;
 pub mod registry;
 #[cfg(test)]
 mod registry_tests;
