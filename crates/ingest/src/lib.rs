@@ -12,6 +12,7 @@
 //! ingest depends on `accounting` only; it never writes anything.
 
 pub mod activity;
+pub mod canonical;
 pub mod coefficients;
 pub mod issue;
 mod json;
