@@ -20,6 +20,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 mod progress;
 mod quota;
 mod reconcile;
+mod reference;
 mod registry;
 mod report;
 mod tax;
@@ -135,6 +136,15 @@ enum Command {
     Codes {
         #[command(subcommand)]
         what: CodesCommand,
+    },
+    /// Versioned reference tables in the database (tax equivalents and rates): import a
+    /// draft, publish, retire, list, export, diff.
+    #[command(after_help = reference::EXAMPLES)]
+    Reference {
+        #[command(subcommand)]
+        what: reference::ReferenceCommand,
+        #[command(flatten)]
+        db: DatabaseOptions,
     },
     /// Coefficient editions in the database: import a draft, publish, retire, resolve, export.
     #[command(after_help = COEFF_EXAMPLES)]
@@ -588,9 +598,18 @@ where
         }))),
         Command::CheckConsistency { run, db } => block_on(async {
             let reference = app::reference::bundled()?;
-            let tables = app::tax::tables(None, None, &ReadOptions::default())?;
             let store = app::editions::open(&db.database).await?;
-            let result = app::consistency::check(&store, run, &reference, &tables).await;
+            // The tax tables published in the same database (or the bundled ones).
+            let tables = app::reference_tables::tax_tables(
+                Some(&store),
+                &Default::default(),
+                &ReadOptions::default(),
+            )
+            .await;
+            let result = match tables {
+                Ok(tables) => app::consistency::check(&store, run, &reference, &tables).await,
+                Err(e) => Err(e),
+            };
             store.close().await;
             let report = result?;
             for c in report.checks.iter().filter(|c| !c.agrees) {
@@ -613,6 +632,12 @@ where
             result
         }),
         Command::Coeff { what, db } => block_on(coeff(what, &db, out, show_progress)),
+        Command::Reference { what, db } => block_on(async {
+            let store = app::editions::open(&db.database).await?;
+            let result = reference::run(what, &store, &db.actor, out).await;
+            store.close().await;
+            result
+        }),
         Command::Runs { what, db } => block_on(async {
             let store = app::editions::open(&db.database).await?;
             let result = runs(&store, what, out).await;
@@ -931,7 +956,7 @@ fn block_on<T>(
         .block_on(future)
 }
 
-fn split_edition(text: &str) -> Result<(String, Option<u32>), AppError> {
+pub(crate) fn split_edition(text: &str) -> Result<(String, Option<u32>), AppError> {
     match text.split_once('@') {
         None => Ok((text.trim().to_string(), None)),
         Some((set, n)) => n

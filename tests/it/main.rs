@@ -24,6 +24,7 @@ mod golden;
 mod properties;
 mod quota;
 mod reconcile;
+mod reference_tables;
 mod registry;
 mod report;
 mod runs;

@@ -102,10 +102,12 @@ impl AppError {
         let omitted = issues.omitted();
         let mut list = issues.into_vec();
         list.sort();
+        // The subject is `what`: "the rate table has 4 errors", "the permit reports have 1".
+        let plural = what.ends_with('s') || what.ends_with("data");
         AppError::Input {
             summary: format!(
                 "{what} {} {errors} error{}",
-                if errors == 1 { "has" } else { "have" },
+                if plural { "have" } else { "has" },
                 if errors == 1 { "" } else { "s" }
             ),
             issues: list,

@@ -24,6 +24,7 @@ pub mod output;
 pub mod quota;
 pub mod reconcile;
 pub mod reference;
+pub mod reference_tables;
 pub mod registry;
 pub mod report;
 pub mod runs;
@@ -31,6 +32,7 @@ pub mod sheet;
 pub mod tax;
 pub mod tokens;
 pub mod upload;
+pub mod uploaded;
 pub mod validate;
 
 pub use error::{AppError, ErrorKind};
