@@ -3,10 +3,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use accounting::tax::{ItemCounts, Rounding};
+use accounting::tax::Rounding;
 use app::AppError;
-use app::tax::Particulates;
-use app::tax::TaxSettings;
+use app::tax::{CountOverrides, Particulates, TaxSettings};
 use clap::{Args, ValueEnum};
 
 use crate::{InputOptions, read_options};
@@ -23,8 +22,11 @@ Examples:
   npsc tax --registry datasets/sample-synthetic/registry.csv \\
       --coefficients coefficients/npsc1-excerpt --activity datasets/sample-synthetic/activity.csv \\
       --reports datasets/sample-synthetic/permit_reports.csv --year 2023
-  # Equivalents rounded to 0.01 first, a province taxing 4 air items, 颗粒物 as process dust
+  # Equivalents rounded to 0.01 first, 4 air items in every region, 颗粒物 as process dust
   npsc tax ... --rounding equivalents-first --air-items 4 --particulates 一般性粉尘
+  # Provinces' raised item counts from a table (region_code, air_items, water_class_one_items,
+  # water_other_items, effective_from)
+  npsc tax ... --item-counts item_counts.csv
 ";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -78,15 +80,20 @@ pub(crate) struct TaxArgs {
     /// Where amounts are rounded.
     #[arg(long, value_enum, default_value_t = RoundingArg::TaxPerItem)]
     rounding: RoundingArg,
-    /// Air items taxed per outlet (the law: 3; a province may raise it).
-    #[arg(long, default_value_t = 3, value_name = "N")]
-    air_items: usize,
-    /// Water class I items taxed per outlet (the law: 5).
-    #[arg(long, default_value_t = 5, value_name = "N")]
-    water_class_one_items: usize,
-    /// Other water items taxed per outlet (the law: 3).
-    #[arg(long, default_value_t = 3, value_name = "N")]
-    water_other_items: usize,
+    /// Air items taxed per outlet in every region, instead of the item-count table's (the law:
+    /// 3; a province may raise it, never lower it).
+    #[arg(long, value_name = "N")]
+    air_items: Option<usize>,
+    /// Water class I items taxed per outlet in every region, instead of the table's (the law: 5).
+    #[arg(long, value_name = "N")]
+    water_class_one_items: Option<usize>,
+    /// Other water items taxed per outlet in every region, instead of the table's (the law: 3).
+    #[arg(long, value_name = "N")]
+    water_other_items: Option<usize>,
+    /// The item-count table by region and date (default: the bundled one; where no row applies,
+    /// the law's 3/5/3).
+    #[arg(long, value_name = "FILE")]
+    item_counts: Option<PathBuf>,
     /// What 颗粒物 (particulates) is taxed as: 烟尘 (soot) or 一般性粉尘 (process dust).
     #[arg(long, default_value = "烟尘", value_name = "ITEM")]
     particulates: String,
@@ -127,19 +134,15 @@ pub(crate) fn run(
                 "颗粒物 is taxed as 烟尘 (soot, the default) or 一般性粉尘 (process dust)".into(),
             ),
         })?;
-    let counts = ItemCounts {
+    let counts = CountOverrides {
         air: args.air_items,
         water_class_one: args.water_class_one_items,
         water_other: args.water_other_items,
     };
-    if counts.air < 3 || counts.water_class_one < 5 || counts.water_other < 3 {
-        return Err(AppError::Argument {
-            message: "a province may raise the taxed item counts, never lower them".to_string(),
-            hint: Some(
-                "--air-items ≥ 3, --water-class-one-items ≥ 5, --water-other-items ≥ 3".into(),
-            ),
-        });
-    }
+    counts.check().map_err(|_| AppError::Argument {
+        message: "a province may raise the taxed item counts, never lower them".to_string(),
+        hint: Some("--air-items ≥ 3, --water-class-one-items ≥ 5, --water-other-items ≥ 3".into()),
+    })?;
     if args.format == TaxFormat::Csv && args.view == TaxView::All {
         return Err(AppError::Argument {
             message: "CSV holds one view".to_string(),
@@ -156,7 +159,12 @@ pub(crate) fn run(
     };
     let reference = app::reference::bundled()?;
     let read = read_options(&args.input)?;
-    let tables = app::tax::tables(args.equivalents.as_deref(), args.rates.as_deref(), &read)?;
+    let tables = app::tax::tables_with(
+        args.equivalents.as_deref(),
+        args.rates.as_deref(),
+        args.item_counts.as_deref(),
+        &read,
+    )?;
     let (declaration, emissions, allocation) = match (&args.emissions, &args.reports) {
         (Some(path), _) => {
             let (declaration, emissions) =

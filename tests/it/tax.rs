@@ -254,6 +254,118 @@ fn rounding_and_particulates_are_declared_choices() {
     );
 }
 
+/// An item-count table: 河北 raises air to 5 from 2018; 藁城 (T1's county, 130109) goes back to
+/// the law's 3 from February 2024 (the county's row wins over the province's).
+const COUNTS: &str = "\
+region_code,region_name,air_items,water_class_one_items,water_other_items,effective_from,note
+130000,河北省,5,5,3,2018-01-01,test only
+130109,藁城区,3,5,3,2024-02-01,test only
+";
+
+#[test]
+fn item_counts_by_region_and_month() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("counts.csv");
+    std::fs::write(&path, COUNTS).expect("write");
+    let r = json(&["--item-counts", s(&path)]);
+    // January: the province's 5 air items, so CO (10 equivalents × 4.8) is taxed.
+    check(
+        &r,
+        E1,
+        "2024-01",
+        "一氧化碳",
+        ["4", "是", "4.80", "1", "48.00"],
+    );
+    // February: the county's own row (the law's 3), so 烟尘 stays beyond the top 3.
+    check(&r, E1, "2024-02", "烟尘", ["4", "否", "", "", "0.00"]);
+    assert_eq!(
+        line(&r, E1, "2024-02", "烟尘")["note"],
+        "beyond the 3 taxed air items"
+    );
+    // 59128.79 + 48.00; T2 (山东, no row) keeps the law's counts.
+    assert_eq!(r["total_tax"], "59176.79");
+    let applied = r["item_counts_applied"].as_str().expect("applied");
+    assert!(
+        applied.contains("130109 2024-01: air 5, water class I 5, water other 3")
+            && applied.contains("row 130000 from 2018-01-01"),
+        "{applied}"
+    );
+    assert!(
+        applied.contains("130109 2024-02..2024-03: air 3, water class I 5, water other 3")
+            && applied.contains("row 130109 from 2024-02-01"),
+        "{applied}"
+    );
+    assert!(
+        applied
+            .contains("370783 2024-01..2024-03: air 3, water class I 5, water other 3 (the law's"),
+        "{applied}"
+    );
+    assert_eq!(r["item_counts_table"], s(&path));
+    // An override replaces every region's count: 4 air items in February too (烟尘 137.61…
+    // equivalents × 4.8 = 660.55), and in January (CO).
+    let r = json(&["--item-counts", s(&path), "--air-items", "4"]);
+    check(
+        &r,
+        E1,
+        "2024-02",
+        "烟尘",
+        ["4", "是", "4.80", "1", "660.55"],
+    );
+    check(
+        &r,
+        E1,
+        "2024-01",
+        "一氧化碳",
+        ["4", "是", "4.80", "1", "48.00"],
+    );
+    assert_eq!(r["total_tax"], "59837.34");
+    assert!(
+        r["item_counts"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("overrides for every region: air 4"),
+        "{}",
+        r["item_counts"]
+    );
+    // The bundled table (河南 only) changes nothing on the sample.
+    let r = json(&[]);
+    assert_eq!(
+        r["item_counts_table"],
+        "datasets/reference/tax_item_counts.csv"
+    );
+    assert_eq!(r["item_counts_sha256"].as_str().map(str::len), Some(64));
+}
+
+#[test]
+fn a_bad_item_count_table_is_located() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("counts.csv");
+    std::fs::write(
+        &path,
+        "行政区划代码,行政区划名称,大气污染物项目数,第一类水污染物项目数,其他类水污染物项目数,执行日期,备注\n\
+         130000,河北省,2,5,3,2018-01-01,\n\
+         13000,河北省,4,5,3,2018-01-01,\n\
+         130000,河北省,4,5,3,2018-01-01,\n\
+         130000,河北省,6,5,3,2018-01-01,\n",
+    )
+    .expect("write");
+    let mut args = SAMPLE.to_vec();
+    args.extend_from_slice(&["--item-counts", s(&path)]);
+    let (status, _, err) = npsc(&args);
+    assert_eq!(status, 1, "{err}");
+    assert!(err.contains("the item-count table has 3 errors"), "{err}");
+    for expected in [
+        "row 2",
+        "a province may raise the count, never lower it",
+        "row 3",
+        "a six-digit GB/T 2260 code is required",
+        "row 5",
+        "the same region and date are given on row 4",
+    ] {
+        assert!(err.contains(expected), "`{expected}` missing in:\n{err}");
+    }
+}
+
 #[test]
 fn csv_and_table_show_the_same_figures() {
     let mut args = SAMPLE.to_vec();
@@ -370,7 +482,7 @@ fn a_bad_rate_table_is_located() {
     args.extend_from_slice(&["--rates", s(&path)]);
     let (status, _, err) = npsc(&args);
     assert_eq!(status, 1, "{err}");
-    assert!(err.contains("the rate table have 4 errors"), "{err}");
+    assert!(err.contains("the rate table has 4 errors"), "{err}");
     for expected in [
         "not an item of the law's air equivalent table",
         "medium must be `water` or `air`",
@@ -425,6 +537,8 @@ fn the_workbook_has_chinese_headers_and_provenance() {
         "rates_sha256",
         "rounding",
         "item_counts",
+        "item_counts_table",
+        "item_counts_sha256",
         "particulates",
         "equivalent_items",
     ] {

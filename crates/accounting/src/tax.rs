@@ -77,13 +77,82 @@ pub struct ItemCounts {
     pub water_other: usize,
 }
 
+impl ItemCounts {
+    /// The law's counts (Art. 9): 3 air items, 5 water class I items, 3 other water items.
+    pub const LAW: ItemCounts = ItemCounts {
+        air: 3,
+        water_class_one: 5,
+        water_other: 3,
+    };
+
+    /// Whether every count is at least the law's (a province may raise them, never lower).
+    pub fn at_least_law(self) -> bool {
+        self.air >= ItemCounts::LAW.air
+            && self.water_class_one >= ItemCounts::LAW.water_class_one
+            && self.water_other >= ItemCounts::LAW.water_other
+    }
+}
+
 impl Default for ItemCounts {
     fn default() -> Self {
-        ItemCounts {
-            air: 3,
-            water_class_one: 5,
-            water_other: 3,
+        ItemCounts::LAW
+    }
+}
+
+/// One row of the item-count table: the counts a region taxes per outlet from a date (Art. 9:
+/// a province's people's congress standing committee may raise them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemCountRule {
+    /// GB/T 2260 code (province `410000`, prefecture or county).
+    pub region: String,
+    /// The counts.
+    pub counts: ItemCounts,
+    /// In force from.
+    pub effective_from: Date,
+}
+
+/// The item-count table.
+#[derive(Debug, Clone, Default)]
+pub struct ItemCountRules {
+    rules: Vec<ItemCountRule>,
+}
+
+impl ItemCountRules {
+    /// A table of rules.
+    pub fn new(rules: Vec<ItemCountRule>) -> ItemCountRules {
+        ItemCountRules { rules }
+    }
+
+    /// The rows, in the order given.
+    pub fn rules(&self) -> &[ItemCountRule] {
+        &self.rules
+    }
+
+    /// The row that applies to a county on `date`: the most specific region with a row in force
+    /// (the county, then its prefecture, then its province), then the latest in force there.
+    /// `None` when no row applies.
+    pub fn rule(&self, county: &str, date: Date) -> Option<&ItemCountRule> {
+        let digits = county.trim();
+        if digits.len() != 6 || !digits.is_ascii() {
+            return None;
         }
+        let prefecture = format!("{}00", &digits[..4]);
+        let province = format!("{}0000", &digits[..2]);
+        [digits, prefecture.as_str(), province.as_str()]
+            .into_iter()
+            .find_map(|region| {
+                self.rules
+                    .iter()
+                    .filter(|r| r.region == region && r.effective_from <= date)
+                    .max_by_key(|r| r.effective_from)
+            })
+    }
+
+    /// The counts for a county on `date` ([`ItemCountRules::rule`]); the law's
+    /// ([`ItemCounts::LAW`]) when no row applies.
+    pub fn lookup(&self, county: &str, date: Date) -> ItemCounts {
+        self.rule(county, date)
+            .map_or(ItemCounts::LAW, |r| r.counts)
     }
 }
 
@@ -189,6 +258,8 @@ pub struct Line {
     pub outlet: String,
     /// Air or water.
     pub medium: Medium,
+    /// A water class I item (第一类水污染物).
+    pub class_one: bool,
     /// The item.
     pub item: String,
     /// Emission, kg.
@@ -373,6 +444,7 @@ pub fn compute(
             lines.push(Line {
                 outlet: outlet.to_string(),
                 medium,
+                class_one: item.class_one,
                 item: item.name.clone(),
                 kg: e.kg,
                 equivalent_kg: item.equivalent_kg,
@@ -722,6 +794,102 @@ mod tests {
             None,
             "before any decision"
         );
+    }
+
+    fn counts(air: usize, one: usize, other: usize) -> ItemCounts {
+        ItemCounts {
+            air,
+            water_class_one: one,
+            water_other: other,
+        }
+    }
+
+    fn count_rule(region: &str, c: ItemCounts, from: &str) -> ItemCountRule {
+        ItemCountRule {
+            region: region.to_string(),
+            counts: c,
+            effective_from: date(from),
+        }
+    }
+
+    #[test]
+    fn item_counts_most_specific_region_then_latest_in_force() {
+        let rules = ItemCountRules::new(vec![
+            count_rule("410000", counts(3, 5, 3), "2018-01-01"),
+            count_rule("410000", counts(4, 5, 3), "2022-01-01"),
+            count_rule("410100", counts(5, 5, 4), "2020-07-01"),
+            count_rule("410102", counts(6, 6, 6), "2021-01-01"),
+        ]);
+        // A county of 郑州 (410100) other than 410102: the prefecture's row once in force, the
+        // province's before, although the province's 2022 row is later.
+        assert_eq!(
+            rules.lookup("410105", date("2020-06-30")),
+            counts(3, 5, 3),
+            "before the prefecture's row: the province's 2018 row"
+        );
+        assert_eq!(
+            rules.lookup("410105", date("2020-07-01")),
+            counts(5, 5, 4),
+            "the prefecture's row from its first day"
+        );
+        assert_eq!(
+            rules.lookup("410105", date("2023-03-01")),
+            counts(5, 5, 4),
+            "the prefecture over the province's later row"
+        );
+        // The county's own row over the prefecture's and the province's.
+        assert_eq!(rules.lookup("410102", date("2021-01-01")), counts(6, 6, 6));
+        assert_eq!(
+            rules.lookup("410102", date("2020-12-31")),
+            counts(5, 5, 4),
+            "the day before the county's row"
+        );
+        // Another prefecture: the province's latest row in force.
+        assert_eq!(rules.lookup("410305", date("2021-12-31")), counts(3, 5, 3));
+        assert_eq!(rules.lookup("410305", date("2022-01-01")), counts(4, 5, 3));
+        // No row: the law's counts; before any row: the law's.
+        assert_eq!(rules.lookup("110101", date("2024-01-01")), ItemCounts::LAW);
+        assert_eq!(rules.rule("110101", date("2024-01-01")), None);
+        assert_eq!(rules.lookup("410105", date("2017-12-31")), ItemCounts::LAW);
+        assert_eq!(
+            ItemCountRules::default().lookup("410105", date("2024-01-01")),
+            counts(3, 5, 3)
+        );
+        assert!(ItemCounts::LAW.at_least_law() && !counts(2, 5, 3).at_least_law());
+    }
+
+    #[test]
+    fn a_raised_count_changes_the_tax() {
+        // Worked example 1 at 1.2 yuan: with the law's 3 air items 278.62 yuan; a province
+        // taxing 4 adds HCl: 80 / 10.75 = 7.44186… equivalents × 1.2 = 8.93 → 287.55 yuan.
+        let rates = Rates::new(vec![flat("410000", Medium::Air, "1.2")]);
+        let rules = ItemCountRules::new(vec![count_rule("410000", counts(4, 5, 3), "2024-01-01")]);
+        let emissions = [
+            emission("DA001", "二氧化硫", "100"),
+            emission("DA001", "氟化物", "100"),
+            emission("DA001", "一氧化碳", "200"),
+            emission("DA001", "氯化氢", "80"),
+        ];
+        let at = |on: &str| {
+            let on = date(on);
+            compute(
+                &emissions,
+                &items(),
+                &rates,
+                "410105",
+                on,
+                rules.lookup("410105", on),
+                Rounding::TaxPerItem,
+            )
+            .expect("computed")
+        };
+        let before = at("2023-12-01");
+        assert_eq!(before[3].untaxed, Some(Untaxed::BeyondTopN));
+        assert_eq!(total(&before), d("278.62"));
+        let after = at("2024-01-01");
+        assert_eq!((after[3].item.as_str(), after[3].untaxed), ("氯化氢", None));
+        assert_eq!(after[3].tax, d("8.93"));
+        assert_eq!(total(&after), d("287.55"));
     }
 
     #[test]

@@ -4,8 +4,11 @@
 //! Each line of the emissions file is mapped to the law's item by the declared mapping of
 //! `ingest::tax::tax_item` (the `tax_item` column of the pollutant list; 颗粒物 by the
 //! `--particulates` choice). Lines are grouped by enterprise and month; the region is the
-//! enterprise's county from the registry, the rate date the first day of the month; the tax is
-//! [`accounting::tax::compute`]. Quarters are calendar quarters (`2024Q1` = January to March).
+//! enterprise's county from the registry, the rate date the first day of the month; the number
+//! of items taxed per outlet is the item-count table's for that county and date (Art. 9; the
+//! law's 3/5/3 where no row applies), unless [`TaxSettings::counts`] overrides it for every
+//! region; the tax is [`accounting::tax::compute`]. Quarters are calendar quarters (`2024Q1` =
+//! January to March).
 //!
 //! Views: `declaration` (one line per enterprise, month, outlet and item) and `totals` (per
 //! enterprise and quarter, air, water and all). Column names are stable English words in JSON,
@@ -13,12 +16,12 @@
 //! form ([`chinese_header`]). Money is rendered from decimals with exactly two decimals,
 //! equivalents exactly (normalized), never through a float.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use accounting::activity::Registry;
 use accounting::date::Date;
-use accounting::tax::{self, ItemCounts, Line, Medium, Rates, Rounding, Untaxed};
+use accounting::tax::{self, ItemCountRules, ItemCounts, Line, Medium, Rates, Rounding, Untaxed};
 pub use ingest::tax::Particulates;
 use ingest::tax::{EquivalentTable, MonitoredEmission};
 use ingest::{Issue, Issues, Location, Source};
@@ -29,11 +32,14 @@ use crate::{AppError, ReadOptions, Reference};
 
 const EQUIVALENTS: &[u8] = include_bytes!("../../../datasets/reference/pollution_equivalents.csv");
 const RATES: &[u8] = include_bytes!("../../../datasets/reference/tax_rates_2018.csv");
+const ITEM_COUNTS: &[u8] = include_bytes!("../../../datasets/reference/tax_item_counts.csv");
 
 /// The name under which the bundled equivalent table is reported.
 pub const EQUIVALENTS_NAME: &str = "datasets/reference/pollution_equivalents.csv";
 /// The name under which the bundled rate table is reported.
 pub const RATES_NAME: &str = "datasets/reference/tax_rates_2018.csv";
+/// The name under which the bundled item-count table is reported.
+pub const ITEM_COUNTS_NAME: &str = "datasets/reference/tax_item_counts.csv";
 
 /// One table as read: its name and SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +50,7 @@ pub struct Hashed {
     pub sha256: String,
 }
 
-/// The law's equivalents and the rates.
+/// The law's equivalents, the rates and the item counts.
 #[derive(Debug, Clone)]
 pub struct TaxTables {
     /// The equivalent table.
@@ -55,6 +61,10 @@ pub struct TaxTables {
     pub rates: Rates,
     /// Where they came from.
     pub rates_source: Hashed,
+    /// Items taxed per outlet by region and date (Art. 9).
+    pub item_counts: ItemCountRules,
+    /// Where they came from.
+    pub item_counts_source: Hashed,
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, AppError> {
@@ -65,10 +75,12 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, AppError> {
     })
 }
 
-/// The tables from bytes (file name for messages and the format).
+/// The tables from bytes (file name for messages and the format): the one place tax tables are
+/// built, whether from files, the bundled copies or stored bytes.
 pub fn tables_from(
     equivalents: (&str, &[u8]),
     rates: (&str, &[u8]),
+    item_counts: (&str, &[u8]),
     read: &ReadOptions,
 ) -> Result<TaxTables, AppError> {
     let table = ingest::tax::read_equivalents(
@@ -88,6 +100,14 @@ pub fn tables_from(
         read,
     )
     .map_err(|issues| AppError::input("the rate table", issues))?;
+    let counts = ingest::tax::read_item_counts(
+        Source::Bytes {
+            name: item_counts.0,
+            bytes: item_counts.1,
+        },
+        read,
+    )
+    .map_err(|issues| AppError::input("the item-count table", issues))?;
     Ok(TaxTables {
         equivalents: table,
         equivalents_source: Hashed {
@@ -99,13 +119,29 @@ pub fn tables_from(
             name: rates.0.to_string(),
             sha256: crate::upload::sha256(rates.1),
         },
+        item_counts: counts,
+        item_counts_source: Hashed {
+            name: item_counts.0.to_string(),
+            sha256: crate::upload::sha256(item_counts.1),
+        },
     })
 }
 
-/// The tables: the bundled ones, or files given instead.
+/// The tables: the bundled ones, or files given instead (the bundled item-count table; see
+/// [`tables_with`]).
 pub fn tables(
     equivalents: Option<&Path>,
     rates: Option<&Path>,
+    read: &ReadOptions,
+) -> Result<TaxTables, AppError> {
+    tables_with(equivalents, rates, None, read)
+}
+
+/// The tables: the bundled ones, or files given instead, the item-count table included.
+pub fn tables_with(
+    equivalents: Option<&Path>,
+    rates: Option<&Path>,
+    item_counts: Option<&Path>,
     read: &ReadOptions,
 ) -> Result<TaxTables, AppError> {
     let equivalents_bytes;
@@ -128,14 +164,107 @@ pub fn tables(
         }
         None => (RATES_NAME, RATES),
     };
-    tables_from((eq_name, eq_bytes), (rate_name, rate_bytes), read)
+    let counts_bytes;
+    let counts_name;
+    let (count_name, count_bytes): (&str, &[u8]) = match item_counts {
+        Some(path) => {
+            counts_bytes = read_bytes(path)?;
+            counts_name = path.display().to_string();
+            (&counts_name, &counts_bytes)
+        }
+        None => (ITEM_COUNTS_NAME, ITEM_COUNTS),
+    };
+    tables_from(
+        (eq_name, eq_bytes),
+        (rate_name, rate_bytes),
+        (count_name, count_bytes),
+        read,
+    )
+}
+
+/// Item counts given for every region instead of the item-count table's, per group; `None`
+/// keeps the table's (the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CountOverrides {
+    /// Air items.
+    pub air: Option<usize>,
+    /// Water class I items.
+    pub water_class_one: Option<usize>,
+    /// Other water items.
+    pub water_other: Option<usize>,
+}
+
+impl CountOverrides {
+    /// The same counts for every group and region.
+    pub fn all(counts: ItemCounts) -> CountOverrides {
+        CountOverrides {
+            air: Some(counts.air),
+            water_class_one: Some(counts.water_class_one),
+            water_other: Some(counts.water_other),
+        }
+    }
+
+    /// Whether nothing is overridden.
+    pub fn is_empty(self) -> bool {
+        self == CountOverrides::default()
+    }
+
+    /// `counts` with the overridden groups replaced.
+    pub fn apply(self, counts: ItemCounts) -> ItemCounts {
+        ItemCounts {
+            air: self.air.unwrap_or(counts.air),
+            water_class_one: self.water_class_one.unwrap_or(counts.water_class_one),
+            water_other: self.water_other.unwrap_or(counts.water_other),
+        }
+    }
+
+    /// Refuses a count below the law's: a province may raise them, never lower them.
+    pub fn check(self) -> Result<(), AppError> {
+        let law = ItemCounts::LAW;
+        if self.apply(law).at_least_law() {
+            Ok(())
+        } else {
+            Err(AppError::Argument {
+                message: "a province may raise the taxed item counts, never lower them".to_string(),
+                hint: Some(format!(
+                    "air items ≥ {}, water class I items ≥ {}, other water items ≥ {}",
+                    law.air, law.water_class_one, law.water_other
+                )),
+            })
+        }
+    }
+
+    /// `air 4, water other 5`, or `none`.
+    pub fn describe(self) -> String {
+        let parts: Vec<String> = [
+            ("air", self.air),
+            ("water class I", self.water_class_one),
+            ("water other", self.water_other),
+        ]
+        .into_iter()
+        .filter_map(|(what, n)| n.map(|n| format!("{what} {n}")))
+        .collect();
+        if parts.is_empty() {
+            "none".to_string()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+fn describe_counts(c: ItemCounts) -> String {
+    format!(
+        "air {}, water class I {}, water other {}",
+        c.air, c.water_class_one, c.water_other
+    )
 }
 
 /// How the tax is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TaxSettings {
-    /// Items taxed per outlet.
-    pub counts: ItemCounts,
+    /// Items taxed per outlet, overriding the item-count table for every region (default: none,
+    /// the table's counts for each county and month).
+    pub counts: CountOverrides,
     /// Where amounts are rounded.
     pub rounding: Rounding,
     /// What 颗粒物 is taxed as.
@@ -145,7 +274,7 @@ pub struct TaxSettings {
 impl Default for TaxSettings {
     fn default() -> Self {
         TaxSettings {
-            counts: ItemCounts::default(),
+            counts: CountOverrides::default(),
             rounding: Rounding::TaxPerItem,
             particulates: Particulates::Soot,
         }
@@ -176,6 +305,8 @@ pub struct DeclarationLine {
     /// Whether an hourly (air) or daily (water) value exceeded the standard (no Art. 13
     /// reduction then).
     pub exceeded: bool,
+    /// The item counts applied at this enterprise in this month.
+    pub counts: ItemCounts,
 }
 
 impl DeclarationLine {
@@ -204,6 +335,19 @@ pub struct QuarterTotal {
     pub water: Decimal,
 }
 
+/// The item counts applied in a county, where they came from and in which months.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountsApplied {
+    /// The county (the enterprise's registry region).
+    pub county: String,
+    /// The counts.
+    pub counts: ItemCounts,
+    /// `the law's (no row for the region)` or `row 410000 from 2018-01-01`, with the overrides.
+    pub origin: String,
+    /// The months, ascending.
+    pub months: Vec<(u16, u8)>,
+}
+
 /// The declaration of a set of emissions.
 #[derive(Debug, Clone)]
 pub struct Declaration {
@@ -213,6 +357,8 @@ pub struct Declaration {
     pub totals: Vec<QuarterTotal>,
     /// How it was computed.
     pub settings: TaxSettings,
+    /// The item counts applied, by county, counts and origin.
+    pub counts_applied: Vec<CountsApplied>,
 }
 
 impl Declaration {
@@ -252,11 +398,12 @@ pub fn compute_monitored(
     tables: &TaxTables,
     settings: TaxSettings,
 ) -> Result<Declaration, AppError> {
+    settings.counts.check()?;
     let mut issues = Issues::new();
     // (uscc, month) → emissions.
     let mut groups: BTreeMap<(String, (u16, u8)), Vec<tax::Emission>> = BTreeMap::new();
     let mut enterprises: BTreeMap<String, (String, String)> = BTreeMap::new();
-    let mut exceeded = std::collections::BTreeSet::new();
+    let mut exceeded = BTreeSet::new();
     for e in emissions {
         let Some(id) = registry.find(&e.uscc) else {
             issues.push(
@@ -296,18 +443,49 @@ pub fn compute_monitored(
             });
     }
     let mut lines = Vec::new();
+    // (county, origin, counts) → months.
+    type Applied = BTreeMap<(String, String, (usize, usize, usize)), BTreeSet<(u16, u8)>>;
+    let mut applied: Applied = BTreeMap::new();
     for ((uscc, month), group) in &groups {
         let (name, county) = &enterprises[uscc];
         let date = Date::new(month.0, month.1, 1).ok_or_else(|| {
             AppError::Internal(format!("month {}-{} was validated", month.0, month.1))
         })?;
+        let rule = tables.item_counts.rule(county, date);
+        let counts = settings
+            .counts
+            .apply(rule.map_or(ItemCounts::LAW, |r| r.counts));
+        let mut origin = match rule {
+            Some(r) => format!(
+                "{} row {} from {}",
+                tables.item_counts_source.name, r.region, r.effective_from
+            ),
+            None => format!(
+                "the law's (no row of {} for the region)",
+                tables.item_counts_source.name
+            ),
+        };
+        if !settings.counts.is_empty() {
+            origin.push_str(&format!(
+                ", overridden for every region: {}",
+                settings.counts.describe()
+            ));
+        }
+        applied
+            .entry((
+                county.clone(),
+                origin,
+                (counts.air, counts.water_class_one, counts.water_other),
+            ))
+            .or_default()
+            .insert(*month);
         match tax::compute(
             group,
             &tables.equivalents.items,
             &tables.rates,
             county,
             date,
-            settings.counts,
+            counts,
             settings.rounding,
         ) {
             Ok(computed) => lines.extend(computed.into_iter().map(|line| DeclarationLine {
@@ -321,6 +499,7 @@ pub fn compute_monitored(
                     line.outlet.clone(),
                     line.item.clone(),
                 )),
+                counts,
                 line,
             })),
             Err(errors) => {
@@ -353,10 +532,26 @@ pub fn compute_monitored(
             Medium::Water => total.water += l.line.tax,
         }
     }
+    let counts_applied = applied
+        .into_iter()
+        .map(
+            |((county, origin, (air, water_class_one, water_other)), months)| CountsApplied {
+                county,
+                counts: ItemCounts {
+                    air,
+                    water_class_one,
+                    water_other,
+                },
+                origin,
+                months: months.into_iter().collect(),
+            },
+        )
+        .collect();
     Ok(Declaration {
         lines,
         totals: totals.into_values().collect(),
         settings,
+        counts_applied,
     })
 }
 
@@ -464,7 +659,14 @@ impl Declaration {
         for l in &self.lines {
             let line = &l.line;
             let note = match line.untaxed {
-                Some(Untaxed::BeyondTopN) => "beyond the taxed number of items".to_string(),
+                Some(Untaxed::BeyondTopN) => {
+                    let (n, what) = match (line.medium, line.class_one) {
+                        (Medium::Air, _) => (l.counts.air, "air items"),
+                        (Medium::Water, true) => (l.counts.water_class_one, "water class I items"),
+                        (Medium::Water, false) => (l.counts.water_other, "other water items"),
+                    };
+                    format!("beyond the {n} taxed {what}")
+                }
                 Some(Untaxed::OneOfCodBodToc) => {
                     "only the largest of COD, BOD5 and TOC is taxed".to_string()
                 }
@@ -542,6 +744,24 @@ impl Declaration {
     }
 }
 
+/// `2024-01..2024-03`, `2024-02`, or `2024-01, 2024-03` when not contiguous.
+fn month_span(months: &[(u16, u8)]) -> String {
+    let label = |(y, m): (u16, u8)| format!("{y}-{m:02}");
+    let index = |(y, m): (u16, u8)| u32::from(y) * 12 + u32::from(m);
+    match (months.first(), months.last()) {
+        (Some(&first), Some(&last))
+            if months.len() > 1 && index(last) - index(first) + 1 == months.len() as u32 =>
+        {
+            format!("{}..{}", label(first), label(last))
+        }
+        _ => months
+            .iter()
+            .map(|&m| label(m))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
 /// The provenance lines of a declaration.
 pub fn provenance(
     declaration: &Declaration,
@@ -598,11 +818,38 @@ pub fn provenance(
             ),
         ),
         (
+            "item_counts_table".to_string(),
+            tables.item_counts_source.name.clone(),
+        ),
+        (
+            "item_counts_sha256".to_string(),
+            tables.item_counts_source.sha256.clone(),
+        ),
+        (
             "item_counts".to_string(),
             format!(
-                "air {}, water class I {}, water other {} (only one of COD, BOD5, TOC)",
-                s.counts.air, s.counts.water_class_one, s.counts.water_other
+                "per outlet, the most specific region's row in force on the month's first day, \
+                 else the law's (air 3, water class I 5, water other 3); only one of COD, BOD5, \
+                 TOC; overrides for every region: {}",
+                s.counts.describe()
             ),
+        ),
+        (
+            "item_counts_applied".to_string(),
+            declaration
+                .counts_applied
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {}: {} ({})",
+                        c.county,
+                        month_span(&c.months),
+                        describe_counts(c.counts),
+                        c.origin
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
         ),
         (
             "particulates".to_string(),

@@ -354,6 +354,51 @@ pub static TAX_RATES: Schema = Schema {
     wide: None,
 };
 
+/// Field indices of [`TAX_ITEM_COUNTS`].
+pub mod tax_item_counts {
+    #![allow(missing_docs)]
+    pub const REGION_CODE: usize = 0;
+    pub const REGION_NAME: usize = 1;
+    pub const AIR: usize = 2;
+    pub const WATER_CLASS_ONE: usize = 3;
+    pub const WATER_OTHER: usize = 4;
+    pub const EFFECTIVE_FROM: usize = 5;
+    pub const NOTE: usize = 6;
+}
+
+/// How many items are taxed per outlet (环境保护税法 Art. 9: air 3, water class I 5, other water
+/// 3; a province may raise them) by region, in force from a date.
+pub static TAX_ITEM_COUNTS: Schema = Schema {
+    kind: "tax item count table",
+    fields: &[
+        required("region_code", &["行政区划代码", "区划代码"]),
+        optional("region_name", &["行政区划名称", "地区"]),
+        required(
+            "air_items",
+            &["大气污染物项目数", "应税大气污染物项目数", "大气项目数"],
+        ),
+        required(
+            "water_class_one_items",
+            &[
+                "第一类水污染物项目数",
+                "应税第一类水污染物项目数",
+                "第一类水项目数",
+            ],
+        ),
+        required(
+            "water_other_items",
+            &[
+                "其他类水污染物项目数",
+                "应税其他类水污染物项目数",
+                "其他类水项目数",
+            ],
+        ),
+        required("effective_from", &["执行日期", "施行日期", "生效日期"]),
+        optional("note", &["备注", "依据"]),
+    ],
+    wide: None,
+};
+
 /// Field indices of [`MONITORED_EMISSIONS`].
 pub mod monitored_emissions {
     #![allow(missing_docs)]

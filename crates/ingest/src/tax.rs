@@ -17,12 +17,14 @@ use std::str::FromStr;
 
 use accounting::codes::{RegionCode, Uscc};
 use accounting::date::Date;
-use accounting::tax::{self, Item, Medium, Rate, Rates};
+use accounting::tax::{self, Item, ItemCountRule, ItemCountRules, ItemCounts, Medium, Rate, Rates};
 use rust_decimal::Decimal;
 
 use crate::issue::{Issue, Issues};
 use crate::reference::Reference;
-use crate::schemas::{self, equivalents as eq, monitored_emissions as me, tax_rates as tr};
+use crate::schemas::{
+    self, equivalents as eq, monitored_emissions as me, tax_item_counts as tc, tax_rates as tr,
+};
 use crate::table::ReadOptions;
 use crate::{Source, each_record};
 
@@ -340,6 +342,127 @@ pub fn read_rates(
     }
 }
 
+/// Reads the item-count table (Art. 9: a province may raise the number of items taxed per
+/// outlet). Every bad cell is reported: a region that is not a six-digit code, a count that is
+/// not a whole number or is below the law's (3 air, 5 water class I, 3 other water: a province
+/// may only raise them), a bad date, and a region and date given twice.
+pub fn read_item_counts(
+    source: Source<'_>,
+    options: &ReadOptions,
+) -> Result<ItemCountRules, Issues> {
+    let mut issues = Issues::with_cap(options.issue_cap);
+    let mut rules = Vec::new();
+    let mut seen: BTreeMap<(String, Date), u64> = BTreeMap::new();
+    each_record(
+        source,
+        &schemas::TAX_ITEM_COUNTS,
+        options,
+        &mut issues,
+        |reader, record, issues| {
+            let row = record.row();
+            let at = |field| reader.location(row, field);
+            let region_text = record.get(tc::REGION_CODE).unwrap_or("").trim().to_string();
+            let region = RegionCode::parse(&region_text).ok();
+            if region.is_none() {
+                issues.push(
+                    Issue::error(
+                        at(tc::REGION_CODE),
+                        "bad-region",
+                        "a six-digit GB/T 2260 code is required",
+                    )
+                    .with_value(&region_text),
+                );
+            }
+            let law = ItemCounts::LAW;
+            let count = |field: usize, what: &str, minimum: usize, issues: &mut Issues| {
+                let text = record.get(field).unwrap_or("");
+                match text.trim().parse::<usize>() {
+                    Ok(n) if n >= minimum => Some(n),
+                    Ok(_) => {
+                        issues.push(
+                            Issue::error(
+                                at(field),
+                                "count-below-law",
+                                format!(
+                                    "the law taxes {minimum} {what} per outlet; a province may raise the count, never lower it"
+                                ),
+                            )
+                            .with_value(text),
+                        );
+                        None
+                    }
+                    Err(_) => {
+                        issues.push(
+                            Issue::error(
+                                at(field),
+                                "bad-count",
+                                format!("the number of {what} must be a whole number"),
+                            )
+                            .with_value(text),
+                        );
+                        None
+                    }
+                }
+            };
+            let air = count(tc::AIR, "air items", law.air, issues);
+            let one = count(
+                tc::WATER_CLASS_ONE,
+                "water class I items",
+                law.water_class_one,
+                issues,
+            );
+            let other = count(
+                tc::WATER_OTHER,
+                "other water items",
+                law.water_other,
+                issues,
+            );
+            let date_text = record.get(tc::EFFECTIVE_FROM).unwrap_or("");
+            let date = Date::parse(date_text.trim()).ok();
+            if date.is_none() {
+                issues.push(
+                    Issue::error(
+                        at(tc::EFFECTIVE_FROM),
+                        "bad-date",
+                        "a date YYYY-MM-DD is required",
+                    )
+                    .with_value(date_text),
+                );
+            }
+            let (Some(_), Some(air), Some(water_class_one), Some(water_other), Some(date)) =
+                (region, air, one, other, date)
+            else {
+                return;
+            };
+            if let Some(first) = seen.insert((region_text.clone(), date), row) {
+                issues.push(
+                    Issue::error(
+                        at(tc::EFFECTIVE_FROM),
+                        "duplicate-item-counts",
+                        format!("the same region and date are given on row {first}"),
+                    )
+                    .with_value(date_text),
+                );
+                return;
+            }
+            rules.push(ItemCountRule {
+                region: region_text,
+                counts: ItemCounts {
+                    air,
+                    water_class_one,
+                    water_other,
+                },
+                effective_from: date,
+            });
+        },
+    );
+    if issues.has_errors() {
+        Err(issues)
+    } else {
+        Ok(ItemCountRules::new(rules))
+    }
+}
+
 /// Which law item 颗粒物 (particulates, not itself an item) is taxed as: a declared choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Particulates {
@@ -589,4 +712,73 @@ pub fn read_emissions(
 /// The distinct months of a set of emissions.
 pub fn months(emissions: &[MonitoredEmission]) -> BTreeSet<(u16, u8)> {
     emissions.iter().map(|e| e.month).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<ItemCountRules, Issues> {
+        read_item_counts(
+            Source::Bytes {
+                name: "counts.csv",
+                bytes: text.as_bytes(),
+            },
+            &ReadOptions::default(),
+        )
+    }
+
+    #[test]
+    fn the_bundled_item_counts_read() {
+        let rules = read(include_str!(
+            "../../../datasets/reference/tax_item_counts.csv"
+        ))
+        .expect("bundled table");
+        assert_eq!(rules.rules().len(), 1);
+        let henan = &rules.rules()[0];
+        assert_eq!(henan.region, "410000");
+        assert_eq!(henan.counts, ItemCounts::LAW);
+        assert_eq!(
+            henan.effective_from,
+            Date::parse("2018-01-01").expect("date")
+        );
+    }
+
+    #[test]
+    fn chinese_headers_and_every_problem_located() {
+        let rules = read(
+            "行政区划代码,行政区划名称,大气污染物项目数,第一类水污染物项目数,其他类水污染物项目数,执行日期,备注\n\
+             130000,河北省,4,5,3,2019-01-01,test\n",
+        )
+        .expect("Chinese headers");
+        assert_eq!(rules.rules()[0].counts.air, 4);
+        let issues = read(
+            "region_code,region_name,air_items,water_class_one_items,water_other_items,effective_from,note\n\
+             1300,x,3,5,3,2018-01-01,\n\
+             130000,x,2,5,3,2018-01-01,\n\
+             130000,x,3,4,2,2018-01-01,\n\
+             130000,x,three,5,3,2018-01-01,\n\
+             130000,x,3,5,3,2018-13-01,\n\
+             130000,x,3,5,3,2018-01-01,\n\
+             130000,x,4,5,3,2018-01-01,\n",
+        )
+        .expect_err("problems");
+        let text: Vec<String> = issues.iter().map(|i| i.to_string()).collect();
+        assert_eq!(issues.error_count(), 7, "{text:#?}");
+        let expect = [
+            ("row 2", "a six-digit GB/T 2260 code is required"),
+            ("row 3", "the law taxes 3 air items per outlet"),
+            ("row 4", "the law taxes 5 water class I items per outlet"),
+            ("row 4", "the law taxes 3 other water items per outlet"),
+            ("row 5", "the number of air items must be a whole number"),
+            ("row 6", "a date YYYY-MM-DD is required"),
+            ("row 8", "the same region and date are given on row 7"),
+        ];
+        for (row, message) in expect {
+            assert!(
+                text.iter().any(|t| t.contains(row) && t.contains(message)),
+                "{row}: {message} in {text:#?}"
+            );
+        }
+    }
 }
