@@ -23,6 +23,7 @@ pub mod date;
 pub mod diff;
 pub mod engine;
 pub mod formula;
+pub mod keyunits;
 pub mod permit;
 pub mod pollutant;
 pub mod quota;
