@@ -60,7 +60,8 @@ pub(crate) struct TaxArgs {
     #[arg(long, value_name = "FILE")]
     registry: PathBuf,
     /// Monitored monthly emissions (uscc, outlet_id, pollutant, month `2024-03`, kg; optional
-    /// concentration, standard, exceeded).
+    /// concentration, standard, exceeded, exemption: agriculture, mobile, centralized-treatment,
+    /// other, the Art. 12 exemption a line declares).
     #[arg(long, value_name = "FILE", required_unless_present = "reports", conflicts_with_all = ["reports", "activity", "coefficients"])]
     emissions: Option<PathBuf>,
     /// Instead of --emissions: the numbers of record under the tax rule of a reconciliation of
@@ -252,6 +253,9 @@ pub(crate) fn run(
         None => {
             let _ = out.write_all(text.as_bytes());
         }
+    }
+    for notice in &declaration.notices {
+        let _ = writeln!(err, "notice: {notice}");
     }
     let _ = writeln!(err, "{}", declaration.summary());
     Ok(0)

@@ -366,6 +366,145 @@ fn a_bad_item_count_table_is_located() {
     }
 }
 
+/// A pig farm (0313, GB/T 4754 section A) and a sewage plant (4620) in 郑州金水区 (410105):
+/// 河南, air 4.8 and water 5.6 yuan, the law's item counts (the bundled 河南 row).
+const FARM: &str = "91410105MA12345691";
+const SEWAGE: &str = "91410105MA7654329G";
+
+#[test]
+fn article_12_exemptions_are_declared_listed_and_explained() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let full = std::fs::read_to_string(
+        crate::support::root().join("datasets/sample-synthetic/registry.csv"),
+    )
+    .expect("registry");
+    let registry = dir.path().join("registry.csv");
+    std::fs::write(
+        &registry,
+        format!(
+            "{full}{FARM},示例金水生猪养殖有限公司（样例）,410105,0313,运行,,\n\
+             {SEWAGE},示例金水污水处理有限公司（样例）,410105,4620,运行,,\n"
+        ),
+    )
+    .expect("write");
+    let emissions = dir.path().join("emissions.csv");
+    std::fs::write(
+        &emissions,
+        format!(
+            "统一社会信用代码,排放口编号,污染物,月份,排放量(千克),月均浓度,排放标准,是否超标,免征依据\n\
+             {FARM},DA001,氨,2024-01,90.9,,,,农业生产（不含规模化养殖）\n\
+             {FARM},DA001,硫化氢,2024-01,2.9,,,,\n\
+             {FARM},DA002,二氧化硫,2024-01,95,,,,mobile\n\
+             {SEWAGE},DW001,化学需氧量,2024-01,500,40,50,否,centralized-treatment\n\
+             {SEWAGE},DW001,氨氮,2024-01,80,,,,\n\
+             {SEWAGE},DW002,化学需氧量,2024-01,100,60,50,否,集中处理\n"
+        ),
+    )
+    .expect("write");
+    let (status, out, err) = npsc(&[
+        "tax",
+        "--registry",
+        s(&registry),
+        "--emissions",
+        s(&emissions),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(status, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let get = |uscc: &str, outlet: &str, item: &str| -> [String; 6] {
+        let l = r["declaration"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .find(|l| l["uscc"] == uscc && l["outlet_id"] == outlet && l["item"] == item)
+            .unwrap_or_else(|| panic!("{uscc} {outlet} {item}"));
+        ["equivalents", "rank", "taxed", "rate", "tax", "exemption"]
+            .map(|k| l[k].as_str().unwrap_or("").to_string())
+    };
+    // The farm's ammonia (90.9 / 9.09 = 10 equivalents) is declared agricultural: listed,
+    // ranked among the exempt lines, no tax; its H2S (2.9 / 0.29 = 10) declares nothing and is
+    // taxed, rank 1 of the taxable lines: 10 × 4.8 = 48.00.
+    let agriculture = "环境保护税法第十二条第一款第（一）项：农业生产（不含规模化养殖）";
+    assert_eq!(
+        get(FARM, "DA001", "氨"),
+        ["10", "1", "否", "", "0.00", agriculture]
+    );
+    assert_eq!(
+        get(FARM, "DA001", "硫化氢"),
+        ["10", "1", "是", "4.80", "48.00", ""]
+    );
+    let mobile = get(FARM, "DA002", "二氧化硫");
+    assert_eq!(mobile[..5], ["100", "1", "否", "", "0.00"]);
+    assert!(mobile[5].contains("流动污染源"), "{mobile:?}");
+    // The sewage plant's COD within the standard (40 of 50) is exempt; over it (60 of 50) it is
+    // taxed: 100 × 5.6 = 560.00; NH3-N 100 equivalents × 5.6 = 560.00.
+    let within = get(SEWAGE, "DW001", "化学需氧量");
+    assert_eq!(within[..5], ["500", "1", "否", "", "0.00"]);
+    assert!(within[5].contains("污水集中处理"), "{within:?}");
+    assert_eq!(
+        get(SEWAGE, "DW001", "氨氮"),
+        ["100", "1", "是", "5.60", "560.00", ""]
+    );
+    assert_eq!(
+        get(SEWAGE, "DW002", "化学需氧量"),
+        ["100", "1", "是", "5.60", "560.00", ""]
+    );
+    assert_eq!(r["total_tax"], "1168.00");
+    // Notices: the farm (large-scale farming is taxable: npsc cannot decide) and the refused
+    // centralized-treatment exemption; the sewage plant is not agricultural.
+    let notices = r["notices"].as_str().expect("notices");
+    assert!(
+        notices.contains(&format!("enterprise {FARM} (industry A0313"))
+            && notices.contains("1 line(s) declare no exemption"),
+        "{notices}"
+    );
+    assert!(
+        notices.contains(&format!(
+            "enterprise {SEWAGE}, 2024-01, outlet DW002, 化学需氧量"
+        )) && notices.contains("exceeded it, so it is taxed"),
+        "{notices}"
+    );
+    assert!(
+        !notices.contains(&format!("enterprise {SEWAGE} (industry")),
+        "{notices}"
+    );
+    assert_eq!(err.matches("notice: ").count(), 2, "{err}");
+    // Declaring agriculture on every farm line silences its notice.
+    let declared = std::fs::read_to_string(&emissions).expect("read").replace(
+        "硫化氢,2024-01,2.9,,,,",
+        "硫化氢,2024-01,2.9,,,,agriculture",
+    );
+    std::fs::write(&emissions, declared).expect("write");
+    let (status, _, err) = npsc(&[
+        "tax",
+        "--registry",
+        s(&registry),
+        "--emissions",
+        s(&emissions),
+    ]);
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(err.matches("notice: ").count(), 1, "{err}");
+    assert!(err.contains("tax 1120.00 yuan"), "{err}");
+    // A value that is not an exemption is located.
+    let bad = std::fs::read_to_string(&emissions)
+        .expect("read")
+        .replace(",mobile", ",规模化养殖");
+    std::fs::write(&emissions, bad).expect("write");
+    let (status, _, err) = npsc(&[
+        "tax",
+        "--registry",
+        s(&registry),
+        "--emissions",
+        s(&emissions),
+    ]);
+    assert_eq!(status, 1, "{err}");
+    assert!(
+        err.contains("row 4") && err.contains("not an exemption of Art. 12"),
+        "{err}"
+    );
+}
+
 #[test]
 fn csv_and_table_show_the_same_figures() {
     let mut args = SAMPLE.to_vec();
@@ -522,6 +661,7 @@ fn the_workbook_has_chinese_headers_and_provenance() {
         "污染当量数",
         "是否计税",
         "应纳税额(元)",
+        "免征依据",
     ] {
         assert!(header.contains(&h.to_string()), "{h} in {header:?}");
     }

@@ -9,6 +9,11 @@
 //! the medium's default. Art. 13: a monthly concentration below 70 % of the standard pays 75 %,
 //! below 50 % pays 50 %, only when no hourly (air) or daily (water) value exceeded it.
 //!
+//! Art. 12 exemptions are declared per line ([`Exemption`]): an exempt line is listed with its
+//! equivalents and ranked among the exempt lines of its group, takes no top-N slot and pays
+//! nothing; the centralized-treatment exemption holds only when the line did not exceed the
+//! standard (otherwise the line is taxed as any other).
+//!
 //! Ranking ties are broken by the item's number in the law's table (the lower first), so that
 //! the result never depends on input order. Rounding is explicit ([`Rounding`]): published
 //! examples differ between rounding each item's tax to 0.01 yuan and rounding the equivalents to
@@ -223,6 +228,82 @@ impl Rates {
     }
 }
 
+/// The Art. 12 exemptions (暂予免征) a line may declare. npsc cannot tell them from the data
+/// (large-scale farming, for one, is taxable while other agriculture is not): they are declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Exemption {
+    /// Art. 12 (1): 农业生产(不含规模化养殖), agricultural production except large-scale farming.
+    Agriculture,
+    /// Art. 12 (2): 机动车、铁路机车、非道路移动机械、船舶和航空器等流动污染源, mobile sources.
+    Mobile,
+    /// Art. 12 (3): 依法设立的城乡污水集中处理、生活垃圾集中处理场所, legally established urban and
+    /// rural sewage and household-waste treatment facilities, when not exceeding the standards.
+    CentralizedTreatment,
+    /// Art. 12 (5): 国务院批准免税的其他情形, other cases approved by the State Council.
+    Other,
+}
+
+impl Exemption {
+    /// Every exemption, in the article's order.
+    pub const ALL: [Exemption; 4] = [
+        Exemption::Agriculture,
+        Exemption::Mobile,
+        Exemption::CentralizedTreatment,
+        Exemption::Other,
+    ];
+
+    /// `agriculture`, `mobile`, `centralized-treatment`, `other` or a Chinese wording (full-width
+    /// brackets and spaces ignored): `农业生产(不含规模化养殖)` / `农业生产` / `农业`, `流动污染源`
+    /// / `流动源`, `依法设立的城乡污水集中处理、生活垃圾集中处理场所` / `污水集中处理` /
+    /// `生活垃圾集中处理` / `集中处理`, `国务院批准的其他情形` / `国务院批准免税的其他情形` / `其他`.
+    pub fn parse(text: &str) -> Option<Exemption> {
+        let text = crate::text::normalize_name(text);
+        let exemption = match text.as_str() {
+            "agriculture" | "农业生产(不含规模化养殖)" | "农业生产" | "农业" => {
+                Exemption::Agriculture
+            }
+            "mobile" | "流动污染源" | "流动源" => Exemption::Mobile,
+            "centralized-treatment"
+            | "依法设立的城乡污水集中处理、生活垃圾集中处理场所"
+            | "城乡污水集中处理、生活垃圾集中处理场所"
+            | "污水集中处理"
+            | "生活垃圾集中处理"
+            | "集中处理" => Exemption::CentralizedTreatment,
+            "other" | "国务院批准的其他情形" | "国务院批准免税的其他情形" | "其他" => {
+                Exemption::Other
+            }
+            _ => return None,
+        };
+        Some(exemption)
+    }
+
+    /// The stable word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Exemption::Agriculture => "agriculture",
+            Exemption::Mobile => "mobile",
+            Exemption::CentralizedTreatment => "centralized-treatment",
+            Exemption::Other => "other",
+        }
+    }
+
+    /// The article and its wording, for a declaration.
+    pub fn article(self) -> &'static str {
+        match self {
+            Exemption::Agriculture => {
+                "环境保护税法第十二条第一款第（一）项：农业生产（不含规模化养殖）"
+            }
+            Exemption::Mobile => {
+                "环境保护税法第十二条第一款第（二）项：机动车、铁路机车、非道路移动机械、船舶和航空器等流动污染源"
+            }
+            Exemption::CentralizedTreatment => {
+                "环境保护税法第十二条第一款第（三）项：依法设立的城乡污水集中处理、生活垃圾集中处理场所，不超过排放标准"
+            }
+            Exemption::Other => "环境保护税法第十二条第一款第（五）项：国务院批准免税的其他情形",
+        }
+    }
+}
+
 /// The monthly emission of one item at one outlet, with what Art. 13 needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Emission {
@@ -240,6 +321,25 @@ pub struct Emission {
     pub standard: Option<Decimal>,
     /// Whether any hourly (air) or daily (water) value exceeded the standard in the month.
     pub exceeded: bool,
+    /// The Art. 12 exemption the line declares, if any.
+    pub exemption: Option<Exemption>,
+}
+
+impl Emission {
+    /// Whether the line exceeded the standard: an hourly (air) or daily (water) value above it, or
+    /// the monthly mean concentration above it.
+    pub fn over_standard(&self) -> bool {
+        self.exceeded || matches!((self.concentration, self.standard), (Some(c), Some(s)) if c > s)
+    }
+
+    /// The exemption that applies: the declared one, except centralized treatment when the line
+    /// exceeded the standard ([`Emission::over_standard`]).
+    pub fn applied_exemption(&self) -> Option<Exemption> {
+        match self.exemption {
+            Some(Exemption::CentralizedTreatment) if self.over_standard() => None,
+            other => other,
+        }
+    }
 }
 
 /// Why an item is not taxed, when it is not.
@@ -249,6 +349,8 @@ pub enum Untaxed {
     BeyondTopN,
     /// COD, BOD5 or TOC when another of the three has more equivalents.
     OneOfCodBodToc,
+    /// Exempt under Art. 12 (ranked among the exempt lines of its group, taking no slot).
+    Exempt(Exemption),
 }
 
 /// One line of the declaration: an item at an outlet.
@@ -268,7 +370,8 @@ pub struct Line {
     pub equivalent_kg: Decimal,
     /// Equivalents (exact, or rounded to 0.01 under [`Rounding::EquivalentsFirst`]).
     pub equivalents: Decimal,
-    /// Rank within its group at the outlet (1 = most equivalents).
+    /// Rank within its group at the outlet (1 = most equivalents); exempt lines are ranked among
+    /// the exempt lines of the group.
     pub rank: usize,
     /// `None` when taxed, else why not.
     pub untaxed: Option<Untaxed>,
@@ -278,6 +381,9 @@ pub struct Line {
     pub share: Decimal,
     /// Tax, yuan, rounded to 0.01.
     pub tax: Decimal,
+    /// The exemption the line declared (applied when `untaxed` is [`Untaxed::Exempt`]; a
+    /// centralized-treatment line that exceeded the standard keeps it here but is taxed).
+    pub exemption: Option<Exemption>,
 }
 
 /// A problem that stops the computation, naming the line.
@@ -347,7 +453,8 @@ fn cents(x: Decimal) -> Decimal {
 }
 
 /// Computes one month's tax lines of a region's outlets. Lines come out by outlet, then medium,
-/// then group (air; water class I; other water), then rank.
+/// then group (air; water class I; other water), then the taxable lines by rank, then the exempt
+/// lines by rank.
 pub fn compute(
     emissions: &[Emission],
     items: &[Item],
@@ -400,8 +507,15 @@ pub fn compute(
             .push((item, e, equivalents));
     }
     let mut lines = Vec::new();
-    for ((outlet, medium, other), mut group) in groups {
-        group.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.number.cmp(&b.0.number)));
+    for ((outlet, medium, other), group) in groups {
+        let (mut exempt, mut group): (Group, Group) = group
+            .into_iter()
+            .partition(|(_, e, _)| e.applied_exemption().is_some());
+        let order = |a: &(&Item, &Emission, Decimal), b: &(&Item, &Emission, Decimal)| {
+            b.2.cmp(&a.2).then(a.0.number.cmp(&b.0.number))
+        };
+        group.sort_by(order);
+        exempt.sort_by(order);
         let limit = match (medium, other) {
             (Medium::Air, _) => counts.air,
             (Medium::Water, false) => counts.water_class_one,
@@ -454,6 +568,27 @@ pub fn compute(
                 rate,
                 share: share_paid,
                 tax,
+                exemption: e.exemption,
+            });
+        }
+        for (rank, (item, e, equivalents)) in exempt.into_iter().enumerate() {
+            let Some(exemption) = e.applied_exemption() else {
+                continue;
+            };
+            lines.push(Line {
+                outlet: outlet.to_string(),
+                medium,
+                class_one: item.class_one,
+                item: item.name.clone(),
+                kg: e.kg,
+                equivalent_kg: item.equivalent_kg,
+                equivalents,
+                rank: rank + 1,
+                untaxed: Some(Untaxed::Exempt(exemption)),
+                rate: None,
+                share: Decimal::ONE,
+                tax: Decimal::ZERO,
+                exemption: Some(exemption),
             });
         }
     }
@@ -523,6 +658,7 @@ mod tests {
             concentration: None,
             standard: None,
             exceeded: false,
+            exemption: None,
         }
     }
 
@@ -727,6 +863,7 @@ mod tests {
                 concentration: Some(d(concentration)),
                 standard: Some(standard),
                 exceeded,
+                exemption: None,
             })
         };
         // 70 % of 18 = 12.6, 50 % = 9.
@@ -890,6 +1027,157 @@ mod tests {
         assert_eq!((after[3].item.as_str(), after[3].untaxed), ("氯化氢", None));
         assert_eq!(after[3].tax, d("8.93"));
         assert_eq!(total(&after), d("287.55"));
+    }
+
+    #[test]
+    fn exempt_lines_are_listed_and_take_no_slot() {
+        let rates = Rates::new(vec![flat("110000", Medium::Air, "12")]);
+        // SO2 100 equivalents from a mobile source (declared), then NOx 50, CO 10, HCl 5, F 3:
+        // the top 3 taxable are NOx, CO, HCl; fluoride is beyond them; SO2 pays nothing.
+        let mut so2 = emission("DA001", "二氧化硫", "95");
+        so2.exemption = Some(Exemption::Mobile);
+        let mut nox_exempt = emission("DA002", "氮氧化物", "9.5");
+        nox_exempt.exemption = Some(Exemption::Agriculture);
+        let emissions = [
+            so2,
+            emission("DA001", "氮氧化物", "47.5"),
+            emission("DA001", "一氧化碳", "167"),
+            emission("DA001", "氯化氢", "53.75"),
+            emission("DA001", "氟化物", "2.61"),
+            nox_exempt,
+        ];
+        let lines = compute(
+            &emissions,
+            &items(),
+            &rates,
+            "110101",
+            date("2024-01-31"),
+            ItemCounts::default(),
+            Rounding::TaxPerItem,
+        )
+        .expect("computed");
+        let status: Vec<_> = lines
+            .iter()
+            .map(|l| (l.outlet.as_str(), l.item.as_str(), l.rank, l.untaxed, l.tax))
+            .collect();
+        assert_eq!(
+            status,
+            [
+                ("DA001", "氮氧化物", 1, None, d("600.00")),
+                ("DA001", "一氧化碳", 2, None, d("120.00")),
+                ("DA001", "氯化氢", 3, None, d("60.00")),
+                ("DA001", "氟化物", 4, Some(Untaxed::BeyondTopN), d("0")),
+                (
+                    "DA001",
+                    "二氧化硫",
+                    1,
+                    Some(Untaxed::Exempt(Exemption::Mobile)),
+                    d("0")
+                ),
+                (
+                    "DA002",
+                    "氮氧化物",
+                    1,
+                    Some(Untaxed::Exempt(Exemption::Agriculture)),
+                    d("0")
+                ),
+            ]
+        );
+        assert_eq!(
+            lines[4].equivalents,
+            d("100"),
+            "listed with its equivalents"
+        );
+        assert_eq!((lines[4].rate, lines[4].share), (None, d("1")));
+        // (50 + 10 + 5) × 12 = 780.
+        assert_eq!(total(&lines), d("780.00"));
+    }
+
+    #[test]
+    fn centralized_treatment_is_exempt_only_within_the_standard() {
+        let rates = Rates::new(vec![flat("440000", Medium::Water, "2.8")]);
+        let plant = |outlet: &str, concentration: &str, exceeded: bool| {
+            let mut e = emission(outlet, "化学需氧量", "100");
+            e.concentration = Some(d(concentration));
+            e.standard = Some(d("50"));
+            e.exceeded = exceeded;
+            e.exemption = Some(Exemption::CentralizedTreatment);
+            e
+        };
+        // DW001 within the standard: exempt, so BOD5 (the only taxable one of the three) is
+        // taxed. DW002: the monthly mean above the standard. DW003: a daily value exceeded it.
+        let emissions = [
+            plant("DW001", "40", false),
+            emission("DW001", "五日生化需氧量", "10"),
+            plant("DW002", "60", false),
+            plant("DW003", "20", true),
+        ];
+        let lines = compute(
+            &emissions,
+            &items(),
+            &rates,
+            "440305",
+            date("2024-01-31"),
+            ItemCounts::default(),
+            Rounding::TaxPerItem,
+        )
+        .expect("computed");
+        let status: Vec<_> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l.outlet.as_str(),
+                    l.item.as_str(),
+                    l.untaxed,
+                    l.exemption,
+                    l.share,
+                    l.tax,
+                )
+            })
+            .collect();
+        let ct = Some(Exemption::CentralizedTreatment);
+        assert_eq!(
+            status,
+            [
+                ("DW001", "五日生化需氧量", None, None, d("1"), d("56.00")),
+                (
+                    "DW001",
+                    "化学需氧量",
+                    Some(Untaxed::Exempt(Exemption::CentralizedTreatment)),
+                    ct,
+                    d("1"),
+                    d("0")
+                ),
+                ("DW002", "化学需氧量", None, ct, d("1"), d("280.00")),
+                // 20 of 50 is below half the standard, but a daily value exceeded it: no
+                // exemption and no Art. 13 reduction.
+                ("DW003", "化学需氧量", None, ct, d("1"), d("280.00")),
+            ]
+        );
+    }
+
+    #[test]
+    fn exemptions_parse_in_english_and_chinese() {
+        for (text, want) in [
+            ("agriculture", Exemption::Agriculture),
+            ("农业生产（不含规模化养殖）", Exemption::Agriculture),
+            ("mobile", Exemption::Mobile),
+            ("流动污染源", Exemption::Mobile),
+            ("centralized-treatment", Exemption::CentralizedTreatment),
+            (
+                "依法设立的城乡污水集中处理、生活垃圾集中处理场所",
+                Exemption::CentralizedTreatment,
+            ),
+            ("other", Exemption::Other),
+            ("国务院批准的其他情形", Exemption::Other),
+        ] {
+            assert_eq!(Exemption::parse(text), Some(want), "{text}");
+        }
+        assert_eq!(Exemption::parse("规模化养殖"), None);
+        for e in Exemption::ALL {
+            assert_eq!(Exemption::parse(e.as_str()), Some(e));
+            assert!(e.article().starts_with("环境保护税法第十二条"));
+        }
     }
 
     #[test]

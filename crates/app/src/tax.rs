@@ -21,7 +21,9 @@ use std::path::Path;
 
 use accounting::activity::Registry;
 use accounting::date::Date;
-use accounting::tax::{self, ItemCountRules, ItemCounts, Line, Medium, Rates, Rounding, Untaxed};
+use accounting::tax::{
+    self, Exemption, ItemCountRules, ItemCounts, Line, Medium, Rates, Rounding, Untaxed,
+};
 pub use ingest::tax::Particulates;
 use ingest::tax::{EquivalentTable, MonitoredEmission};
 use ingest::{Issue, Issues, Location, Source};
@@ -359,6 +361,9 @@ pub struct Declaration {
     pub settings: TaxSettings,
     /// The item counts applied, by county, counts and origin.
     pub counts_applied: Vec<CountsApplied>,
+    /// What npsc could not decide and the reader should check (an agricultural enterprise with
+    /// no declared exemption; a centralized-treatment exemption refused), sorted.
+    pub notices: Vec<String>,
 }
 
 impl Declaration {
@@ -389,6 +394,14 @@ fn exact(x: Decimal) -> String {
     x.normalize().to_string()
 }
 
+/// Whether an industry is in GB/T 4754-2017 section A (农、林、牧、渔业, divisions 01–05).
+fn agricultural(industry: &accounting::codes::IndustryCode) -> bool {
+    match industry.digits().get(..2) {
+        Some(division) => ("01"..="05").contains(&division),
+        None => industry.section() == Some('A'),
+    }
+}
+
 /// Computes the declaration of monitored emissions; every enterprise missing from the registry
 /// and every problem of the engine (no rate, …) is reported at once.
 pub fn compute_monitored(
@@ -404,6 +417,9 @@ pub fn compute_monitored(
     let mut groups: BTreeMap<(String, (u16, u8)), Vec<tax::Emission>> = BTreeMap::new();
     let mut enterprises: BTreeMap<String, (String, String)> = BTreeMap::new();
     let mut exceeded = BTreeSet::new();
+    let mut notices = BTreeSet::new();
+    // Agricultural enterprises (GB/T 4754 section A) → their lines without a declared exemption.
+    let mut farming: BTreeMap<String, (String, usize)> = BTreeMap::new();
     for e in emissions {
         let Some(id) = registry.find(&e.uscc) else {
             issues.push(
@@ -429,6 +445,14 @@ pub fn compute_monitored(
         enterprises
             .entry(uscc.clone())
             .or_insert_with(|| (enterprise.name.clone(), enterprise.region.to_string()));
+        if agricultural(&enterprise.industry) {
+            let entry = farming
+                .entry(uscc.clone())
+                .or_insert_with(|| (enterprise.industry.to_string(), 0));
+            if e.exemption.is_none() {
+                entry.1 += 1;
+            }
+        }
         groups
             .entry((uscc, e.month))
             .or_default()
@@ -440,7 +464,18 @@ pub fn compute_monitored(
                 concentration: e.concentration,
                 standard: e.standard,
                 exceeded: e.exceeded,
+                exemption: e.exemption,
             });
+    }
+    for (uscc, (industry, undeclared)) in &farming {
+        if *undeclared > 0 {
+            notices.insert(format!(
+                "enterprise {uscc} (industry {industry}, GB/T 4754 section A): {undeclared} line(s) \
+                 declare no exemption and are taxed; agricultural production is exempt except \
+                 large-scale farming (Art. 12 (1)), which npsc cannot tell from the data: declare \
+                 `agriculture` in the exemption column if it applies"
+            ));
+        }
     }
     let mut lines = Vec::new();
     // (county, origin, counts) → months.
@@ -547,11 +582,24 @@ pub fn compute_monitored(
             },
         )
         .collect();
+    for l in &lines {
+        // Only the centralized-treatment exemption can be refused (over the standard).
+        if l.line.exemption == Some(Exemption::CentralizedTreatment)
+            && !matches!(l.line.untaxed, Some(Untaxed::Exempt(_)))
+        {
+            notices.insert(format!(
+                "enterprise {}, {}-{:02}, outlet {}, {}: the centralized-treatment exemption \
+                 (Art. 12 (3)) holds only within the standard; the line exceeded it, so it is taxed",
+                l.uscc, l.month.0, l.month.1, l.line.outlet, l.line.item
+            ));
+        }
+    }
     Ok(Declaration {
         lines,
         totals: totals.into_values().collect(),
         settings,
         counts_applied,
+        notices: notices.into_iter().collect(),
     })
 }
 
@@ -592,7 +640,7 @@ pub fn declare_file(
 }
 
 /// The stable column names of the declaration view.
-pub const DECLARATION_COLUMNS: [&str; 17] = [
+pub const DECLARATION_COLUMNS: [&str; 18] = [
     "quarter",
     "month",
     "uscc",
@@ -609,6 +657,7 @@ pub const DECLARATION_COLUMNS: [&str; 17] = [
     "rate",
     "share",
     "tax",
+    "exemption",
     "note",
 ];
 
@@ -641,6 +690,7 @@ pub fn chinese_header(column: &str) -> &str {
         "rate" => "税额标准(元/污染当量)",
         "share" => "减征后比例",
         "tax" => "应纳税额(元)",
+        "exemption" => "免征依据",
         "note" => "说明",
         "air_tax" => "大气污染物应纳税额(元)",
         "water_tax" => "水污染物应纳税额(元)",
@@ -658,7 +708,7 @@ impl Declaration {
         );
         for l in &self.lines {
             let line = &l.line;
-            let note = match line.untaxed {
+            let mut note = match line.untaxed {
                 Some(Untaxed::BeyondTopN) => {
                     let (n, what) = match (line.medium, line.class_one) {
                         (Medium::Air, _) => (l.counts.air, "air items"),
@@ -670,6 +720,10 @@ impl Declaration {
                 Some(Untaxed::OneOfCodBodToc) => {
                     "only the largest of COD, BOD5 and TOC is taxed".to_string()
                 }
+                Some(Untaxed::Exempt(_)) => {
+                    "Art. 12: exempt; ranked among the exempt lines, takes no taxed slot"
+                        .to_string()
+                }
                 None if line.share == Decimal::new(5, 1) => {
                     "Art. 13: below 50 % of the standard, 50 % paid".to_string()
                 }
@@ -680,6 +734,20 @@ impl Declaration {
                     "Art. 13: a value exceeded the standard, no reduction".to_string()
                 }
                 None => String::new(),
+            };
+            let refused =
+                line.exemption.is_some() && !matches!(line.untaxed, Some(Untaxed::Exempt(_)));
+            if refused {
+                if !note.is_empty() {
+                    note.push_str("; ");
+                }
+                note.push_str(
+                    "Art. 12 (3) not applied: the line exceeded the standard, so it is taxed",
+                );
+            }
+            let exemption = match line.untaxed {
+                Some(Untaxed::Exempt(e)) => e.article().to_string(),
+                _ => String::new(),
             };
             sheet.push(vec![
                 l.quarter(),
@@ -705,6 +773,7 @@ impl Declaration {
                     String::new()
                 },
                 money(line.tax),
+                exemption,
                 note,
             ]);
         }
@@ -859,6 +928,21 @@ pub fn provenance(
             "region_and_date".to_string(),
             "the enterprise's registry region; the rate in force on the first day of the month, the most specific region winning".to_string(),
         ),
+        (
+            "exemptions".to_string(),
+            "Art. 12 exemptions as declared per line (agriculture, mobile, centralized-treatment \
+             within the standard, other); exempt lines are listed, ranked among themselves and \
+             pay nothing"
+                .to_string(),
+        ),
+        (
+            "notices".to_string(),
+            if declaration.notices.is_empty() {
+                "none".to_string()
+            } else {
+                declaration.notices.join(" | ")
+            },
+        ),
         ("allocation".to_string(), allocation.to_string()),
         ("total_tax".to_string(), money(declaration.total())),
         ("npsc".to_string(), env!("CARGO_PKG_VERSION").to_string()),
@@ -993,6 +1077,7 @@ pub fn from_records(
                 concentration: None,
                 standard: None,
                 exceeded: false,
+                exemption: None,
                 row: 0,
             });
         }

@@ -410,10 +410,13 @@ pub mod monitored_emissions {
     pub const CONCENTRATION: usize = 5;
     pub const STANDARD: usize = 6;
     pub const EXCEEDED: usize = 7;
+    pub const EXEMPTION: usize = 8;
 }
 
 /// Monitored monthly emissions per outlet and pollutant (kg), with the monthly mean
-/// concentration, the standard and whether an hourly (air) or daily (water) value exceeded it.
+/// concentration, the standard, whether an hourly (air) or daily (water) value exceeded it, and
+/// the Art. 12 exemption the line declares (`agriculture`, `mobile`, `centralized-treatment`,
+/// `other`, or the law's Chinese wording).
 pub static MONITORED_EMISSIONS: Schema = Schema {
     kind: "monitored emissions",
     fields: &[
@@ -425,6 +428,7 @@ pub static MONITORED_EMISSIONS: Schema = Schema {
         optional("concentration", &["月均浓度", "浓度"]),
         optional("standard", &["排放标准", "标准限值"]),
         optional("exceeded", &["是否超标", "超标"]),
+        optional("exemption", &["免征依据", "免征情形", "免税情形"]),
     ],
     wide: None,
 };

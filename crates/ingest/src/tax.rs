@@ -17,7 +17,9 @@ use std::str::FromStr;
 
 use accounting::codes::{RegionCode, Uscc};
 use accounting::date::Date;
-use accounting::tax::{self, Item, ItemCountRule, ItemCountRules, ItemCounts, Medium, Rate, Rates};
+use accounting::tax::{
+    self, Exemption, Item, ItemCountRule, ItemCountRules, ItemCounts, Medium, Rate, Rates,
+};
 use rust_decimal::Decimal;
 
 use crate::issue::{Issue, Issues};
@@ -556,6 +558,8 @@ pub struct MonitoredEmission {
     pub standard: Option<Decimal>,
     /// Whether an hourly (air) or daily (water) value exceeded the standard.
     pub exceeded: bool,
+    /// The Art. 12 exemption the line declares.
+    pub exemption: Option<Exemption>,
     /// 1-based row.
     pub row: u64,
 }
@@ -664,6 +668,28 @@ pub fn read_emissions(
                     false
                 }
             };
+            let exemption = match record.get(me::EXEMPTION).map(str::trim) {
+                None | Some("") => None,
+                Some(text) => {
+                    let parsed = Exemption::parse(text);
+                    if parsed.is_none() {
+                        issues.push(
+                            Issue::error(
+                                at(me::EXEMPTION),
+                                "bad-exemption",
+                                "not an exemption of Art. 12",
+                            )
+                            .with_value(text)
+                            .with_hint(
+                                "write agriculture (农业生产(不含规模化养殖)), mobile (流动污染源), \
+                                 centralized-treatment (依法设立的城乡污水集中处理、生活垃圾集中处理场所) \
+                                 or other (国务院批准的其他情形)",
+                            ),
+                        );
+                    }
+                    parsed
+                }
+            };
             if issues.error_count() > before {
                 return;
             }
@@ -698,6 +724,7 @@ pub fn read_emissions(
                 concentration,
                 standard,
                 exceeded,
+                exemption,
                 row,
             });
         },
