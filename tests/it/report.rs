@@ -110,6 +110,11 @@ fn the_workbook_matches_the_expected_totals() {
             matches!(row[1], calamine::Data::String(_)),
             "codes are text"
         );
+        assert!(
+            matches!(row[0], calamine::Data::String(_)),
+            "years are text: {:?}",
+            row[0]
+        );
         for (c, h) in header.iter().enumerate().skip(3) {
             let Some((name, _unit)) = h.split_once("排放量（") else {
                 continue;

@@ -666,6 +666,28 @@ fn the_workbook_has_chinese_headers_and_provenance() {
         assert!(header.contains(&h.to_string()), "{h} in {header:?}");
     }
     assert_eq!(declaration.rows().count(), 28);
+    // Codes stay text under their Chinese headers: 行政区划代码 130109 and the USCC are string
+    // cells, 排放量(千克) a number.
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("{name} in {header:?}"))
+    };
+    let first = declaration.rows().nth(1).expect("first line");
+    assert_eq!(
+        first[column("行政区划代码")],
+        calamine::Data::String("130109".to_string())
+    );
+    assert_eq!(
+        first[column("统一社会信用代码")],
+        calamine::Data::String(E1.to_string())
+    );
+    assert_eq!(first[column("排放量(千克)")], calamine::Data::Float(1900.0));
+    assert!(matches!(
+        first[column("应纳税额(元)")],
+        calamine::Data::Float(_)
+    ));
     let totals = workbook.worksheet_range("totals").expect("sheet");
     let last = totals.rows().next_back().expect("rows");
     assert_eq!(last[0].to_string(), "合计");
@@ -810,4 +832,36 @@ fn numbers_of_record_are_allocated_in_twelfths() {
         checked += 1;
     }
     assert!(checked >= 5, "{checked} SO2 records checked");
+}
+
+/// The workbook types a cell by its column's kind, not by the header's spelling: a county code
+/// under a header that says nothing of codes stays text, and a header ending in `_code` holds
+/// numbers when its builder says so.
+#[test]
+fn workbook_cells_follow_the_column_kind() {
+    use app::sheet::{ColumnKind, Sheet, render_xlsx};
+    use calamine::{Data, Reader};
+    let mut sheet = Sheet::typed(
+        "t",
+        "T",
+        &[
+            ("区县", ColumnKind::Code),
+            ("数量", ColumnKind::Value),
+            ("count_code", ColumnKind::Value),
+        ],
+    );
+    sheet.push(vec!["130102".into(), "130102".into(), "7".into()]);
+    let bytes = render_xlsx(&[sheet], &[("k".into(), "v".into())]).expect("workbook");
+    let mut workbook: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).expect("opens");
+    let range = workbook.worksheet_range("t").expect("sheet");
+    let row: Vec<Data> = range.rows().nth(1).expect("row").to_vec();
+    assert_eq!(
+        row,
+        [
+            Data::String("130102".into()),
+            Data::Float(130102.0),
+            Data::Float(7.0)
+        ]
+    );
 }

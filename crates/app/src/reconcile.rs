@@ -1183,12 +1183,7 @@ pub async fn view(
     let stored = store.reconciliation_view(id, view).await?;
     Ok((
         info,
-        crate::sheet::Sheet {
-            name: stored.name,
-            title: stored.title,
-            header: stored.header,
-            rows: stored.rows,
-        },
+        crate::sheet::Sheet::with_rows(stored.name, stored.title, stored.header, stored.rows),
     ))
 }
 

@@ -1,8 +1,50 @@
 //! Tabular views (a header and rows of rendered cells) and their renderings: an aligned table
 //! for a terminal, CSV, JSON (one array of objects per view). Cells are already-rendered text,
 //! numbers through [`accounting::render::quantity`], so every format shows the same digits.
+//!
+//! Each column has a [`ColumnKind`]: what it holds, which decides how a workbook types its
+//! cells (a region code such as `130102` must stay text however the header is spelt or
+//! translated). The kind belongs to the column, not to its header: renaming the header (the tax
+//! workbook's Chinese headers) keeps it.
 
 use crate::output::display_width;
+
+/// What a column holds, which decides how a workbook types its cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColumnKind {
+    /// Values: a cell that is a plain number is written as a number, anything else as text.
+    #[default]
+    Value,
+    /// Codes and identifiers (region and industry codes, USCC, years, outlet ids): always text,
+    /// even when every character is a digit.
+    Code,
+}
+
+impl ColumnKind {
+    /// The kind a column gets when its builder does not say: [`ColumnKind::Code`] for the
+    /// identifier names of npsc's stable vocabulary (`year`, `base_year`, `uscc`, `code`,
+    /// `*_code`, `*_id`) and of its Chinese sheets (`年份`, `年度`, `*代码`, `*编号`), else
+    /// [`ColumnKind::Value`]. Builders that know better set the kind themselves
+    /// ([`Sheet::typed`], [`Sheet::set_kind`]).
+    pub fn of_name(name: &str) -> ColumnKind {
+        let name = name.trim();
+        let code = name == "year"
+            || name == "uscc"
+            || name == "code"
+            || name.ends_with("_year")
+            || name.ends_with("_code")
+            || name.ends_with("_id")
+            || name == "年份"
+            || name == "年度"
+            || name.ends_with("代码")
+            || name.ends_with("编号");
+        if code {
+            ColumnKind::Code
+        } else {
+            ColumnKind::Value
+        }
+    }
+}
 
 /// One tabular view.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,17 +57,64 @@ pub struct Sheet {
     pub header: Vec<String>,
     /// Rows of cells, each as long as the header.
     pub rows: Vec<Vec<String>>,
+    /// What each column holds (as long as the header; a missing entry is
+    /// [`ColumnKind::Value`]).
+    pub kinds: Vec<ColumnKind>,
 }
 
 impl Sheet {
-    /// An empty sheet.
+    /// An empty sheet; each column's kind is [`ColumnKind::of_name`] of its name.
     pub fn new(name: &str, title: &str, header: &[&str]) -> Sheet {
         Sheet {
             name: name.to_string(),
             title: title.to_string(),
             header: header.iter().map(|h| h.to_string()).collect(),
             rows: Vec::new(),
+            kinds: header.iter().map(|h| ColumnKind::of_name(h)).collect(),
         }
+    }
+
+    /// An empty sheet whose builder gives each column's kind.
+    pub fn typed(name: &str, title: &str, columns: &[(&str, ColumnKind)]) -> Sheet {
+        Sheet {
+            name: name.to_string(),
+            title: title.to_string(),
+            header: columns.iter().map(|(h, _)| h.to_string()).collect(),
+            rows: Vec::new(),
+            kinds: columns.iter().map(|(_, k)| *k).collect(),
+        }
+    }
+
+    /// A sheet with rows (e.g. a stored view); kinds as in [`Sheet::new`].
+    pub fn with_rows(
+        name: String,
+        title: String,
+        header: Vec<String>,
+        rows: Vec<Vec<String>>,
+    ) -> Sheet {
+        let kinds = header.iter().map(|h| ColumnKind::of_name(h)).collect();
+        Sheet {
+            name,
+            title,
+            header,
+            rows,
+            kinds,
+        }
+    }
+
+    /// Sets the kind of column `column` (by its stable name); `false` when there is none.
+    pub fn set_kind(&mut self, column: &str, kind: ColumnKind) -> bool {
+        let Some(c) = self.header.iter().position(|h| h == column) else {
+            return false;
+        };
+        self.kinds.resize(self.header.len(), ColumnKind::Value);
+        self.kinds[c] = kind;
+        true
+    }
+
+    /// The kind of column `c`.
+    pub fn kind(&self, c: usize) -> ColumnKind {
+        self.kinds.get(c).copied().unwrap_or_default()
     }
 
     /// Appends a row (padded or cut to the header's length).
@@ -121,7 +210,8 @@ pub fn render_json(extra: &[(String, String)], sheets: &[Sheet]) -> String {
 }
 
 /// Sheets as an Excel workbook: one worksheet per sheet (bold frozen header, numbers as
-/// numbers, fitted widths) and a last worksheet `provenance` of key–value lines (the coefficient
+/// numbers in [`ColumnKind::Value`] columns, every cell of a [`ColumnKind::Code`] column as
+/// text, fitted widths) and a last worksheet `provenance` of key–value lines (the coefficient
 /// edition and its content hash, the inputs, the options).
 pub fn render_xlsx(
     sheets: &[Sheet],
@@ -143,18 +233,6 @@ pub fn render_xlsx(
                 .write_string_with_format(0, col(c)?, h, &bold)
                 .map_err(internal)?;
         }
-        // Codes, years and identifiers stay text even when they are all digits.
-        let text: Vec<bool> = sheet
-            .header
-            .iter()
-            .map(|h| {
-                h == "year"
-                    || h == "uscc"
-                    || h.ends_with("code")
-                    || h.ends_with("_id")
-                    || h.ends_with("代码")
-            })
-            .collect();
         for (r, row) in sheet.rows.iter().enumerate() {
             let r = u32::try_from(r + 1)
                 .map_err(|_| crate::AppError::Internal("too many rows for a worksheet".into()))?;
@@ -162,7 +240,7 @@ pub fn render_xlsx(
                 // A cell that is a plain finite number is written as a number.
                 match cell.parse::<f64>() {
                     Ok(x)
-                        if !text[c]
+                        if sheet.kind(c) == ColumnKind::Value
                             && x.is_finite()
                             && !cell.contains(['e', 'E'])
                             && !cell.starts_with('+')
@@ -215,6 +293,38 @@ fn looks_numeric(cell: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_kinds_belong_to_the_column() {
+        let mut sheet = Sheet::new(
+            "t",
+            "T",
+            &[
+                "year",
+                "county_code",
+                "uscc",
+                "outlet_id",
+                "tax",
+                "地区代码",
+                "年份",
+                "rank",
+            ],
+        );
+        use ColumnKind::{Code, Value};
+        assert_eq!(
+            sheet.kinds,
+            [Code, Code, Code, Code, Value, Code, Code, Value]
+        );
+        // Renaming a header (a translation) keeps the kind; a builder may set it.
+        sheet.header[1] = "区县".to_string();
+        assert_eq!(sheet.kind(1), Code);
+        assert!(sheet.set_kind("rank", Code));
+        assert!(!sheet.set_kind("missing", Code));
+        assert_eq!(sheet.kind(7), Code);
+        assert_eq!(sheet.kind(99), Value);
+        let typed = Sheet::typed("t", "T", &[("区县", Code), ("数量", Value)]);
+        assert_eq!(typed.kinds, [Code, Value]);
+    }
 
     #[test]
     fn renders_every_format() {

@@ -29,7 +29,7 @@ use ingest::tax::{EquivalentTable, MonitoredEmission};
 use ingest::{Issue, Issues, Location, Source};
 use rust_decimal::Decimal;
 
-use crate::sheet::Sheet;
+use crate::sheet::{ColumnKind, Sheet};
 use crate::{AppError, ReadOptions, Reference};
 
 const EQUIVALENTS: &[u8] = include_bytes!("../../../datasets/reference/pollution_equivalents.csv");
@@ -671,6 +671,25 @@ pub const TOTAL_COLUMNS: [&str; 6] = [
     "tax",
 ];
 
+/// The columns of the declaration and totals views that hold codes and labels, never numbers
+/// (written as text in the workbook whatever the header says).
+pub const CODE_COLUMNS: [&str; 5] = ["quarter", "month", "uscc", "county_code", "outlet_id"];
+
+fn typed(name: &str, title: &str, columns: &[&str]) -> Sheet {
+    let columns: Vec<(&str, ColumnKind)> = columns
+        .iter()
+        .map(|c| {
+            let kind = if CODE_COLUMNS.contains(c) {
+                ColumnKind::Code
+            } else {
+                ColumnKind::Value
+            };
+            (*c, kind)
+        })
+        .collect();
+    Sheet::typed(name, title, &columns)
+}
+
 /// The Chinese header of a stable column name (for the workbook).
 pub fn chinese_header(column: &str) -> &str {
     match column {
@@ -701,7 +720,7 @@ pub fn chinese_header(column: &str) -> &str {
 impl Declaration {
     /// The declaration view.
     pub fn declaration_sheet(&self) -> Sheet {
-        let mut sheet = Sheet::new(
+        let mut sheet = typed(
             "declaration",
             "环境保护税申报明细 Tax declaration",
             &DECLARATION_COLUMNS,
@@ -782,7 +801,7 @@ impl Declaration {
 
     /// The totals view, with a last line `合计` over every enterprise and quarter.
     pub fn totals_sheet(&self) -> Sheet {
-        let mut sheet = Sheet::new("totals", "应纳税额合计 Tax totals", &TOTAL_COLUMNS);
+        let mut sheet = typed("totals", "应纳税额合计 Tax totals", &TOTAL_COLUMNS);
         let (mut air, mut water) = (Decimal::ZERO, Decimal::ZERO);
         for t in &self.totals {
             air += t.air;
@@ -949,7 +968,8 @@ pub fn provenance(
     ]
 }
 
-/// The workbook: both views with Chinese headers, and the provenance sheet.
+/// The workbook: both views with Chinese headers (each column keeps its kind: codes stay text),
+/// and the provenance sheet.
 pub fn workbook(
     declaration: &Declaration,
     provenance: &[(String, String)],
