@@ -17,6 +17,7 @@ use app::validate::FileKind;
 use app::{AppError, EncodingChoice, ErrorKind, ReadOptions};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod keyunits;
 mod progress;
 mod quota;
 mod reconcile;
@@ -87,7 +88,7 @@ struct DatabaseOptions {
     actor: String,
 }
 
-fn default_actor() -> String {
+pub(crate) fn default_actor() -> String {
     std::env::var("USER").unwrap_or_else(|_| "unknown".to_string())
 }
 
@@ -137,6 +138,14 @@ enum Command {
         #[command(subcommand)]
         what: CodesCommand,
     },
+    /// Key units (重点调查单位) of a base-year run: the largest emitters covering 85 % of each
+    /// area's emission (or 65 % of generation) per pollutant, and heavy-metal emitters.
+    #[command(after_help = keyunits::KEY_UNIT_EXAMPLES)]
+    KeyUnits(Box<keyunits::KeyUnitArgs>),
+    /// Regional industrial totals: the key units' current emission plus the non-key part
+    /// estimated from the base year by the key units' year-over-year change.
+    #[command(after_help = keyunits::REGIONAL_EXAMPLES)]
+    RegionalTotals(Box<keyunits::RegionalArgs>),
     /// Versioned reference tables in the database (tax equivalents and rates): import a
     /// draft, publish, retire, list, export, diff.
     #[command(after_help = reference::EXAMPLES)]
@@ -632,6 +641,8 @@ where
             result
         }),
         Command::Coeff { what, db } => block_on(coeff(what, &db, out, show_progress)),
+        Command::KeyUnits(args) => keyunits::key_units(*args, out, err),
+        Command::RegionalTotals(args) => keyunits::regional_totals(*args, out, err),
         Command::Reference { what, db } => block_on(async {
             let store = app::editions::open(&db.database).await?;
             let result = reference::run(what, &store, &db.actor, out).await;

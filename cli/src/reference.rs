@@ -33,7 +33,7 @@ pub(crate) enum ReferenceCommand {
     /// Check a table and store it as the draft of its reference table (replacing an earlier
     /// draft). Nothing is written when the table has any problem; all are listed.
     Import {
-        /// What the table is: tax-equivalents, tax-rates or tax-item-counts.
+        /// What the table is: tax-equivalents, tax-rates, tax-item-counts or key-units.
         kind: String,
         /// The file (CSV in UTF-8 or GBK, or Excel), Chinese or English headers.
         #[arg(required_unless_present = "bundled", conflicts_with = "bundled")]
@@ -127,7 +127,10 @@ pub(crate) async fn run(
                 ),
                 None => {
                     debug_assert!(bundled);
-                    let (name, bytes) = kind.bundled();
+                    let (name, bytes) = kind.bundled().ok_or_else(|| AppError::Argument {
+                        message: format!("npsc bundles no `{}` table", kind.as_str()),
+                        hint: Some("give the file to import".to_string()),
+                    })?;
                     (name.to_string(), bytes.to_vec())
                 }
             };

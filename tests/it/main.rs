@@ -21,6 +21,7 @@ mod consistency;
 mod editions;
 mod engine;
 mod golden;
+mod keyunits;
 mod properties;
 mod quota;
 mod reconcile;

@@ -19,6 +19,7 @@ pub mod account;
 pub mod consistency;
 pub mod editions;
 pub mod error;
+pub mod keyunits;
 pub mod lookup;
 pub mod output;
 pub mod quota;

@@ -41,14 +41,17 @@ pub enum ReferenceKind {
     TaxRates,
     /// Items taxed per outlet by region (Art. 9: a province may raise them), with dates.
     TaxItemCounts,
+    /// A key-unit list (重点调查单位名录), e.g. as selected by `npsc key-units`.
+    KeyUnits,
 }
 
 impl ReferenceKind {
     /// Every kind.
-    pub const ALL: [ReferenceKind; 3] = [
+    pub const ALL: [ReferenceKind; 4] = [
         ReferenceKind::TaxEquivalents,
         ReferenceKind::TaxRates,
         ReferenceKind::TaxItemCounts,
+        ReferenceKind::KeyUnits,
     ];
 
     /// The kind's word, also the default table name.
@@ -57,6 +60,7 @@ impl ReferenceKind {
             ReferenceKind::TaxEquivalents => "tax-equivalents",
             ReferenceKind::TaxRates => "tax-rates",
             ReferenceKind::TaxItemCounts => "tax-item-counts",
+            ReferenceKind::KeyUnits => "key-units",
         }
     }
 
@@ -83,6 +87,7 @@ impl ReferenceKind {
             ReferenceKind::TaxEquivalents => "污染当量值 (pollution equivalents)",
             ReferenceKind::TaxRates => "环境保护税适用税额 (tax amounts per equivalent)",
             ReferenceKind::TaxItemCounts => "应税污染物项目数 (items taxed per outlet)",
+            ReferenceKind::KeyUnits => "重点调查单位名录 (key-unit list)",
         }
     }
 
@@ -91,15 +96,21 @@ impl ReferenceKind {
             ReferenceKind::TaxEquivalents => &ingest::schemas::EQUIVALENTS,
             ReferenceKind::TaxRates => &ingest::schemas::TAX_RATES,
             ReferenceKind::TaxItemCounts => &ingest::schemas::TAX_ITEM_COUNTS,
+            ReferenceKind::KeyUnits => &ingest::keyunits::KEY_UNITS,
         }
     }
 
-    /// The table bundled with npsc: its name and bytes.
-    pub fn bundled(self) -> (&'static str, &'static [u8]) {
+    /// The table bundled with npsc, if there is one: its name and bytes.
+    pub fn bundled(self) -> Option<(&'static str, &'static [u8])> {
         match self {
-            ReferenceKind::TaxEquivalents => (crate::tax::EQUIVALENTS_NAME, BUNDLED_EQUIVALENTS),
-            ReferenceKind::TaxRates => (crate::tax::RATES_NAME, BUNDLED_RATES),
-            ReferenceKind::TaxItemCounts => (crate::tax::ITEM_COUNTS_NAME, BUNDLED_ITEM_COUNTS),
+            ReferenceKind::TaxEquivalents => {
+                Some((crate::tax::EQUIVALENTS_NAME, BUNDLED_EQUIVALENTS))
+            }
+            ReferenceKind::TaxRates => Some((crate::tax::RATES_NAME, BUNDLED_RATES)),
+            ReferenceKind::TaxItemCounts => {
+                Some((crate::tax::ITEM_COUNTS_NAME, BUNDLED_ITEM_COUNTS))
+            }
+            ReferenceKind::KeyUnits => None,
         }
     }
 }
@@ -198,6 +209,10 @@ async fn parse(
         }
         ReferenceKind::TaxItemCounts => {
             ingest::tax::read_item_counts(source, read)
+                .map_err(|issues| AppError::input(&what, issues))?;
+        }
+        ReferenceKind::KeyUnits => {
+            ingest::keyunits::read_key_units(source, read)
                 .map_err(|issues| AppError::input(&what, issues))?;
         }
     }
@@ -446,7 +461,13 @@ pub async fn resolve(
                     Err(e) => return Err(e.into()),
                 }
             }
-            let (name, bytes) = kind.bundled();
+            let (name, bytes) = kind.bundled().ok_or_else(|| AppError::Store {
+                message: format!(
+                    "there is no published `{}` table in the database, and npsc bundles none",
+                    kind.as_str()
+                ),
+                code: "not-found",
+            })?;
             Ok(Named {
                 name: name.to_string(),
                 bytes: bytes.to_vec(),
@@ -493,7 +514,7 @@ pub fn bundled_notice(tables: &TaxTables) -> Vec<Issue> {
         (&tables.item_counts_source.name, ReferenceKind::TaxItemCounts),
     ]
     .into_iter()
-    .filter(|(name, kind)| name.as_str() == kind.bundled().0)
+    .filter(|(name, kind)| kind.bundled().is_some_and(|(bundled, _)| name.as_str() == bundled))
     .map(|(name, kind)| {
         Issue::warning(
             Location::file(name.clone()),

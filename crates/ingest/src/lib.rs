@@ -15,6 +15,7 @@ pub mod activity;
 pub mod canonical;
 pub mod coefficients;
 pub mod issue;
+pub mod keyunits;
 mod json;
 pub mod permit;
 pub mod quota;
