@@ -12,7 +12,9 @@ use app::account::{AccountSettings, NoProgress};
 use app::report::StatisticsReport;
 use clap::Args;
 
-use crate::{GroupingArgs, InputOptions, KArg, block_on, read_options};
+use crate::{
+    DateOptions, GroupingArgs, InputOptions, KArg, block_on, named_coefficients, read_options,
+};
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -21,20 +23,28 @@ Examples:
       --registry datasets/sample-synthetic/registry.csv \\
       --activity datasets/sample-synthetic/activity.csv \\
       --xlsx report.xlsx --svg-dir charts --pollutant SO2 --year 2023
+  # With published edition 2 of a coefficient set in the database (or `set@latest`, or `set`
+  # with --at DATE)
+  npsc report --coefficients npsc1-excerpt@2 --database sqlite://npsc.db \\
+      --registry datasets/sample-synthetic/registry.csv \\
+      --activity datasets/sample-synthetic/activity.csv --xlsx report.xlsx
   # From stored run 3, by prefecture and 2-digit industry
   npsc report --run 3 --database sqlite://npsc.db --xlsx run3.xlsx \\
       --region-level prefecture --industry-level division";
 
 #[derive(Debug, Args)]
 pub(crate) struct ReportArgs {
-    /// Coefficient set: a folder with manifest.toml or a single table.
+    /// Coefficient set: a folder with manifest.toml or a single table; or an edition in the
+    /// database (`set@N`, `set@latest`, or `set` with --at).
     #[arg(
         long,
-        value_name = "PATH",
+        value_name = "PATH|SET@EDITION",
         required_unless_present = "run",
         conflicts_with = "run"
     )]
-    coefficients: Option<PathBuf>,
+    coefficients: Option<String>,
+    #[command(flatten)]
+    date: DateOptions,
     /// Enterprise registry (CSV or Excel).
     #[arg(
         long,
@@ -54,7 +64,7 @@ pub(crate) struct ReportArgs {
     /// Report on stored accounting run N instead of accounting afresh.
     #[arg(long, value_name = "N", requires = "database")]
     run: Option<i64>,
-    /// The database holding the run.
+    /// The database holding the run or the edition (`./npsc.db` for an edition when omitted).
     #[arg(long, env = "NPSC_DATABASE_URL")]
     database: Option<String>,
     /// The Excel workbook to write.
@@ -135,8 +145,15 @@ pub(crate) fn run(args: ReportArgs, err: &mut dyn Write) -> Result<i32, AppError
             let coefficients = args.coefficients.clone().unwrap_or_default();
             let registry = args.registry.clone().unwrap_or_default();
             let activity = args.activity.clone().unwrap_or_default();
+            let read = read_options(&args.input)?;
+            let database = args
+                .database
+                .clone()
+                .unwrap_or_else(|| app::editions::DEFAULT_URL.to_string());
+            let (set, name, chosen) =
+                named_coefficients(&coefficients, &args.date, &database, &reference, &read)?;
             let settings = AccountSettings {
-                coefficients: coefficients.clone(),
+                coefficients: PathBuf::from(&coefficients),
                 registry: registry.clone(),
                 activity: activity.clone(),
                 grouping,
@@ -146,15 +163,24 @@ pub(crate) fn run(args: ReportArgs, err: &mut dyn Write) -> Result<i32, AppError
                         KArg::Strict => OperationRatePolicy::Strict,
                     },
                 },
-                read: read_options(&args.input)?,
+                read,
                 results: None,
                 deny_unaccounted: false,
             };
-            let account = app::account::account(&settings, &reference, &NoProgress)?;
-            let mut provenance = vec![(
-                "coefficients".to_string(),
-                coefficients.display().to_string(),
-            )];
+            let account = app::account::account_with(&set, &settings, &reference, &NoProgress)?;
+            let mut provenance = vec![("coefficients".to_string(), coefficients.clone())];
+            if let Some(edition) = chosen.edition {
+                provenance.push((
+                    "edition".to_string(),
+                    format!(
+                        "{name} (edition {edition}{}) from the database",
+                        match (&chosen.date, &chosen.rule) {
+                            (Some(date), Some(rule)) => format!(", in force on {date} by {rule}"),
+                            _ => String::new(),
+                        },
+                    ),
+                ));
+            }
             for (name, path) in [("registry", &registry), ("activity", &activity)] {
                 let input = app::reconcile::file_input(path)?;
                 provenance.push((name.to_string(), input.path));

@@ -289,6 +289,62 @@ fn a_stored_run_gives_the_same_report() {
 }
 
 #[test]
+fn a_named_edition_gives_the_same_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("npsc.db").display());
+    let with_db = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--database", url.as_str()]);
+        npsc(&all)
+    };
+    assert_eq!(
+        with_db(&["coeff", "import", "../coefficients/npsc1-excerpt"]).0,
+        0
+    );
+    assert_eq!(
+        with_db(&["coeff", "publish", "npsc1-excerpt", "--note", "r"]).0,
+        0
+    );
+    let fresh = report(dir.path(), &[]);
+    let named = dir.path().join("named.xlsx");
+    let mut args = SAMPLE_ARGS.to_vec();
+    args[0] = "report";
+    args[2] = "npsc1-excerpt@1";
+    args.extend_from_slice(&["--xlsx", s(&named)]);
+    let (status, out, err) = with_db(&args);
+    assert_eq!(status, 0, "{out}{err}");
+    for name in ["按地区", "按行业", "按污染物", "同比"] {
+        assert_eq!(sheet(&fresh, name), sheet(&named, name), "{name}");
+    }
+    let (_, rows) = sheet(&named, "provenance");
+    let value = |key: &str| {
+        rows.iter()
+            .find(|r| r[0] == key)
+            .map(|r| r[1].to_string())
+            .unwrap_or_else(|| panic!("{key} in provenance"))
+    };
+    assert_eq!(value("coefficients"), "npsc1-excerpt@1");
+    assert_eq!(
+        value("edition"),
+        "npsc1-excerpt@1 (edition 1) from the database"
+    );
+    assert_eq!(
+        value("content_hash"),
+        "db41f2d31052ecdaeb3bb8429c7219fd345fca37268addfa27995bd6b9b36115"
+    );
+    // An edition that does not exist is refused, nothing written.
+    let missing = dir.path().join("missing.xlsx");
+    let mut args = SAMPLE_ARGS.to_vec();
+    args[0] = "report";
+    args[2] = "npsc1-excerpt@9";
+    args.extend_from_slice(&["--xlsx", s(&missing)]);
+    let (status, _, err) = with_db(&args);
+    assert_eq!(status, 1, "{err}");
+    assert!(err.contains("npsc1-excerpt@9"), "{err}");
+    assert!(!missing.exists());
+}
+
+#[test]
 fn bad_options_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("r.xlsx");
