@@ -50,6 +50,16 @@ fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
         ),
         ("POST /api/v1/reconciliations", Some(Role::Officer)),
         ("GET /api/v1/statistics", Some(Role::Reader)),
+        ("POST /api/v1/tax", Some(Role::Officer)),
+        ("GET /api/v1/reconciliations/{id}/tax", Some(Role::Officer)),
+        ("POST /api/v1/runs/{id}/quota", Some(Role::Reader)),
+        ("GET /api/v1/runs/{id}/consistency", Some(Role::Reader)),
+        ("GET /api/v1/runs/{id}/report", Some(Role::Reader)),
+        ("GET /api/v1/runs/{id}/charts/regional", Some(Role::Reader)),
+        (
+            "GET /api/v1/runs/{id}/charts/year-over-year",
+            Some(Role::Reader),
+        ),
         ("GET /api/v1/registry/enterprises", Some(Role::Reader)),
         (
             "GET /api/v1/registry/enterprises/{uscc}",
@@ -250,12 +260,28 @@ async fn hostile_parameters_are_refused_or_find_nothing_and_change_nothing() {
         "/api/v1/sets/npsc1-excerpt/resolve?at=",
         "/api/v1/sets/npsc1-excerpt/resolve?rule=",
         "/api/v1/sets/npsc1-excerpt/diff?to=2&from=",
+        "/api/v1/reconciliations/1/tax?rounding=",
+        "/api/v1/reconciliations/1/tax?particulates=",
+        "/api/v1/reconciliations/1/tax?year=",
+        "/api/v1/reconciliations/1/tax?view=",
+        "/api/v1/runs/1/report?view=",
+        "/api/v1/runs/1/report?region_level=",
+        "/api/v1/runs/1/report?industry_level=",
+        "/api/v1/runs/1/report?format=",
+        "/api/v1/runs/1/charts/regional?pollutant=",
+        "/api/v1/runs/1/charts/regional?region_level=",
+        "/api/v1/runs/1/charts/year-over-year?region=",
     ];
     let segments = [
         "/api/v1/sets/{}/editions/1",
         "/api/v1/sets/npsc1-excerpt/editions/{}",
         "/api/v1/sets/{}/editions/1/coefficients",
         "/api/v1/sets/{}/resolve",
+        "/api/v1/reconciliations/{}/tax",
+        "/api/v1/runs/{}/consistency",
+        "/api/v1/runs/{}/report",
+        "/api/v1/runs/{}/charts/regional",
+        "/api/v1/runs/{}/charts/year-over-year",
     ];
     let mut checked = 0;
     for value in &values {
@@ -322,12 +348,9 @@ async fn hostile_parameters_are_refused_or_find_nothing_and_change_nothing() {
     fx.db.store.close().await;
 }
 
-#[tokio::test]
-async fn malformed_uploads_get_a_clear_client_error() {
-    let fx = fixture().await;
-    let admin = Some(fx.tokens["admin"].as_str());
-    let uri = "/api/v1/sets/upload-test/drafts?provenance=x";
-    let cases: Vec<(&str, &str, Vec<u8>)> = vec![
+/// Uploads that are not what they claim to be: `(what, content type, body)`.
+fn malformed_uploads() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    vec![
         ("empty body", "text/csv", vec![]),
         ("binary noise", "text/csv", (0..=255u8).cycle().take(4096).collect()),
         (
@@ -352,8 +375,15 @@ async fn malformed_uploads_get_a_clear_client_error() {
             b"--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../../etc/passwd\"\r\n\r\nindustry_code\n\r\n--XYZ--\r\n"
                 .to_vec(),
         ),
-    ];
-    for (what, content_type, body) in cases {
+    ]
+}
+
+#[tokio::test]
+async fn malformed_uploads_get_a_clear_client_error() {
+    let fx = fixture().await;
+    let admin = Some(fx.tokens["admin"].as_str());
+    let uri = "/api/v1/sets/upload-test/drafts?provenance=x";
+    for (what, content_type, body) in malformed_uploads() {
         let (status, text) = send(&fx.state, "POST", uri, admin, content_type, body).await;
         assert!(status.is_client_error(), "{what}: {status} {text}");
         let error: serde_json::Value = serde_json::from_str(&text).expect("JSON error");
@@ -370,6 +400,46 @@ async fn malformed_uploads_get_a_clear_client_error() {
         .await
         .expect("list");
     assert!(list.is_empty(), "nothing was stored");
+    fx.db.store.close().await;
+}
+
+/// The tax and total-load uploads: malformed bodies, and well-formed forms whose files are
+/// noise or carry a client's path as their name, get a JSON client error that never echoes a
+/// path.
+#[tokio::test]
+async fn malformed_tax_and_quota_uploads_get_a_clear_client_error() {
+    let fx = fixture().await;
+    let admin = Some(fx.tokens["admin"].as_str());
+    let noise: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+    let form = |fields: &[&str]| {
+        let parts: Vec<(&str, &str, &[u8])> = fields
+            .iter()
+            .map(|f| (*f, "../../../etc/passwd", noise.as_slice()))
+            .collect();
+        common::form("XYZ", &parts)
+    };
+    let mut cases = malformed_uploads();
+    cases.push((
+        "noise in every part",
+        "multipart/form-data; boundary=XYZ",
+        form(&["registry", "emissions", "caps", "targets", "reports"]),
+    ));
+    for uri in ["/api/v1/tax", "/api/v1/runs/1/quota"] {
+        for (what, content_type, body) in &cases {
+            let (status, text) =
+                send(&fx.state, "POST", uri, admin, content_type, body.clone()).await;
+            assert!(status.is_client_error(), "{uri}, {what}: {status} {text}");
+            let error: serde_json::Value = serde_json::from_str(&text).expect("JSON error");
+            assert!(
+                error["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{uri}, {what}: {text}"
+            );
+            assert!(
+                !text.contains("/etc/passwd") && !text.contains("npsc-upload-"),
+                "{uri}, {what}: neither the client's path nor a staging path is echoed: {text}"
+            );
+        }
+    }
     fx.db.store.close().await;
 }
 

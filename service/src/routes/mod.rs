@@ -4,13 +4,18 @@
 //! `#[utoipa::path]` annotation, so a route cannot exist without being in `/openapi.json`.
 //! Each module owns one group of endpoints and returns its `OpenApiRouter`.
 
+mod consistency;
 mod editions;
 mod pages;
+mod quota;
 mod reconciliations;
 mod registry;
+mod reports;
 mod runs;
 mod statistics;
+mod tax;
 mod upload;
+mod views;
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -139,6 +144,8 @@ pub(crate) fn too_large() -> ApiError {
         (name = "statistics", description = "Totals from stored runs by year, pollutant, region level and industry level"),
         (name = "registry", description = "The enterprise registry: search, status histories, change-set imports"),
         (name = "reconciliation", description = "Permit-reported emissions against the coefficient estimates: comparison, numbers of record, weighted least-squares reconciliation, stored with their provenance"),
+        (name = "tax", description = "The environmental protection tax of monitored emissions or of a reconciliation's numbers of record: quarterly declaration and totals, money in decimals"),
+        (name = "total-load", description = "Total-load control: a run's totals against caps, progress against the reduction targets, enterprises above their permitted quantity"),
     )
 )]
 struct ApiDoc;
@@ -169,6 +176,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(statistics::routes())
         .merge(registry::routes())
         .merge(reconciliations::routes())
+        .merge(tax::routes())
+        .merge(quota::routes())
+        .merge(consistency::routes())
+        .merge(reports::routes())
         .split_for_parts()
 }
 

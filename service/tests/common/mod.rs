@@ -87,6 +87,33 @@ pub(crate) async fn request(
     )
 }
 
+/// Like [`request`], for a body that need not be UTF-8 (a workbook): status, headers and bytes.
+pub(crate) async fn request_bytes(
+    state: &service::AppState,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = service::router(state.clone())
+        .oneshot(request.body(Body::from(body)).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, headers, bytes.to_vec())
+}
+
 /// A GET with exactly `headers` (anonymous when they carry no token).
 pub(crate) async fn get(
     state: &service::AppState,
