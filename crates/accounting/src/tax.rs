@@ -630,6 +630,11 @@ mod tests {
             item(Air, false, 20, "烟尘", "2.18"),
             item(Water, true, 1, "总汞", "0.0005"),
             item(Water, true, 2, "总镉", "0.005"),
+            item(Water, true, 3, "总铬", "0.04"),
+            item(Water, true, 4, "六价铬", "0.02"),
+            item(Water, true, 5, "总砷", "0.02"),
+            item(Water, true, 6, "总铅", "0.025"),
+            item(Water, true, 7, "总镍", "0.025"),
             item(Water, false, 11, "悬浮物", "4"),
             item(Water, false, 12, "五日生化需氧量", "0.5"),
             item(Water, false, 13, "化学需氧量", "1"),
@@ -747,30 +752,41 @@ mod tests {
             .into_iter()
             .filter(|i| i.medium == Medium::Water)
             .collect();
-        let lines = compute(
-            &emissions,
-            &water,
-            &rates,
-            "370102",
-            date("2023-06-30"),
-            ItemCounts::default(),
-            Rounding::TaxPerItem,
-        )
-        .expect("computed");
-        let taxed: Vec<_> = lines
-            .iter()
-            .filter(|l| l.untaxed.is_none())
-            .map(|l| (l.item.as_str(), l.equivalents))
-            .collect();
-        assert_eq!(
-            taxed,
-            [
-                ("总锌", d("1000")),
-                ("总铜", d("900")),
-                ("硫化物", d("800"))
-            ]
-        );
-        assert_eq!(total(&lines), d("8100"));
+        for rounding in [Rounding::TaxPerItem, Rounding::EquivalentsFirst] {
+            let lines = compute(
+                &emissions,
+                &water,
+                &rates,
+                "370102",
+                date("2023-06-30"),
+                ItemCounts::default(),
+                rounding,
+            )
+            .expect("computed");
+            let taxed: Vec<_> = lines
+                .iter()
+                .filter(|l| l.untaxed.is_none())
+                .map(|l| (l.item.as_str(), l.equivalents))
+                .collect();
+            assert_eq!(
+                taxed,
+                [
+                    ("总锌", d("1000")),
+                    ("总铜", d("900")),
+                    ("硫化物", d("800"))
+                ],
+                "{rounding:?}"
+            );
+            // 甲醛 720, 总锰 600 and 氟化物 200 are beyond the top 3.
+            assert_eq!(
+                lines
+                    .iter()
+                    .filter(|l| l.untaxed == Some(Untaxed::BeyondTopN))
+                    .count(),
+                3
+            );
+            assert_eq!(total(&lines), d("8100"), "{rounding:?}");
+        }
     }
 
     #[test]
@@ -810,6 +826,64 @@ mod tests {
         );
         // (2 + 300 + 125 + 50) × 2.8 = 1 335.60.
         assert_eq!(total(&lines), d("1335.60"));
+    }
+
+    #[test]
+    fn water_class_one_top_five_apart_from_the_other_top_three() {
+        let rates = Rates::new(vec![flat("350000", Medium::Water, "1.4")]);
+        // Class I: 总砷 25, 总汞 20 and 总镉 20 (a tie: item 1 before item 2), 六价铬 15, 总铬
+        // 10 and 总铅 10 (a tie: item 3 before item 6), 总镍 5. Other: COD 100, SS 50 and
+        // NH3-N 50 (a tie: item 11 before item 20), 硫化物 40.
+        let emissions = [
+            emission("DW001", "总汞", "0.01"),
+            emission("DW001", "总镉", "0.1"),
+            emission("DW001", "总铬", "0.4"),
+            emission("DW001", "六价铬", "0.3"),
+            emission("DW001", "总砷", "0.5"),
+            emission("DW001", "总铅", "0.25"),
+            emission("DW001", "总镍", "0.125"),
+            emission("DW001", "化学需氧量", "100"),
+            emission("DW001", "悬浮物", "200"),
+            emission("DW001", "氨氮", "40"),
+            emission("DW001", "硫化物", "5"),
+        ];
+        let run = |c: ItemCounts| {
+            compute(
+                &emissions,
+                &items(),
+                &rates,
+                "350102",
+                date("2024-04-30"),
+                c,
+                Rounding::TaxPerItem,
+            )
+            .expect("computed")
+        };
+        let lines = run(ItemCounts::default());
+        let status: Vec<_> = lines
+            .iter()
+            .map(|l| (l.item.as_str(), l.class_one, l.rank, l.untaxed.is_none()))
+            .collect();
+        assert_eq!(
+            status,
+            [
+                ("总砷", true, 1, true),
+                ("总汞", true, 2, true),
+                ("总镉", true, 3, true),
+                ("六价铬", true, 4, true),
+                ("总铬", true, 5, true),
+                ("总铅", true, 6, false),
+                ("总镍", true, 7, false),
+                ("化学需氧量", false, 1, true),
+                ("悬浮物", false, 2, true),
+                ("氨氮", false, 3, true),
+                ("硫化物", false, 4, false),
+            ]
+        );
+        // (25 + 20 + 20 + 15 + 10 + 100 + 50 + 50) × 1.4 = 406.00.
+        assert_eq!(total(&lines), d("406.00"));
+        // Six class I items: 总铅 too, (290 + 10) × 1.4 = 420.00.
+        assert_eq!(total(&run(counts(3, 6, 3))), d("420.00"));
     }
 
     #[test]
@@ -876,6 +950,22 @@ mod tests {
             d("1"),
             "an hourly exceedance forfeits the reduction"
         );
+        assert_eq!(case("12.5", true), d("1"), "the 75 % case too");
+        // No standard or no concentration: no reduction.
+        let mut bare = Emission {
+            outlet: "DW001".into(),
+            medium: Medium::Water,
+            item: "化学需氧量".into(),
+            kg: d("1"),
+            concentration: Some(d("1")),
+            standard: None,
+            exceeded: false,
+            exemption: None,
+        };
+        assert_eq!(share(&bare), d("1"));
+        bare.standard = Some(d("50"));
+        bare.concentration = None;
+        assert_eq!(share(&bare), d("1"));
         let rates = Rates::new(vec![flat("440000", Medium::Air, "1.8")]);
         let mut e = emission("DA001", "二氧化硫", "95");
         e.concentration = Some(d("8"));
@@ -913,6 +1003,11 @@ mod tests {
             at("320102", "二氧化硫", "2024-06-30"),
             Some(d("8.4")),
             "city over province"
+        );
+        assert_eq!(
+            at("320102", "二氧化硫", "2018-01-01"),
+            Some(d("8.4")),
+            "in force from its first day"
         );
         assert_eq!(
             at("320102", "二氧化硫", "2025-02-28"),
