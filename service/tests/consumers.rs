@@ -476,6 +476,38 @@ async fn quota_of_a_stored_run_is_the_command_lines() {
     assert_eq!(rows(&body["views"][0]), sheets[0].rows);
     assert!(rows(&body["views"][2]).is_empty());
 
+    // A targets file replaces the 14th five-year plan's: progress for its pollutants only.
+    let targets = "污染物,减排目标(%)\n氮氧化物,5\n".as_bytes();
+    let (status, _, body) = call(
+        &f,
+        "POST",
+        &uri,
+        Some(&f.reader),
+        None,
+        Some(&[
+            ("caps", "caps.csv", &caps),
+            ("targets", "目标.csv", targets),
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", text(&body));
+    let body = json(&text(&body));
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("targets.csv"), targets).expect("write");
+    let mut inputs = quota_inputs(false);
+    inputs.targets = Some(dir.path().join("targets.csv"));
+    let (_, with_targets) = app::quota::quota_run(&f.db.store, run, &inputs, &reference)
+        .await
+        .expect("quota");
+    let progress = with_targets.progress_sheet(&reference, accounting::render::Precision::Exact);
+    assert!(!progress.rows.is_empty());
+    assert!(progress.rows.iter().all(|r| r[2] == "氮氧化物"));
+    assert_eq!(rows(&body["views"][1]), progress.rows);
+    assert!(
+        provenance_value(&body, "targets").starts_with("upload:目标.csv (sha256 "),
+        "{body}"
+    );
+
     // One view as CSV; every view and the provenance as a workbook.
     let (status, _, csv) = call(
         &f,

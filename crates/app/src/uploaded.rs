@@ -16,7 +16,7 @@
 //! (`DA001+DA002`): the top-N choice and the rounding then apply to their sum. The provenance says
 //! so and lists them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use accounting::codes::Uscc;
@@ -216,11 +216,18 @@ pub async fn tax_of_reconciliation(
     let records: Vec<Record> = stored.iter().map(|s| s.record.clone()).collect();
     let mut allocated =
         crate::tax::from_records(&records, year, reference, tables, settings.particulates)?;
+    // Each allocated month is located at its enterprise's first records row of the year.
+    let mut first_rows: BTreeMap<(Uscc, u16), u64> = BTreeMap::new();
+    for s in &stored {
+        first_rows
+            .entry((s.record.uscc, s.record.year))
+            .or_insert(s.row);
+    }
     for row in &mut allocated.rows {
-        row.row = stored
-            .iter()
-            .find(|s| s.record.uscc == row.uscc && s.record.year == row.month.0)
-            .map_or(0, |s| s.row);
+        row.row = first_rows
+            .get(&(row.uscc, row.month.0))
+            .copied()
+            .unwrap_or(0);
     }
     let label = format!("reconciliation {id}, records");
     let what = format!("the numbers of record of reconciliation {id}");
