@@ -36,6 +36,27 @@ fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
             Some(Role::Admin),
         ),
         ("POST /api/v1/sets/{set}/impact", Some(Role::Reader)),
+        ("GET /api/v1/reference-tables", None),
+        (
+            "GET /api/v1/reference-tables/{table}/editions/{edition}",
+            None,
+        ),
+        (
+            "GET /api/v1/reference-tables/{table}/editions/{edition}/content",
+            None,
+        ),
+        (
+            "POST /api/v1/reference-tables/{table}/drafts",
+            Some(Role::Admin),
+        ),
+        (
+            "POST /api/v1/reference-tables/{table}/editions/{edition}/publish",
+            Some(Role::Admin),
+        ),
+        (
+            "POST /api/v1/reference-tables/{table}/editions/{edition}/retire",
+            Some(Role::Admin),
+        ),
         ("GET /api/v1/runs", Some(Role::Reader)),
         ("GET /api/v1/runs/stale", Some(Role::Reader)),
         ("GET /api/v1/runs/{id}", Some(Role::Reader)),
@@ -78,6 +99,7 @@ fn concrete(operation: &str) -> (String, String, &'static str, Vec<u8>) {
     let (method, template) = operation.split_once(' ').expect("METHOD path");
     let mut path = template
         .replace("{set}", "npsc1-excerpt")
+        .replace("{table}", "tax-rates")
         .replace("{id}", "1")
         .replace("{uscc}", USCC);
     // Publishing targets the draft, everything else the published edition.

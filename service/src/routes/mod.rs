@@ -9,6 +9,7 @@ mod editions;
 mod pages;
 mod quota;
 mod reconciliations;
+mod reference_tables;
 mod registry;
 mod reports;
 mod runs;
@@ -145,6 +146,7 @@ pub(crate) fn too_large() -> ApiError {
         (name = "registry", description = "The enterprise registry: search, status histories, change-set imports"),
         (name = "reconciliation", description = "Permit-reported emissions against the coefficient estimates: comparison, numbers of record, weighted least-squares reconciliation, stored with their provenance"),
         (name = "tax", description = "The environmental protection tax of monitored emissions or of a reconciliation's numbers of record: quarterly declaration and totals, money in decimals"),
+        (name = "reference tables", description = "Versioned reference tables (tax equivalents, rates, item counts): canonical CSV per edition, published and immutable like coefficient editions"),
         (name = "total-load", description = "Total-load control: a run's totals against caps, progress against the reduction targets, enterprises above their permitted quantity"),
     )
 )]
@@ -180,6 +182,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(quota::routes())
         .merge(consistency::routes())
         .merge(reports::routes())
+        .merge(reference_tables::routes())
         .split_for_parts()
 }
 
