@@ -8,7 +8,7 @@ use app::AppError;
 use app::tax::{CountOverrides, Particulates, TaxSettings};
 use clap::{Args, ValueEnum};
 
-use crate::{InputOptions, read_options};
+use crate::{InputOptions, block_on, read_options};
 
 pub(crate) const EXAMPLES: &str = "\
 Examples:
@@ -91,19 +91,25 @@ pub(crate) struct TaxArgs {
     /// Other water items taxed per outlet in every region, instead of the table's (the law: 3).
     #[arg(long, value_name = "N")]
     water_other_items: Option<usize>,
-    /// The item-count table by region and date (default: the bundled one; where no row applies,
-    /// the law's 3/5/3).
-    #[arg(long, value_name = "FILE")]
-    item_counts: Option<PathBuf>,
+    /// The item-count table by region and date: a file or a stored edition
+    /// (`tax-item-counts@N`); default: the latest published in --database, else the bundled
+    /// one. Where no row applies, the law's 3/5/3.
+    #[arg(long, value_name = "FILE|NAME@N")]
+    item_counts: Option<String>,
     /// What 颗粒物 (particulates) is taxed as: 烟尘 (soot) or 一般性粉尘 (process dust).
     #[arg(long, default_value = "烟尘", value_name = "ITEM")]
     particulates: String,
-    /// The law's equivalent table (default: the bundled one).
-    #[arg(long, value_name = "FILE")]
-    equivalents: Option<PathBuf>,
-    /// The rate table (default: the bundled 2018 provincial decisions).
-    #[arg(long, value_name = "FILE")]
-    rates: Option<PathBuf>,
+    /// The law's equivalent table: a file or a stored edition (`tax-equivalents@N`); default:
+    /// the latest published in --database, else the bundled one.
+    #[arg(long, value_name = "FILE|NAME@N")]
+    equivalents: Option<String>,
+    /// The rate table: a file or a stored edition (`tax-rates@N`); default: the latest
+    /// published in --database, else the bundled 2018 provincial decisions.
+    #[arg(long, value_name = "FILE|NAME@N")]
+    rates: Option<String>,
+    /// The database whose published reference tables are used (see `npsc reference`).
+    #[arg(long, env = "NPSC_DATABASE_URL")]
+    database: Option<String>,
     /// Which view to print.
     #[arg(long, value_enum, default_value_t = TaxView::All)]
     view: TaxView,
@@ -160,12 +166,31 @@ pub(crate) fn run(
     };
     let reference = app::reference::bundled()?;
     let read = read_options(&args.input)?;
-    let tables = app::tax::tables_with(
-        args.equivalents.as_deref(),
-        args.rates.as_deref(),
-        args.item_counts.as_deref(),
-        &read,
-    )?;
+    let choice = |arg: &Option<String>| {
+        arg.as_deref()
+            .map(app::reference_tables::TableChoice::parse)
+            .unwrap_or_default()
+    };
+    let choices = app::reference_tables::TaxTableChoices {
+        equivalents: choice(&args.equivalents),
+        rates: choice(&args.rates),
+        item_counts: choice(&args.item_counts),
+    };
+    let tables = block_on(async {
+        match &args.database {
+            Some(url) => {
+                let store = app::editions::open(url).await?;
+                let tables = app::reference_tables::tax_tables(Some(&store), &choices, &read).await;
+                store.close().await;
+                let tables = tables?;
+                for notice in app::reference_tables::bundled_notice(&tables) {
+                    let _ = writeln!(err, "warning: {}", notice.message);
+                }
+                Ok(tables)
+            }
+            None => app::reference_tables::tax_tables(None, &choices, &read).await,
+        }
+    })?;
     let (declaration, emissions, allocation) = match (&args.emissions, &args.reports) {
         (Some(path), _) => {
             let (declaration, emissions) =

@@ -218,3 +218,104 @@ fn revisions_are_diffed_published_and_retired() {
         );
     }
 }
+
+/// `npsc tax` of the bundled sample against the database `db`, with extra arguments, as JSON.
+fn tax(db: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "tax",
+        "--registry",
+        "../datasets/sample-synthetic/registry.csv",
+        "--emissions",
+        "../datasets/sample-synthetic/monitored_emissions.csv",
+        "--format",
+        "json",
+        "--database",
+        db,
+    ];
+    args.extend_from_slice(extra);
+    let (status, out, err) = npsc(&args);
+    assert_eq!(status, 0, "{err}");
+    serde_json::from_str(&out).expect("JSON")
+}
+
+#[test]
+fn the_tax_uses_the_latest_published_tables_or_the_one_named() {
+    let (dir, db) = database();
+    // Nothing published: the bundled tables, said so.
+    let (status, _, err) = npsc(&[
+        "tax",
+        "--registry",
+        "../datasets/sample-synthetic/registry.csv",
+        "--emissions",
+        "../datasets/sample-synthetic/monitored_emissions.csv",
+        "--database",
+        &db,
+    ]);
+    assert_eq!(status, 0, "{err}");
+    assert!(err.contains("no published `tax-rates` table"), "{err}");
+    for kind in ["tax-equivalents", "tax-rates", "tax-item-counts"] {
+        ok(&db, &["import", kind, "--bundled"]);
+        ok(&db, &["publish", kind, "--note", "2018"]);
+    }
+    let first = tax(&db, &[]);
+    assert_eq!(first["total_tax"], "59128.79");
+    assert_eq!(first["rates"], "tax-rates@1");
+    assert_eq!(first["equivalents"], "tax-equivalents@1");
+    assert_eq!(first["item_counts_table"], "tax-item-counts@1");
+    // A revision doubling Hebei's default air rate (hypothetical, for the test), published.
+    let bundled = std::fs::read_to_string(RATES).expect("bundled rates");
+    let revised = bundled.replace(
+        "130000,河北省,air,*,4.8,2018-01-01,",
+        "130000,河北省,air,*,9.6,2018-01-01,",
+    );
+    assert_ne!(revised, bundled);
+    let path = dir.path().join("rates-revised.csv");
+    std::fs::write(&path, revised).expect("write");
+    ok(&db, &["import", "tax-rates", s(&path)]);
+    ok(&db, &["publish", "tax-rates", "--note", "test revision"]);
+    let second = tax(&db, &[]);
+    assert_eq!(second["rates"], "tax-rates@2");
+    // Exactly the Hebei air lines taxed at the default rate change: rate 4.80 → 9.60, the tax
+    // recomputed from their equivalents and share; every other line is identical.
+    let lines = |r: &serde_json::Value| r["declaration"].as_array().expect("lines").clone();
+    let (before, after) = (lines(&first), lines(&second));
+    assert_eq!(before.len(), after.len());
+    let mut changed = 0;
+    for (b, a) in before.iter().zip(&after) {
+        if b["county_code"].as_str().expect("county").starts_with("13")
+            && b["medium"] == "大气"
+            && b["rate"] == "4.80"
+        {
+            assert_eq!(a["rate"], "9.60");
+            let equivalents: f64 = a["equivalents"].as_str().unwrap().parse().unwrap();
+            let share: f64 = a["share"].as_str().unwrap().parse().unwrap();
+            let tax: f64 = a["tax"].as_str().unwrap().parse().unwrap();
+            approx::assert_abs_diff_eq!(tax, equivalents * 9.6 * share, epsilon = 0.005);
+            changed += 1;
+        } else {
+            assert_eq!(b, a);
+        }
+    }
+    assert!(
+        changed > 0,
+        "the sample has Hebei air lines at the default rate"
+    );
+    // Pinned to the first edition: the first figures again.
+    let pinned = tax(&db, &["--rates", "tax-rates@1"]);
+    assert_eq!(pinned["total_tax"], "59128.79");
+    assert_eq!(pinned["rates"], "tax-rates@1");
+    // A stored edition of the wrong kind is refused.
+    let (status, _, err) = npsc(&[
+        "tax",
+        "--registry",
+        "../datasets/sample-synthetic/registry.csv",
+        "--emissions",
+        "../datasets/sample-synthetic/monitored_emissions.csv",
+        "--database",
+        &db,
+        "--rates",
+        "tax-equivalents@1",
+    ]);
+    assert_eq!(status, 1);
+    assert!(err.contains("not a `tax-rates` table"), "{err}");
+}
