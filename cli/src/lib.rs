@@ -24,6 +24,7 @@ mod reconcile;
 mod reference;
 mod registry;
 mod report;
+mod synth;
 mod tax;
 
 const ACCOUNT_EXAMPLES: &str = "\
@@ -113,6 +114,10 @@ enum Command {
     /// declaration per enterprise (equivalents, taxed items, rates, Art. 13 reductions).
     #[command(after_help = tax::EXAMPLES)]
     Tax(Box<tax::TaxArgs>),
+    /// Write SYNTHETIC census-sized data (registry, activity, coefficient set), deterministic by
+    /// seed, for benchmarks and scale tests.
+    #[command(after_help = synth::EXAMPLES)]
+    Synth(synth::SynthArgs),
     /// Stored reconciliations (`npsc reconcile … --database …`): list, show, export a view.
     #[command(after_help = reconcile::STORED_EXAMPLES)]
     Reconciliations {
@@ -583,6 +588,7 @@ where
         Command::Reconcile(args) => reconcile::run(*args, out, err),
         Command::Quota(args) => quota::run(*args, out, err),
         Command::Tax(args) => tax::run(*args, out, err),
+        Command::Synth(args) => synth::run(args, out),
         Command::Report(args) => report::run(*args, err),
         Command::Reconciliations { what, db } => block_on(async {
             let store = app::editions::open(&db.database).await?;

@@ -30,6 +30,7 @@ pub mod registry;
 pub mod report;
 pub mod runs;
 pub mod sheet;
+pub mod synth;
 pub mod tax;
 pub mod tokens;
 pub mod upload;
