@@ -18,11 +18,11 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::activity::{
-    ActivityRow, DeclaredTreatment, Exclusion, Registry, ScaleSpec, TreatmentError,
+    ActivityRow, DeclaredTreatment, Exclusion, Parameters, Registry, ScaleSpec, TreatmentError,
     parse_treatments,
 };
 use crate::coefficient::{CoefficientSet, KeyId, Removal, RowOrigin, result_factor};
-use crate::formula::EvalError;
+use crate::formula::{EvalError, Formula};
 use crate::pollutant::{PollutantCatalog, PollutantId};
 use crate::scale::{ScaleError, select_by_capacity, select_by_label};
 use crate::units::Ratio;
@@ -491,36 +491,113 @@ fn compute(
     entry: &PlanEntry,
 ) -> Result<Emission, RowProblem> {
     let coefficient = set.row(entry.row);
-    let evaluate = |formula: &crate::formula::Formula| -> Result<f64, RowProblem> {
+    let quantities = apply(
+        &Application {
+            generation: &coefficient.generation,
+            removal: &coefficient.removal,
+            origin: &coefficient.origin,
+            pollutant: coefficient.pollutant,
+            direct: entry.direct,
+            fallback: entry.fallback,
+            factor: entry.factor,
+            activity: row.activity,
+            parameters: row.parameters,
+            operation_rate: row.operation_rate,
+        },
+        catalog,
+        policy,
+    )?;
+    Ok(Emission {
+        pollutant: coefficient.pollutant,
+        coefficient_row: entry.row,
+        generated: quantities.generated,
+        emitted: quantities.emitted,
+        operation_rate: quantities.operation_rate,
+        flags: quantities.flags,
+    })
+}
+
+/// One coefficient applied to one activity: everything the arithmetic needs, and nothing about
+/// how the coefficient was found. Every source category computes through [`apply`] with one of
+/// these: industrial rows (through [`Engine::account`]), and the domestic, livestock and
+/// monitoring rows of [`crate::sources`].
+#[derive(Debug, Clone, Copy)]
+pub struct Application<'a> {
+    /// The generation coefficient (产污系数), a number or a formula.
+    pub generation: &'a Formula,
+    /// The removal: an efficiency, an emission coefficient, or none.
+    pub removal: &'a Removal,
+    /// The coefficient row, for messages and provenance.
+    pub origin: &'a RowOrigin,
+    /// The pollutant (its name is used in messages only).
+    pub pollutant: PollutantId,
+    /// Whether the coefficient row is the `直排` row (k is then irrelevant).
+    pub direct: bool,
+    /// Whether the `直排` row was used because no declared treatment matched (a flag only).
+    pub fallback: bool,
+    /// The exact factor from `coefficient × activity` to the pollutant's report unit.
+    pub factor: Ratio,
+    /// The activity level, in the unit the factor was made for.
+    pub activity: f64,
+    /// The formula parameters the activity gives.
+    pub parameters: &'a Parameters,
+    /// The operation rate k given with the activity, if any.
+    pub operation_rate: Option<f64>,
+}
+
+/// The generated and emitted quantities of one [`Application`], in the report unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quantities {
+    /// Generated.
+    pub generated: f64,
+    /// Emitted.
+    pub emitted: f64,
+    /// The k applied, when the removal is an efficiency.
+    pub operation_rate: Option<f64>,
+    /// Notable facts.
+    pub flags: Flags,
+}
+
+/// The one arithmetic of npsc: generated = factor × (coefficient(parameters) × activity);
+/// emitted = factor × (emission coefficient(parameters) × activity), or generated × (1 −
+/// efficiency/100 × k), or generated. The result is checked: finite, not negative, emitted ≤
+/// generated.
+pub fn apply(
+    application: &Application<'_>,
+    catalog: &PollutantCatalog,
+    policy: Policy,
+) -> Result<Quantities, RowProblem> {
+    let a = application;
+    let evaluate = |formula: &Formula| -> Result<f64, RowProblem> {
         if let Some(value) = formula.constant_value() {
             return Ok(value);
         }
         formula
-            .eval_with(|name| row.parameters.get(name))
+            .eval_with(|name| a.parameters.get(name))
             .map_err(|error| match error {
                 EvalError::MissingParameter(parameter) => RowProblem::MissingParameter {
                     parameter,
                     formula: formula.text().to_string(),
-                    origin: coefficient.origin.clone(),
+                    origin: a.origin.clone(),
                 },
                 error => RowProblem::Evaluation {
                     error,
                     formula: formula.text().to_string(),
-                    origin: coefficient.origin.clone(),
+                    origin: a.origin.clone(),
                 },
             })
     };
-    let generation = evaluate(&coefficient.generation)?;
-    let generated = entry.factor.apply(generation * row.activity);
-    let mut flags = if entry.fallback {
+    let generation = evaluate(a.generation)?;
+    let generated = a.factor.apply(generation * a.activity);
+    let mut flags = if a.fallback {
         Flags::DIRECT_FALLBACK
     } else {
         Flags::empty()
     };
     let mut applied_k = None;
-    let emitted = match &coefficient.removal {
+    let emitted = match a.removal {
         Removal::Efficiency { percent } if *percent != 0.0 => {
-            let k = match row.operation_rate {
+            let k = match a.operation_rate {
                 Some(k) => k,
                 None => {
                     flags = flags.with(Flags::OPERATION_RATE_ASSUMED);
@@ -532,17 +609,17 @@ fn compute(
         }
         Removal::Efficiency { .. } | Removal::None => generated,
         Removal::EmissionCoefficient(formula) => {
-            if row.operation_rate.is_some() && !entry.direct {
+            if a.operation_rate.is_some() && !a.direct {
                 flags = flags.with(Flags::OPERATION_RATE_UNUSED);
             }
             let value = evaluate(formula)?;
-            entry.factor.apply(value * row.activity)
+            a.factor.apply(value * a.activity)
         }
     };
     let impossible = |what: String| RowProblem::ImpossibleResult {
         what,
-        pollutant: catalog.get(coefficient.pollutant).name.clone(),
-        origin: coefficient.origin.clone(),
+        pollutant: catalog.get(a.pollutant).name.clone(),
+        origin: a.origin.clone(),
     };
     if !generated.is_finite() || !emitted.is_finite() {
         return Err(impossible("a non-finite quantity".to_string()));
@@ -557,9 +634,7 @@ fn compute(
             "emitted {emitted} > generated {generated}"
         )));
     }
-    Ok(Emission {
-        pollutant: coefficient.pollutant,
-        coefficient_row: entry.row,
+    Ok(Quantities {
         generated,
         emitted,
         operation_rate: applied_k,

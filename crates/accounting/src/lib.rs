@@ -10,6 +10,8 @@
 //! - [`diff`]: what changed between two editions of a coefficient set, matched by key.
 //! - [`activity`]: the enterprise registry and activity rows.
 //! - [`engine`]: activity × coefficient → generated and emitted quantities, with provenance.
+//! - [`sources`]: domestic, livestock, centralized-facility and mobile sources through the same
+//!   arithmetic ([`engine::apply`]), and their roll-up by category.
 //! - [`totals`]: aggregation by year, pollutant, region level and industry level.
 //! - [`reconcile`]: weighted least-squares reconciliation of measurements with gross-error tests.
 //!
@@ -30,6 +32,7 @@ pub mod quota;
 pub mod reconcile;
 pub mod render;
 pub mod scale;
+pub mod sources;
 pub mod tax;
 pub mod text;
 pub mod totals;
