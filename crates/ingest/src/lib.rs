@@ -22,6 +22,7 @@ pub mod quota;
 pub mod reference;
 pub mod registry;
 pub mod schemas;
+pub mod sources;
 pub mod table;
 pub mod tax;
 
