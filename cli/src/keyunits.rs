@@ -1,5 +1,6 @@
 //! `npsc key-units` (select the key units of a base-year run, keep the list) and `npsc
-//! regional-totals` (key + estimated non-key part per region and pollutant).
+//! regional-totals` (key + estimated non-key part per region and pollutant, and with the
+//! category files the domestic, agricultural, centralized and mobile parts too).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,7 +31,14 @@ Examples:
   npsc regional-totals --base-run 1 --run 2 --key-units key-units@1
   # By prefecture, with a documented adjustment of the non-key part, as a workbook
   npsc regional-totals --base-run 1 --run 2 --key-units key-units@1 --report-level prefecture \\
-      --adjustment 0.95 --adjustment-note \"closures of 2024 (bureau notice 12)\" --xlsx totals.xlsx";
+      --adjustment 0.95 --adjustment-note \"closures of 2024 (bureau notice 12)\" --xlsx totals.xlsx
+  # Every source category (the bundled SYNTHETIC examples), by prefecture
+  npsc regional-totals --base-run 1 --base-year 2022 --run 1 --year 2023 --key-units key-units@1 \\
+      --report-level prefecture --source-coefficients datasets/sample-synthetic/categories/source_coefficients.csv \\
+      --domestic datasets/sample-synthetic/categories/domestic.csv \\
+      --livestock datasets/sample-synthetic/categories/livestock.csv \\
+      --plants datasets/sample-synthetic/categories/plants.csv \\
+      --mobile datasets/sample-synthetic/categories/mobile.csv --view categories";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
@@ -50,8 +58,33 @@ pub(crate) enum KeyUnitView {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum RegionalView {
     All,
+    Categories,
+    Shares,
     Estimate,
     Totals,
+    Domestic,
+    DomesticBalance,
+    Livestock,
+    Plants,
+    Mobile,
+}
+
+impl RegionalView {
+    /// The sheet the view names (`None` for all).
+    fn sheet(self) -> Option<&'static str> {
+        Some(match self {
+            RegionalView::All => return None,
+            RegionalView::Categories => "categories",
+            RegionalView::Shares => "shares",
+            RegionalView::Estimate => "estimate",
+            RegionalView::Totals => "totals",
+            RegionalView::Domestic => "domestic",
+            RegionalView::DomesticBalance => "domestic_balance",
+            RegionalView::Livestock => "livestock",
+            RegionalView::Plants => "plants",
+            RegionalView::Mobile => "mobile",
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +171,25 @@ pub(crate) struct RegionalArgs {
     /// Why the adjustment is made (kept in the provenance).
     #[arg(long, requires = "adjustment")]
     adjustment_note: Option<String>,
+    /// Area-source coefficient table (生活源 and 畜禽养殖 coefficients: 类别, 来源, 行政区划代码,
+    /// 污染物, 单位, 产污系数, 排污系数, 去除效率), for --domestic and --livestock.
+    #[arg(long, value_name = "FILE")]
+    source_coefficients: Option<PathBuf>,
+    /// Domestic activity (年份, 行政区划代码, 来源, 活动水平, 计量单位, 天数, 参数): resident
+    /// population, domestic coal.
+    #[arg(long, value_name = "FILE", requires = "source_coefficients")]
+    domestic: Option<PathBuf>,
+    /// Livestock activity (the same columns and 养殖规模): head counts of 生猪, 奶牛, 肉牛, 蛋鸡,
+    /// 肉鸡.
+    #[arg(long, value_name = "FILE", requires = "source_coefficients")]
+    livestock: Option<PathBuf>,
+    /// Centralized facilities' monitoring (年份, 行政区划代码, 设施名称, 设施类型, 污染物,
+    /// 处理水量, 进水浓度, 出水浓度, 生活污水比例): load = Q × C × 10⁻⁶.
+    #[arg(long, value_name = "FILE")]
+    plants: Option<PathBuf>,
+    /// Mobile-source emissions as supplied (年份, 行政区划代码, 来源, 污染物, 排放量).
+    #[arg(long, value_name = "FILE")]
+    mobile: Option<PathBuf>,
     /// Which view to print.
     #[arg(long, value_enum, default_value_t = RegionalView::All)]
     view: RegionalView,
@@ -306,36 +358,60 @@ pub(crate) fn regional_totals(
         store.close().await;
         result
     })?;
-    let all = estimate.sheets(
+    let read = |path: &Option<PathBuf>| {
+        path.as_deref()
+            .map(app::categories::CategoryFile::read)
+            .transpose()
+    };
+    let files = app::categories::CategoryFiles {
+        coefficients: read(&args.source_coefficients)?,
+        domestic: read(&args.domestic)?,
+        livestock: read(&args.livestock)?,
+        plants: read(&args.plants)?,
+        mobile: read(&args.mobile)?,
+    };
+    let categories = if files.is_empty() {
+        None
+    } else {
+        Some(app::categories::categories(
+            &estimate,
+            &files,
+            args.report_level,
+            &reference,
+            &app::ReadOptions::default(),
+        )?)
+    };
+    let categories = categories.as_ref().map(|(area, report)| (area, report));
+    let (workbook, provenance) = app::categories::regional_views(
+        &estimate,
+        categories,
         args.report_level,
         &reference,
         accounting::render::Precision::Exact,
     )?;
-    let chosen: Vec<Sheet> = estimate
-        .sheets(args.report_level, &reference, precision(args.output.format))?
-        .iter()
-        .filter(|s| match args.view {
-            RegionalView::All => s.name != "provenance",
-            RegionalView::Estimate => s.name == "estimate",
-            RegionalView::Totals => s.name == "totals",
-        })
-        .cloned()
-        .collect();
-    let provenance: Vec<(String, String)> = all
-        .iter()
-        .find(|s| s.name == "provenance")
-        .map(|s| {
-            s.rows
-                .iter()
-                .map(|r| (r[0].clone(), r[1].clone()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let workbook: Vec<Sheet> = all
-        .iter()
-        .filter(|s| s.name != "provenance")
-        .cloned()
-        .collect();
+    let (views, _) = app::categories::regional_views(
+        &estimate,
+        categories,
+        args.report_level,
+        &reference,
+        precision(args.output.format),
+    )?;
+    let chosen: Vec<Sheet> = match args.view.sheet() {
+        None => views,
+        Some(name) => {
+            let chosen: Vec<Sheet> = views.into_iter().filter(|s| s.name == name).collect();
+            if chosen.is_empty() {
+                return Err(AppError::Argument {
+                    message: format!("there is no `{name}` view without its input file"),
+                    hint: Some(
+                        "the category views need --domestic, --livestock, --plants or --mobile"
+                            .to_string(),
+                    ),
+                });
+            }
+            chosen
+        }
+    };
     emit(&workbook, chosen, &provenance, &args.output, out, err)?;
     let _ = writeln!(
         err,
@@ -344,5 +420,18 @@ pub(crate) fn regional_totals(
         estimate.level.as_str(),
         estimate.key_count
     );
+    if let Some((_, report)) = categories {
+        let _ = writeln!(
+            err,
+            "{} regions × pollutants × categories at {} level, {}{}",
+            report.cells.len(),
+            report.level.as_str(),
+            report.current,
+            report
+                .previous
+                .map(|p| format!(" against {p}"))
+                .unwrap_or_default()
+        );
+    }
     Ok(0)
 }

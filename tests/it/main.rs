@@ -16,6 +16,7 @@
 //!   writeoff, matching other sources.
 
 mod bad_input;
+mod categories;
 mod cli;
 mod consistency;
 mod editions;

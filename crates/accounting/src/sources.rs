@@ -649,7 +649,7 @@ pub enum SourceProblem {
     },
     /// The plants of a region remove more than the domestic sources there generate.
     #[error(
-        "the plants in region {region} remove {removed} t of domestic {pollutant} in {year}, more than the {available} the domestic sources there emit"
+        "the plants in region {region} remove {removed} of domestic {pollutant} in {year} (report unit), more than the {available} the domestic sources there emit"
     )]
     RemovalExceedsDomestic {
         /// The domestic rows' region.

@@ -10,12 +10,15 @@
 //!   history, writeoff of inactive enterprises, matching other sources by USCC.
 //! - [`runs`], [`upload`]: stored runs (of files or uploads), stale runs, statistics.
 //!
+//! - [`categories`]: regional totals by source category (industrial key and non-key, domestic,
+//!   agricultural, centralized, mobile).
 //! - [`sheet`]: tabular views rendered as a table, CSV or JSON.
 //!
 //! Errors are [`AppError`]: user errors (bad input, exit status 1) or internal errors (exit 2),
 //! each with a stable code.
 
 pub mod account;
+pub mod categories;
 pub mod consistency;
 pub mod editions;
 pub mod error;
