@@ -71,6 +71,7 @@ fn minimum_roles() -> BTreeMap<&'static str, Option<Role>> {
         ),
         ("POST /api/v1/reconciliations", Some(Role::Officer)),
         ("GET /api/v1/statistics", Some(Role::Reader)),
+        ("POST /api/v1/regional-totals", Some(Role::Reader)),
         ("POST /api/v1/tax", Some(Role::Officer)),
         ("GET /api/v1/reconciliations/{id}/tax", Some(Role::Officer)),
         ("POST /api/v1/runs/{id}/quota", Some(Role::Reader)),

@@ -10,6 +10,7 @@ mod pages;
 mod quota;
 mod reconciliations;
 mod reference_tables;
+mod regional;
 mod registry;
 mod reports;
 mod runs;
@@ -183,6 +184,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(consistency::routes())
         .merge(reports::routes())
         .merge(reference_tables::routes())
+        .merge(regional::routes())
         .split_for_parts()
 }
 
