@@ -3,6 +3,7 @@
 
     python3 duckdb_account.py DATA REFERENCE OUT [--results]
     python3 duckdb_account.py --compare NPSC_TOTALS DUCKDB_TOTALS
+    python3 duckdb_account.py --compare-results NPSC_RESULTS DUCKDB_RESULTS
 
 DATA is a folder written by `npsc synth`, REFERENCE is datasets/reference, OUT receives
 duckdb-totals.csv (and duckdb-results.csv with --results). Prints one line with the DuckDB
@@ -12,6 +13,10 @@ version, the threads used and the query time (without interpreter start-up and i
 division --format csv`) with DuckDB's line by line (year, county, division, pollutant) and exits
 with status 1 unless both have the same lines, the same `rows` everywhere, and generated and
 emitted within a relative tolerance of 1e-9.
+
+--compare-results matches the per-row results (`npsc account --results`) with DuckDB's by year,
+enterprise, production unit and pollutant and exits with status 1 unless every line is in both,
+with the same treatment row and bit-identical generated and emitted quantities.
 """
 
 import os
@@ -84,7 +89,28 @@ def compare(npsc, duck):
     print(f"AGREE: every line within {TOLERANCE:g} (Σ emitted npsc {sum_n!r}, DuckDB {sum_d!r})")
 
 
+def compare_results(npsc, duck):
+    con = duckdb.connect()
+    columns = "year, uscc, unit_id, pollutant_code, generated, emitted, treatment"
+    types = "types = {'generated': 'DOUBLE', 'emitted': 'DOUBLE', 'unit_id': 'VARCHAR', 'uscc': 'VARCHAR'}"
+    lines, identical, same_treatment, unmatched = con.execute(f"""
+        WITH n AS (SELECT {columns} FROM read_csv('{npsc}', header = true, {types})),
+             d AS (SELECT {columns} FROM read_csv('{duck}', header = true, {types}))
+        SELECT count(*),
+               count(*) FILTER (WHERE n.generated = d.generated AND n.emitted = d.emitted),
+               count(*) FILTER (WHERE n.treatment = d.treatment),
+               count(*) FILTER (WHERE n.year IS NULL OR d.year IS NULL)
+        FROM n FULL OUTER JOIN d USING (year, uscc, unit_id, pollutant_code)""").fetchone()
+    print(f"compared {lines} per-row results: {identical} bit-identical, {same_treatment} with the "
+          f"same treatment row, {unmatched} in one file only")
+    if identical != lines or same_treatment != lines:
+        print("DISAGREEMENT in the per-row results")
+        sys.exit(1)
+
+
 def main():
+    if sys.argv[1:2] == ["--compare-results"] and len(sys.argv) == 4:
+        return compare_results(os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]))
     if sys.argv[1:2] == ["--compare"] and len(sys.argv) == 4:
         return compare(os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]))
     args = [a for a in sys.argv[1:] if not a.startswith("--")]

@@ -9,19 +9,22 @@
 #    totals by `npsc account` and by DuckDB running cli/bench/national.sql (the same joins, unit
 #    factors, formulas and efficiency × k arithmetic); then both again also writing every
 #    per-row result (skip with RESULTS=0; needs about 0.5 KB of disk per result line);
-# 3. compares the totals line by line (relative tolerance 1e-9, same row counts) and exits 1,
-#    loudly, when they disagree.
+# 3. compares the totals line by line (relative tolerance 1e-9, same row counts) and, when
+#    ROW_CHECK=1 (the default up to 250 000 enterprises), every per-row result (same treatment
+#    row, bit-identical quantities), and exits 1, loudly, when they disagree.
 #
 # Needs GNU time (apt-get install -y time) and DuckDB's Python package:
 #   python3 -m venv target/bench-venv && target/bench-venv/bin/pip install duckdb
 #   PYTHON=target/bench-venv/bin/python bash cli/bench/national.sh 250000
-# Other settings: YEARS (default 1), RESULTS (default 1).
+# Other settings: YEARS (default 1), RESULTS (default 1), ROW_CHECK (keeps both result files
+# until they are compared: twice the disk).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-2500000}
 SEED=${2:-42}
 YEARS=${YEARS:-1}
 RESULTS=${RESULTS:-1}
+ROW_CHECK=${ROW_CHECK:-$([ "$N" -le 250000 ] && echo 1 || echo 0)}
 PYTHON=${PYTHON:-python3}
 [ -x /usr/bin/time ] || {
   echo "the benchmark measures with GNU time: apt-get install -y time" >&2
@@ -99,7 +102,7 @@ run totals duckdb "${DUCK[@]}"
 compare totals
 if [ "$RESULTS" = 1 ]; then
   RESULT_LINES=$(grep -o '[0-9]* total lines covering [0-9]* results' "$OUT/totals-duckdb.out" | awk '{print $5}')
-  NEED=$((RESULT_LINES * 520 / 1024 / 1024))
+  NEED=$((RESULT_LINES * (ROW_CHECK + 1) * 520 / 1024 / 1024))
   FREE=$(df -Pm "$OUT" | awk 'NR==2 {print $4}')
   if [ "$FREE" -lt "$NEED" ]; then
     echo "| results  | skipped: $RESULT_LINES result lines need about $NEED MB, $FREE MB free |"
@@ -107,12 +110,22 @@ if [ "$RESULTS" = 1 ]; then
     run results npsc "$BIN" "${NPSC_ARGS[@]}" --results "$OUT/npsc-results.csv"
     NPSC_LINES=$(($(wc -l <"$OUT/npsc-results.csv") - 1))
     NPSC_BYTES=$(stat -c %s "$OUT/npsc-results.csv")
-    rm -f "$OUT/npsc-results.csv"
+    [ "$ROW_CHECK" = 1 ] || rm -f "$OUT/npsc-results.csv"
     run results duckdb "${DUCK[@]}" --results
     DUCK_LINES=$(($(wc -l <"$OUT/duckdb-results.csv") - 1))
     DUCK_BYTES=$(stat -c %s "$OUT/duckdb-results.csv")
-    rm -f "$OUT/duckdb-results.csv"
     compare results
+    if [ "$ROW_CHECK" = 1 ]; then
+      if ! "$PYTHON" cli/bench/duckdb_account.py --compare-results "$OUT/npsc-results.csv" \
+        "$OUT/duckdb-results.csv" >"$OUT/rows-compare.txt"; then
+        cat "$OUT/rows-compare.txt" >&2
+        echo "FAILED: npsc and DuckDB disagree on the per-row results (files kept in $OUT)" >&2
+        trap - EXIT
+        exit 1
+      fi
+      sed "s/^/  rows: /" "$OUT/rows-compare.txt" >"$OUT/rows-compare.shown"
+    fi
+    rm -f "$OUT/npsc-results.csv" "$OUT/duckdb-results.csv"
     if [ "$NPSC_LINES" != "$DUCK_LINES" ] || [ "$NPSC_LINES" != "$RESULT_LINES" ]; then
       echo "FAILED: result lines differ: npsc $NPSC_LINES, DuckDB $DUCK_LINES, totals $RESULT_LINES" >&2
       exit 1
