@@ -33,12 +33,12 @@ Examples:
   npsc regional-totals --base-run 1 --run 2 --key-units key-units@1 --report-level prefecture \\
       --adjustment 0.95 --adjustment-note \"closures of 2024 (bureau notice 12)\" --xlsx totals.xlsx
   # Every source category (the bundled SYNTHETIC examples), by prefecture
-  npsc regional-totals --base-run 1 --base-year 2022 --run 1 --year 2023 --key-units key-units@1 \\
-      --report-level prefecture --source-coefficients datasets/sample-synthetic/categories/source_coefficients.csv \\
-      --domestic datasets/sample-synthetic/categories/domestic.csv \\
-      --livestock datasets/sample-synthetic/categories/livestock.csv \\
-      --plants datasets/sample-synthetic/categories/plants.csv \\
-      --mobile datasets/sample-synthetic/categories/mobile.csv --view categories";
+  C=datasets/sample-synthetic/categories
+  npsc regional-totals --base-run 1 --base-year 2022 --run 1 --year 2023 \\
+      --key-units key-units@1 --report-level prefecture \\
+      --source-coefficients $C/source_coefficients.csv --domestic $C/domestic.csv \\
+      --livestock $C/livestock.csv --plants $C/plants.csv --mobile $C/mobile.csv \\
+      --view categories";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
