@@ -83,7 +83,9 @@ def compare(npsc, duck):
     if differ:
         print(f"DISAGREEMENT: {differ} lines differ ({only_npsc} only in npsc, {only_duckdb} only in DuckDB, "
               f"{rows_differ} with different row counts); the first ones:")
-        for line in con.execute(base + f"SELECT * FROM j WHERE {bad} ORDER BY ALL LIMIT 10").fetchall():
+        cursor = con.execute(base + f"SELECT * FROM j WHERE {bad} ORDER BY ALL LIMIT 10")
+        print("  ", tuple(d[0] for d in cursor.description))
+        for line in cursor.fetchall():
             print("  ", line)
         sys.exit(1)
     print(f"AGREE: every line within {TOLERANCE:g} (Σ emitted npsc {sum_n!r}, DuckDB {sum_d!r})")
