@@ -91,7 +91,7 @@ fn check_level(level: RegionLevel, national: bool) {
                         .map(|r| r.to_string())
                         .unwrap_or_else(|| "000000".into())
                         == *region
-                    && t.pollutant_name == *pollutant
+                    && &*t.pollutant_name == *pollutant
             })
             .unwrap_or_else(|| panic!("no total for {year} {region} {pollutant}"));
         assert_relative_eq!(found.generated, *generated, max_relative = TOLERANCE);

@@ -1,6 +1,5 @@
 //! The enterprise registry and activity rows: who produces what, where, and how much.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use crate::codes::{IndustryCode, RegionCode, Uscc};
@@ -118,13 +117,14 @@ impl fmt::Display for Exclusion {
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     enterprises: Vec<Enterprise>,
-    by_uscc: HashMap<Uscc, EnterpriseId>,
+    by_uscc: crate::FastMap<Uscc, EnterpriseId>,
 }
 
 impl Registry {
     /// Builds the index; a USCC given twice is a problem `(row of the second, row of the first)`.
     pub fn new(enterprises: Vec<Enterprise>) -> Result<Registry, Vec<(u64, u64, Uscc)>> {
-        let mut by_uscc = HashMap::with_capacity(enterprises.len());
+        let mut by_uscc =
+            crate::FastMap::with_capacity_and_hasher(enterprises.len(), Default::default());
         let mut duplicates = Vec::new();
         for (index, e) in enterprises.iter().enumerate() {
             let id = EnterpriseId(u32::try_from(index).expect("fewer than 2^32 enterprises"));

@@ -14,14 +14,13 @@
 //! pollutant; else the one unprefixed declared technology the table lists for that pollutant (two
 //! is an error); else the table's `直排` row, flagged as a fallback; else an error.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use crate::activity::{
     ActivityRow, DeclaredTreatment, Exclusion, Parameters, Registry, ScaleSpec, TreatmentError,
     parse_treatments,
 };
-use crate::coefficient::{CoefficientSet, KeyId, Removal, RowOrigin, result_factor};
+use crate::coefficient::{CoefficientSet, GroupId, KeyId, Removal, RowOrigin, result_factor};
 use crate::formula::{EvalError, Formula};
 use crate::pollutant::{PollutantCatalog, PollutantId};
 use crate::scale::{ScaleError, select_by_capacity, select_by_label};
@@ -373,8 +372,24 @@ pub struct Engine<'s> {
     catalog: &'s PollutantCatalog,
     registry: &'s Registry,
     policy: Policy,
-    cache: HashMap<Box<str>, Result<Plan, RowProblem>>,
+    cache: crate::FastMap<Box<str>, Resolution>,
     key_buffer: String,
+}
+
+/// A cached resolution of a row's texts. Rows that give a capacity share one entry per key
+/// group, unit and treatments whatever the capacity: the scale class is chosen per row (a few
+/// comparisons), and each class's plan is made once, when first needed.
+enum Resolution {
+    /// Resolved once and for all (a scale label, or no scale).
+    Fixed(Result<Plan, RowProblem>),
+    /// The group's scale classes and a plan per class, made on first use.
+    ByCapacity(Result<CapacityPlans, RowProblem>),
+}
+
+struct CapacityPlans {
+    scales: Vec<crate::scale::ScaleClass>,
+    keys: Vec<KeyId>,
+    plans: Vec<Option<Result<Plan, RowProblem>>>,
 }
 
 /// Above this many cached resolutions the cache is cleared, so that rows with ever-new
@@ -394,7 +409,7 @@ impl<'s> Engine<'s> {
             catalog,
             registry,
             policy,
-            cache: HashMap::new(),
+            cache: crate::FastMap::default(),
             key_buffer: String::new(),
         }
     }
@@ -419,13 +434,57 @@ impl<'s> Engine<'s> {
             if self.cache.len() >= CACHE_LIMIT {
                 self.cache.clear();
             }
-            let plan = resolve(self.set, self.catalog, row);
+            let resolution = match row.scale {
+                ScaleSpec::Capacity { .. } => {
+                    Resolution::ByCapacity(find_group(self.set, row).map(|group_id| {
+                        let group = self.set.group(group_id);
+                        CapacityPlans {
+                            scales: group
+                                .keys
+                                .iter()
+                                .map(|k| self.set.key(*k).scale.clone())
+                                .collect(),
+                            keys: group.keys.clone(),
+                            plans: group.keys.iter().map(|_| None).collect(),
+                        }
+                    }))
+                }
+                _ => Resolution::Fixed(resolve(self.set, self.catalog, row)),
+            };
             self.cache
-                .insert(self.key_buffer.clone().into_boxed_str(), plan);
+                .insert(self.key_buffer.clone().into_boxed_str(), resolution);
         }
-        let plan = match &self.cache[self.key_buffer.as_str()] {
-            Ok(plan) => plan,
-            Err(problem) => return Err(problem.clone()),
+        let (set, catalog) = (self.set, self.catalog);
+        let plan = match self.cache.get_mut(self.key_buffer.as_str()) {
+            Some(Resolution::Fixed(Ok(plan))) => &*plan,
+            Some(Resolution::Fixed(Err(problem))) => return Err(problem.clone()),
+            Some(Resolution::ByCapacity(Err(problem))) => return Err(problem.clone()),
+            Some(Resolution::ByCapacity(Ok(by))) => {
+                let ScaleSpec::Capacity { value, unit } = row.scale else {
+                    unreachable!("capacity rows have capacity entries");
+                };
+                let index = match select_by_capacity(&by.scales, value, unit) {
+                    Ok(class) => by
+                        .scales
+                        .iter()
+                        .position(|s| std::ptr::eq(s, class))
+                        .unwrap_or(0),
+                    Err(ScaleError::NoClass { .. }) => {
+                        return Err(RowProblem::NoScaleClass {
+                            given: format!("capacity `{value}` {unit}"),
+                            available: by.scales.iter().map(|s| s.label().to_string()).collect(),
+                        });
+                    }
+                    Err(e) => return Err(RowProblem::Scale(e)),
+                };
+                let key_id = by.keys[index];
+                match by.plans[index].get_or_insert_with(|| plan_for_key(set, catalog, row, key_id))
+                {
+                    Ok(plan) => &*plan,
+                    Err(problem) => return Err(problem.clone()),
+                }
+            }
+            None => unreachable!("inserted above"),
         };
         for name in row.parameters.names() {
             if !plan.parameters_used.iter().any(|used| used == name) {
@@ -468,10 +527,9 @@ impl<'s> Engine<'s> {
                 b.push('L');
                 b.push_str(label);
             }
-            ScaleSpec::Capacity { value, unit } => {
+            // The value is left out: the class is chosen per row (see `Resolution`).
+            ScaleSpec::Capacity { unit, .. } => {
                 b.push('C');
-                b.push_str(&value.to_bits().to_string());
-                b.push(SEP);
                 b.push_str(unit.symbol());
             }
             ScaleSpec::Unspecified => b.push('U'),
@@ -642,11 +700,8 @@ pub fn apply(
     })
 }
 
-fn resolve(
-    set: &CoefficientSet,
-    catalog: &PollutantCatalog,
-    row: &ActivityRow<'_>,
-) -> Result<Plan, RowProblem> {
+/// The key group of a row's industry, product, raw material and process.
+fn find_group(set: &CoefficientSet, row: &ActivityRow<'_>) -> Result<GroupId, RowProblem> {
     let Some(group_id) = set.find_group(row.industry, row.product, row.raw_material, row.process)
     else {
         let mut available: Vec<String> = set
@@ -663,6 +718,15 @@ fn resolve(
             available,
         });
     };
+    Ok(group_id)
+}
+
+fn resolve(
+    set: &CoefficientSet,
+    catalog: &PollutantCatalog,
+    row: &ActivityRow<'_>,
+) -> Result<Plan, RowProblem> {
+    let group_id = find_group(set, row)?;
     let group = set.group(group_id);
     let scales: Vec<_> = group
         .keys
@@ -720,6 +784,16 @@ fn resolve(
             }
         }
     };
+    plan_for_key(set, catalog, row, key_id)
+}
+
+/// The plan of a row whose key is known: the treatment row per pollutant and the exact factor.
+fn plan_for_key(
+    set: &CoefficientSet,
+    catalog: &PollutantCatalog,
+    row: &ActivityRow<'_>,
+    key_id: KeyId,
+) -> Result<Plan, RowProblem> {
     let declared = parse_treatments(row.treatment, catalog).map_err(RowProblem::Treatment)?;
     let key = set.key(key_id);
     let mut entries = Vec::with_capacity(key.pollutants.len());

@@ -37,3 +37,7 @@ pub mod tax;
 pub mod text;
 pub mod totals;
 pub mod units;
+
+/// A hash map with a fast, fixed-seed hasher for the maps consulted for every activity row
+/// (never iterated into output, so the order of its entries does not matter).
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;

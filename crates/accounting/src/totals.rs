@@ -3,8 +3,6 @@
 //! Sums are compensated (Neumaier), so that totals do not depend noticeably on the order or the
 //! partitioning of the rows; the output is sorted, so it never depends on hash order.
 
-use std::collections::HashMap;
-
 use crate::codes::{IndustryCode, IndustryLevel, RegionCode, RegionLevel};
 use crate::engine::{Emission, Flags};
 use crate::pollutant::PollutantId;
@@ -95,8 +93,8 @@ type CellKey = (u16, Option<RegionCode>, u32, PollutantId);
 #[derive(Debug, Clone, Default)]
 pub struct Totals {
     industries: Vec<Option<IndustryCode>>,
-    industry_ids: HashMap<Option<IndustryCode>, u32>,
-    cells: HashMap<CellKey, Cell>,
+    industry_ids: crate::FastMap<Option<IndustryCode>, u32>,
+    cells: crate::FastMap<CellKey, Cell>,
 }
 
 impl Totals {

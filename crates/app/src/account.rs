@@ -4,7 +4,9 @@
 //! results path and are moved into place only when the whole run succeeded, so a failed run never
 //! leaves a partial output behind.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use accounting::activity::Exclusion;
 use accounting::codes::{IndustryCode, IndustryLevel, RegionCode, RegionLevel};
@@ -87,20 +89,20 @@ pub struct TotalLine {
     pub year: u16,
     /// Region at the grouping level (`None` = national).
     pub region: Option<RegionCode>,
-    /// Its name path, e.g. `河北省 / 石家庄市`.
-    pub region_name: String,
+    /// Its name path, e.g. `河北省 / 石家庄市` (shared by the lines of one region).
+    pub region_name: Arc<str>,
     /// Industry at the grouping level (`None` = all).
     pub industry: Option<IndustryCode>,
-    /// Its name.
-    pub industry_name: String,
+    /// Its name (shared by the lines of one industry).
+    pub industry_name: Arc<str>,
     /// Pollutant id.
     pub pollutant: PollutantId,
     /// Pollutant code.
-    pub pollutant_code: String,
+    pub pollutant_code: Arc<str>,
     /// Pollutant name.
-    pub pollutant_name: String,
+    pub pollutant_name: Arc<str>,
     /// Report unit.
-    pub unit: String,
+    pub unit: Arc<str>,
     /// Generated.
     pub generated: f64,
     /// Emitted.
@@ -476,31 +478,56 @@ pub fn account_into(
         None => None,
     };
 
+    // Names are made once per region, industry and pollutant and shared by their lines: a
+    // county × industry × pollutant grouping has millions of lines but a few thousand names.
+    let mut region_names: HashMap<Option<RegionCode>, Arc<str>> = HashMap::new();
+    let mut industry_names: HashMap<Option<IndustryCode>, Arc<str>> = HashMap::new();
+    let mut pollutant_names: HashMap<PollutantId, [Arc<str>; 3]> = HashMap::new();
     let totals = totals
         .rows()
         .into_iter()
         .map(|t| {
-            let pollutant = reference.pollutants.get(t.pollutant);
+            let region_name = region_names
+                .entry(t.region)
+                .or_insert_with(|| match t.region {
+                    None => Arc::from("全国"),
+                    Some(code) => Arc::from(reference.regions.path_name(code).unwrap_or_default()),
+                })
+                .clone();
+            let industry_name = industry_names
+                .entry(t.industry.clone())
+                .or_insert_with(|| match &t.industry {
+                    None => Arc::from("全部行业"),
+                    Some(code) => Arc::from(
+                        reference
+                            .industries
+                            .get(code)
+                            .map(|i| i.name.as_str())
+                            .unwrap_or_default(),
+                    ),
+                })
+                .clone();
+            let [pollutant_code, pollutant_name, unit] = pollutant_names
+                .entry(t.pollutant)
+                .or_insert_with(|| {
+                    let p = reference.pollutants.get(t.pollutant);
+                    [
+                        Arc::from(p.code.as_str()),
+                        Arc::from(p.name.as_str()),
+                        Arc::from(p.report_unit.symbol()),
+                    ]
+                })
+                .clone();
             TotalLine {
                 year: t.year,
-                region_name: match t.region {
-                    None => "全国".to_string(),
-                    Some(code) => reference.regions.path_name(code).unwrap_or_default(),
-                },
+                region_name,
                 region: t.region,
-                industry_name: match &t.industry {
-                    None => "全部行业".to_string(),
-                    Some(code) => reference
-                        .industries
-                        .get(code)
-                        .map(|i| i.name.clone())
-                        .unwrap_or_default(),
-                },
+                industry_name,
                 industry: t.industry,
                 pollutant: t.pollutant,
-                pollutant_code: pollutant.code.clone(),
-                pollutant_name: pollutant.name.clone(),
-                unit: pollutant.report_unit.symbol().to_string(),
+                pollutant_code,
+                pollutant_name,
+                unit,
                 generated: t.generated,
                 emitted: t.emitted,
                 rows: t.rows,

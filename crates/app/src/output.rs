@@ -164,7 +164,7 @@ fn render_table(report: &AccountReport) -> String {
             t.region
                 .map(|r| r.to_string())
                 .unwrap_or_else(|| "000000".to_string()),
-            t.region_name.clone(),
+            t.region_name.to_string(),
         ];
         if with_industry {
             row.push(
@@ -173,11 +173,11 @@ fn render_table(report: &AccountReport) -> String {
                     .map(|i| i.to_string())
                     .unwrap_or_default(),
             );
-            row.push(t.industry_name.clone());
+            row.push(t.industry_name.to_string());
         }
         row.extend([
-            t.pollutant_name.clone(),
-            t.unit.clone(),
+            t.pollutant_name.to_string(),
+            t.unit.to_string(),
             quantity(t.generated, Precision::Decimals(TABLE_DECIMALS)),
             quantity(t.emitted, Precision::Decimals(TABLE_DECIMALS)),
             t.rows.to_string(),
@@ -270,17 +270,17 @@ fn render_csv(report: &AccountReport) -> String {
             t.year.to_string().as_str(),
             region_level.as_str(),
             t.region.map(|r| r.to_string()).unwrap_or_default().as_str(),
-            t.region_name.as_str(),
+            &*t.region_name,
             industry_level.as_str(),
             t.industry
                 .as_ref()
                 .map(|i| i.to_string())
                 .unwrap_or_default()
                 .as_str(),
-            t.industry_name.as_str(),
-            t.pollutant_code.as_str(),
-            t.pollutant_name.as_str(),
-            t.unit.as_str(),
+            &*t.industry_name,
+            &*t.pollutant_code,
+            &*t.pollutant_name,
+            &*t.unit,
             quantity(t.generated, Precision::Exact).as_str(),
             quantity(t.emitted, Precision::Exact).as_str(),
             t.rows.to_string().as_str(),

@@ -158,13 +158,13 @@ impl StatisticsReport {
             .map(|t| Line {
                 year: t.year,
                 region: t.region,
-                region_name: t.region_name.clone(),
+                region_name: t.region_name.to_string(),
                 industry: t.industry.clone(),
-                industry_name: t.industry_name.clone(),
+                industry_name: t.industry_name.to_string(),
                 pollutant: t.pollutant,
-                pollutant_code: t.pollutant_code.clone(),
-                pollutant_name: t.pollutant_name.clone(),
-                unit: t.unit.clone(),
+                pollutant_code: t.pollutant_code.to_string(),
+                pollutant_name: t.pollutant_name.to_string(),
+                unit: t.unit.to_string(),
                 generated: t.generated,
                 emitted: t.emitted,
             })

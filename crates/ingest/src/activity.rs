@@ -2,8 +2,6 @@
 //! [`accounting::activity::ActivityRow`] that borrows the reader's buffers, so that millions of
 //! rows are read in bounded memory with almost no allocation per row.
 
-use std::collections::HashMap;
-
 use accounting::activity::{ActivityRow, Parameters, Registry, ScaleSpec, parse_plain_number};
 use accounting::codes::{IndustryCode, Uscc};
 use accounting::units::Unit;
@@ -44,8 +42,8 @@ pub enum Next<R> {
 pub struct ActivityReader {
     table: TableReader,
     record: Record,
-    units: HashMap<String, Unit>,
-    industries: HashMap<String, Option<IndustryCode>>,
+    units: accounting::FastMap<String, Unit>,
+    industries: accounting::FastMap<String, Option<IndustryCode>>,
     parameters: Parameters,
     no_parameters: Parameters,
 }
@@ -59,8 +57,8 @@ impl ActivityReader {
         Ok(ActivityReader {
             table: open_table(source, &schemas::ACTIVITY, options)?,
             record: Record::new(),
-            units: HashMap::new(),
-            industries: HashMap::new(),
+            units: accounting::FastMap::default(),
+            industries: accounting::FastMap::default(),
             parameters: Parameters::default(),
             no_parameters: Parameters::default(),
         })
@@ -155,7 +153,9 @@ impl ActivityReader {
         let raw_material = required(a::RAW_MATERIAL, issues);
         let process = required(a::PROCESS, issues);
 
-        let unit_for = |field: usize, issues: &mut Issues, units: &mut HashMap<String, Unit>| {
+        let unit_for = |field: usize,
+                        issues: &mut Issues,
+                        units: &mut accounting::FastMap<String, Unit>| {
             let text = record.get(field)?;
             if !units.contains_key(text) {
                 match Unit::parse(text) {
