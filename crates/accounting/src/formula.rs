@@ -291,6 +291,11 @@ impl Formula {
                 value,
             });
         }
+        // Most coefficients are plain numbers: the same value the program would give, without
+        // setting up a stack for every result.
+        if let [Op::Const(value)] = self.program[..] {
+            return Ok(value);
+        }
         // Nearly every formula fits the small array, which is cheap to set up on each call; the
         // larger one covers the deepest program the parser accepts (see `EVAL_STACK`).
         let result = if self.stack_len <= SMALL_STACK {

@@ -69,6 +69,11 @@ impl ActivityReader {
         &self.table
     }
 
+    /// Restricts the reader to one part of a CSV file (see [`TableReader::restrict`]).
+    pub fn restrict(&mut self, part: crate::table::CsvPart) -> bool {
+        self.table.restrict(part)
+    }
+
     /// Location of a cell.
     pub fn location(&self, row: u64, field: usize) -> Location {
         self.table.location(row, field)

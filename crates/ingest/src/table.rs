@@ -590,6 +590,42 @@ impl TableReader {
         self.layout.location(row, field)
     }
 
+    /// Restricts a CSV table opened on a whole file to one part of it ([`split_csv`]), for
+    /// reading the parts in parallel with one reader each: rows keep their line numbers. Returns
+    /// `false`, changing nothing, when the table cannot be read that way (not CSV, lines ending
+    /// with CR alone, or a part starting before the end of the header).
+    pub fn restrict(&mut self, part: CsvPart) -> bool {
+        let Body::Csv(csv) = &mut self.body else {
+            return false;
+        };
+        if csv.reader.get_ref().cr_to_lf || part.start > csv.total {
+            return false;
+        }
+        if part.start > 0 {
+            // Everything read so far (the header and the rows read ahead while finding it)
+            // must lie before the part.
+            let read = csv.base + csv.reader.position().byte();
+            if part.start < read {
+                return false;
+            }
+            let mut position = csv::Position::new();
+            position
+                .set_byte(part.start - csv.base)
+                .set_line(part.line)
+                .set_record(0);
+            if csv
+                .reader
+                .seek_raw(SeekFrom::Start(part.start), position)
+                .is_err()
+            {
+                return false;
+            }
+            csv.pending.clear();
+        }
+        csv.end = Some(part.end);
+        true
+    }
+
     /// The file name used in locations.
     pub fn file_name(&self) -> &str {
         &self.layout.file
@@ -1656,6 +1692,80 @@ struct CsvBody {
     /// and unclosed quote as [`CsvBody::locate`] found them.
     pending: VecDeque<Pending>,
     done: bool,
+    /// For a part of the file read in parallel ([`TableReader::restrict`]): the byte offset in
+    /// the file where the part ends; a record ending beyond it belongs to the next part.
+    end: Option<u64>,
+}
+
+/// A part of a CSV file, for reading the parts in parallel: the records that end after
+/// `start` and no later than `end` (byte offsets in the file, `start` just after a line break
+/// outside quoted fields), `line` being the line number at `start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvPart {
+    /// Where the part starts.
+    pub start: u64,
+    /// Where it ends.
+    pub end: u64,
+    /// The 1-based line number at `start`.
+    pub line: u64,
+}
+
+/// Splits a CSV file of at least `min_bytes` into `parts` parts of about equal size, at line
+/// breaks outside quoted fields (counting `"` from the start, which is right for CSV whatever
+/// its encoding among UTF-8 and GBK: neither uses the bytes of `"` or a line break inside a
+/// character). `None` when the file is smaller or no split point is found.
+pub fn split_csv(path: &Path, parts: usize, min_bytes: u64) -> io::Result<Option<Vec<CsvPart>>> {
+    let total = std::fs::metadata(path)?.len();
+    if parts < 2 || total < min_bytes {
+        return Ok(None);
+    }
+    let mut reader = io::BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut offset = 0u64;
+    let mut lines = 1u64;
+    let mut quoted = false;
+    let mut found: Vec<CsvPart> = Vec::new();
+    let mut start = CsvPart {
+        start: 0,
+        end: 0,
+        line: 1,
+    };
+    let mut target = total / parts as u64;
+    loop {
+        let buffer = io::BufRead::fill_buf(&mut reader)?;
+        if buffer.is_empty() {
+            break;
+        }
+        let n = buffer.len();
+        for (i, &b) in buffer.iter().enumerate() {
+            match b {
+                b'"' => quoted = !quoted,
+                b'\n' => {
+                    lines += 1;
+                    let here = offset + i as u64 + 1;
+                    if !quoted && here >= target && found.len() + 1 < parts && here < total {
+                        found.push(CsvPart {
+                            end: here,
+                            ..start
+                        });
+                        start = CsvPart {
+                            start: here,
+                            end: 0,
+                            line: lines,
+                        };
+                        target = total / parts as u64 * (found.len() as u64 + 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        io::BufRead::consume(&mut reader, n);
+        offset += n as u64;
+    }
+    if found.is_empty() {
+        return Ok(None);
+    }
+    found.push(CsvPart { end: total, ..start });
+    Ok(Some(found))
 }
 
 /// A record read ahead.
@@ -1790,6 +1900,7 @@ fn open_csv(
         width: 0,
         pending: VecDeque::new(),
         done: false,
+        end: None,
     };
     let mut layout = Layout::new(file.clone(), None, schema);
     let mut issues = Issues::with_cap(options.issue_cap);
@@ -1926,7 +2037,15 @@ impl CsvBody {
             (pending.row, pending.unclosed)
         } else {
             match self.reader.read_byte_record(&mut self.raw) {
-                Ok(true) => {}
+                Ok(true) => {
+                    if let Some(end) = self.end
+                        && self.base + self.reader.position().byte() > end
+                    {
+                        // The record ends in the next part, which reads it.
+                        self.done = true;
+                        return Ok(false);
+                    }
+                }
                 Ok(false) => {
                     self.done = true;
                     return Ok(false);
@@ -2950,6 +3069,67 @@ mod tests {
     const NAME: usize = 0;
     const AMOUNT: usize = 1;
     const DATE: usize = 2;
+
+    /// (row, name, amount) of every record of `reader`, and the issues' rows.
+    fn all_records(reader: &mut TableReader) -> (Vec<(u64, String, String)>, Vec<Option<u64>>) {
+        let mut out = Vec::new();
+        let mut issues = Issues::new();
+        let mut record = Record::new();
+        while reader.read(&mut record, &mut issues).expect("readable") {
+            if !record.is_blank() {
+                out.push((
+                    record.row(),
+                    record.get(NAME).unwrap_or("").to_string(),
+                    record.get(AMOUNT).unwrap_or("").to_string(),
+                ));
+            }
+        }
+        (out, issues.iter().map(|i| i.location.row).collect())
+    }
+
+    #[test]
+    fn parts_of_a_csv_file_read_every_record_once_with_its_row() {
+        // A title line, a header, quoted fields with commas, quotes and line breaks, blank lines
+        // and a ragged row, in GBK, without a final line break.
+        let mut text = String::from("活动数据表\n名称,数量,日期\n");
+        for i in 0..3000 {
+            match i % 7 {
+                0 => text.push_str(&format!("\"产品,{i}\",{i},2024-01-01\n")),
+                1 => text.push_str(&format!("\"多行\n产品{i}\",{i},\n")),
+                2 => text.push_str("\n\n"),
+                3 => text.push_str(&format!("\"引号\"\"{i}\",{i},2024-02-02\n")),
+                4 => text.push_str(&format!("残缺{i}\n")),
+                _ => text.push_str(&format!("产品{i},{i},2024-03-03\n")),
+            }
+        }
+        text.push_str("最后,1,2024-12-31");
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("parts.csv");
+        std::fs::write(&path, &gbk).expect("write");
+        let options = ReadOptions::default();
+        let mut whole = TableReader::open(&path, &SCHEMA, &options).expect("opens");
+        let (expected, expected_issues) = all_records(&mut whole);
+        assert!(expected.len() > 2000);
+        for parts in [2, 3, 7] {
+            let split = split_csv(&path, parts, 0).expect("scan").expect("split");
+            assert_eq!(split.len(), parts);
+            assert_eq!(split[0].start, 0);
+            assert_eq!(split.last().expect("last").end, gbk.len() as u64);
+            let (mut got, mut got_issues) = (Vec::new(), Vec::new());
+            for part in split {
+                let mut reader = TableReader::open(&path, &SCHEMA, &options).expect("opens");
+                assert!(reader.restrict(part), "{part:?}");
+                let (records, issues) = all_records(&mut reader);
+                got.extend(records);
+                got_issues.extend(issues);
+            }
+            assert_eq!(got, expected, "{parts} parts");
+            assert_eq!(got_issues, expected_issues, "{parts} parts");
+        }
+        // Too small to split.
+        assert_eq!(split_csv(&path, 2, 1 << 30).expect("scan"), None);
+    }
 
     /// A workbook written once with rust_xlsxwriter, with the sheets `活动数据` (the table at B2
     /// with numbers, dates, a boolean, a `#DIV/0!` formula and a blank row), `第二页` (English
