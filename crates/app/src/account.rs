@@ -151,6 +151,20 @@ pub struct Summary {
     pub operation_rates_unused: u64,
 }
 
+impl Summary {
+    /// Adds the counts of another part of the same file.
+    fn merge(&mut self, other: &Summary) {
+        self.rows_read += other.rows_read;
+        self.rows_accounted += other.rows_accounted;
+        self.rows_excluded += other.rows_excluded;
+        self.rows_unaccounted += other.rows_unaccounted;
+        self.results += other.results;
+        self.direct_fallbacks += other.direct_fallbacks;
+        self.operation_rates_assumed += other.operation_rates_assumed;
+        self.operation_rates_unused += other.operation_rates_unused;
+    }
+}
+
 /// Most row notes kept in the report; the summary counts all of them.
 pub const NOTE_CAP: usize = 1000;
 
@@ -183,6 +197,27 @@ struct Grouper {
 }
 
 impl Grouper {
+    /// Adds the groups of the next part of the file (rows in file order).
+    fn merge(&mut self, other: Grouper) {
+        for group in other.groups {
+            match self.index.get(&(group.code, group.message.clone())) {
+                Some(&i) => {
+                    let mine = &mut self.groups[i];
+                    mine.rows += group.rows;
+                    let room = GROUP_ROWS.saturating_sub(mine.first_rows.len());
+                    mine.first_rows
+                        .extend(group.first_rows.into_iter().take(room));
+                }
+                None if self.groups.len() < GROUP_CAP => {
+                    self.index
+                        .insert((group.code, group.message.clone()), self.groups.len());
+                    self.groups.push(group);
+                }
+                None => {}
+            }
+        }
+    }
+
     fn add(&mut self, note: &RowNote, with_uscc: bool) {
         let message = if with_uscc {
             format!("{} {}", note.uscc, note.message)
@@ -236,6 +271,8 @@ pub struct AccountReport {
     pub excluded_groups: Vec<NoteGroup>,
     /// Where per-row results were written.
     pub results_path: Option<PathBuf>,
+    /// Parts the activity file was read in, in parallel (1: one pass).
+    pub parts: usize,
 }
 
 /// Runs the accounting.
@@ -288,7 +325,26 @@ pub fn account_into(
     settings: &AccountSettings,
     reference: &Reference,
     progress: &dyn Progress,
-    mut sink: Option<&mut dyn ResultSink>,
+    sink: Option<&mut dyn ResultSink>,
+) -> Result<AccountReport, AppError> {
+    account_in_parts(
+        set,
+        settings,
+        reference,
+        progress,
+        sink,
+        (PARALLEL_PARTS, PARALLEL_MIN_BYTES),
+    )
+}
+
+/// [`account_into`] with the parts a large file is read in: `(parts, from this many bytes)`.
+fn account_in_parts(
+    set: &CoefficientSet,
+    settings: &AccountSettings,
+    reference: &Reference,
+    progress: &dyn Progress,
+    sink: Option<&mut dyn ResultSink>,
+    (parallel_parts, parallel_min_bytes): (usize, u64),
 ) -> Result<AccountReport, AppError> {
     let registry = ingest::registry::read_registry(
         Source::Path(&settings.registry),
@@ -296,167 +352,105 @@ pub fn account_into(
         &settings.read,
     )
     .map_err(|issues| AppError::input("the registry", issues))?;
-    let mut reader = ActivityReader::open(Source::Path(&settings.activity), &settings.read)
-        .map_err(|issues| AppError::input("the activity data", issues))?;
-
+    let open = || {
+        ActivityReader::open(Source::Path(&settings.activity), &settings.read)
+            .map_err(|issues| AppError::input("the activity data", issues))
+    };
     let mut results = match &settings.results {
         Some(path) => Some(ResultsWriter::create(path, set)?),
         None => None,
     };
-    let mut engine = Engine::new(set, &reference.pollutants, &registry, settings.policy);
-    let mut totals = Totals::new();
-    let mut issues = Issues::with_cap(settings.read.issue_cap);
-    let mut summary = Summary::default();
-    let mut unaccounted = Vec::new();
-    let mut excluded = Vec::new();
-    let mut unaccounted_groups = Grouper::default();
-    let mut excluded_groups = Grouper::default();
-    let mut emissions: Vec<Emission> = Vec::new();
-    let mut write_error: Option<std::io::Error> = None;
-    let mut sink_error: Option<std::io::Error> = None;
-    progress.start(reader.table().total_bytes());
-
-    loop {
-        emissions.clear();
-        let next = reader
-            .next(reference, &registry, &mut issues, |item| {
-                let row = &item.row;
-                let outcome = match engine.account(row, &mut emissions) {
-                    Ok(Outcome::Accounted(_)) => {
-                        let enterprise = registry.get(row.enterprise);
-                        let region = reference
-                            .regions
-                            .at_level(enterprise.region, settings.grouping.region);
-                        let industry = settings
-                            .grouping
-                            .industry
-                            .and_then(|level| reference.industries.at_level(row.industry, level));
-                        for emission in &emissions {
-                            totals.add(row.year, region, industry.as_ref(), emission);
-                        }
-                        if let Some(writer) = results.as_mut().filter(|_| write_error.is_none())
-                            && let Err(e) = writer.accept(
-                                item,
-                                enterprise.region,
-                                &emissions,
-                                engine.set(),
-                                reference,
-                            )
-                        {
-                            write_error = Some(e);
-                        }
-                        if let Some(sink) = sink.as_mut().filter(|_| sink_error.is_none())
-                            && let Err(e) = sink.accept(
-                                item,
-                                enterprise.region,
-                                &emissions,
-                                engine.set(),
-                                reference,
-                            )
-                        {
-                            sink_error = Some(e);
-                        }
-                        RowResult::Accounted
-                    }
-                    Ok(Outcome::Excluded(exclusion)) => RowResult::Excluded(exclusion),
-                    Err(problem) => RowResult::Problem(problem),
-                };
-                (row.row, *item.uscc, row.year, outcome)
-            })
-            .map_err(|issue| {
-                let mut all = Issues::new();
-                all.push(issue);
-                AppError::input("the activity data", all)
-            })?;
-        let (row, uscc, year, outcome) = match next {
-            Next::End => break,
-            Next::Bad => {
-                summary.rows_read += 1;
-                continue;
+    // A large CSV file without per-row outputs is read in parts, one thread each; the parts
+    // depend only on the file (never on the machine), so the totals are the same everywhere.
+    let parts = if results.is_none() && sink.is_none() {
+        ingest::table::split_csv(&settings.activity, parallel_parts, parallel_min_bytes)
+            .ok()
+            .flatten()
+    } else {
+        None
+    };
+    let mut readers = Vec::new();
+    if let Some(parts) = &parts {
+        for part in parts {
+            let mut reader = open()?;
+            if !reader.restrict(*part) {
+                readers.clear();
+                break;
             }
-            Next::Row(outcome) => outcome,
-        };
-        summary.rows_read += 1;
-        if summary.rows_read % 65_536 == 0 {
-            progress.advance(reader.table().bytes_read());
-        }
-        match outcome {
-            RowResult::Accounted => {
-                summary.rows_accounted += 1;
-                for emission in &emissions {
-                    summary.results += 1;
-                    if emission.flags.contains(Flags::DIRECT_FALLBACK) {
-                        summary.direct_fallbacks += 1;
-                    }
-                    if emission.flags.contains(Flags::OPERATION_RATE_ASSUMED) {
-                        summary.operation_rates_assumed += 1;
-                    }
-                    if emission.flags.contains(Flags::OPERATION_RATE_UNUSED) {
-                        summary.operation_rates_unused += 1;
-                    }
-                }
-            }
-            RowResult::Excluded(exclusion) => {
-                summary.rows_excluded += 1;
-                let note = RowNote {
-                    row,
-                    year,
-                    uscc: uscc.as_str().to_string(),
-                    code: match exclusion {
-                        Exclusion::ClosedBefore { .. } => "closed",
-                        Exclusion::ClosedUndated { .. } => "closed-undated",
-                    },
-                    message: exclusion.to_string(),
-                    hint: None,
-                };
-                excluded_groups.add(&note, true);
-                if excluded.len() < NOTE_CAP {
-                    excluded.push(note);
-                }
-            }
-            RowResult::Problem(problem) => {
-                let field = column_index(problem.column());
-                let mut issue = match problem.severity() {
-                    Severity::Error => Issue::error(
-                        reader.location(row, field),
-                        problem.code(),
-                        problem.to_string(),
-                    ),
-                    Severity::Unaccounted => Issue::warning(
-                        reader.location(row, field),
-                        problem.code(),
-                        problem.to_string(),
-                    ),
-                };
-                if let Some(hint) = problem.hint() {
-                    issue = issue.with_hint(hint);
-                }
-                if problem.severity() == Severity::Unaccounted {
-                    summary.rows_unaccounted += 1;
-                    let note = RowNote {
-                        row,
-                        year,
-                        uscc: uscc.as_str().to_string(),
-                        code: problem.code(),
-                        message: problem.to_string(),
-                        hint: problem.hint(),
-                    };
-                    unaccounted_groups.add(&note, false);
-                    if unaccounted.len() < NOTE_CAP {
-                        unaccounted.push(note);
-                    }
-                    if settings.deny_unaccounted {
-                        issues.push(Issue {
-                            severity: ingest::Severity::Error,
-                            ..issue
-                        });
-                    }
-                } else {
-                    issues.push(issue);
-                }
-            }
+            readers.push(reader);
         }
     }
+    let parts_read = readers.len().max(1);
+    let part = if readers.len() > 1 {
+        let (first, others) = readers.split_first_mut().expect("two readers or more");
+        let scaled = Scaled {
+            inner: progress,
+            factor: others.len() as u64 + 1,
+        };
+        progress.start(first.table().total_bytes());
+        let registry = &registry;
+        let outcomes: Vec<Result<Part, AppError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = others
+                .iter_mut()
+                .map(|reader| {
+                    scope.spawn(move || {
+                        account_part(set, settings, reference, registry, reader, None, None, None)
+                    })
+                })
+                .collect();
+            let mut outcomes = vec![account_part(
+                set,
+                settings,
+                reference,
+                registry,
+                first,
+                Some(&scaled),
+                None,
+                None,
+            )];
+            for handle in handles {
+                outcomes.push(handle.join().unwrap_or_else(|_| {
+                    Err(AppError::Internal(
+                        "a thread accounting part of the file failed".to_string(),
+                    ))
+                }));
+            }
+            outcomes
+        });
+        let mut merged: Option<Part> = None;
+        for outcome in outcomes {
+            let part = outcome?;
+            match &mut merged {
+                None => merged = Some(part),
+                Some(all) => all.merge(part),
+            }
+        }
+        merged.expect("at least one part")
+    } else {
+        let mut reader = open()?;
+        progress.start(reader.table().total_bytes());
+        account_part(
+            set,
+            settings,
+            reference,
+            &registry,
+            &mut reader,
+            Some(progress),
+            results.as_mut(),
+            sink,
+        )?
+    };
+    let Part {
+        totals,
+        summary,
+        issues,
+        unaccounted,
+        excluded,
+        unaccounted_groups,
+        excluded_groups,
+        write_error,
+        sink_error,
+    } = part;
     progress.finish();
     if issues.has_errors() {
         return Err(AppError::input("the activity data", issues));
@@ -555,6 +549,255 @@ pub fn account_into(
         unaccounted_groups: unaccounted_groups.groups,
         excluded_groups: excluded_groups.groups,
         results_path,
+        parts: parts_read,
+    })
+}
+
+/// Parts a large CSV activity file is read in (see [`account_into`]).
+const PARALLEL_PARTS: usize = 2;
+/// Files smaller than this are read in one part.
+const PARALLEL_MIN_BYTES: u64 = 32 << 20;
+
+/// Progress of the first of several parts, scaled to the whole file.
+struct Scaled<'a> {
+    inner: &'a dyn Progress,
+    factor: u64,
+}
+
+impl Progress for Scaled<'_> {
+    fn start(&self, _: Option<u64>) {}
+    fn advance(&self, bytes_read: u64) {
+        self.inner.advance(bytes_read.saturating_mul(self.factor));
+    }
+    fn finish(&self) {}
+}
+
+/// What one part of the activity file gave.
+struct Part {
+    totals: Totals,
+    summary: Summary,
+    issues: Issues,
+    unaccounted: Vec<RowNote>,
+    excluded: Vec<RowNote>,
+    unaccounted_groups: Grouper,
+    excluded_groups: Grouper,
+    write_error: Option<std::io::Error>,
+    sink_error: Option<std::io::Error>,
+}
+
+impl Part {
+    /// Adds the next part (in file order).
+    fn merge(&mut self, next: Part) {
+        self.totals.merge(next.totals);
+        self.summary.merge(&next.summary);
+        self.issues.extend(next.issues);
+        for (mine, theirs) in [
+            (&mut self.unaccounted, next.unaccounted),
+            (&mut self.excluded, next.excluded),
+        ] {
+            let room = NOTE_CAP.saturating_sub(mine.len());
+            mine.extend(theirs.into_iter().take(room));
+        }
+        self.unaccounted_groups.merge(next.unaccounted_groups);
+        self.excluded_groups.merge(next.excluded_groups);
+        self.write_error = self.write_error.take().or(next.write_error);
+        self.sink_error = self.sink_error.take().or(next.sink_error);
+    }
+}
+
+/// Accounts the rows of one reader (a whole file, or a part of it).
+#[allow(clippy::too_many_arguments)]
+fn account_part(
+    set: &CoefficientSet,
+    settings: &AccountSettings,
+    reference: &Reference,
+    registry: &accounting::activity::Registry,
+    reader: &mut ActivityReader,
+    progress: Option<&dyn Progress>,
+    mut results: Option<&mut ResultsWriter>,
+    mut sink: Option<&mut dyn ResultSink>,
+) -> Result<Part, AppError> {
+    let mut engine = Engine::new(set, &reference.pollutants, registry, settings.policy);
+    let mut totals = Totals::new();
+    let mut regions_at_level: accounting::FastMap<RegionCode, Option<RegionCode>> =
+        accounting::FastMap::default();
+    let mut industries_at_level: accounting::FastMap<IndustryCode, Option<IndustryCode>> =
+        accounting::FastMap::default();
+    let mut issues = Issues::with_cap(settings.read.issue_cap);
+    let mut summary = Summary::default();
+    let mut unaccounted = Vec::new();
+    let mut excluded = Vec::new();
+    let mut unaccounted_groups = Grouper::default();
+    let mut excluded_groups = Grouper::default();
+    let mut emissions: Vec<Emission> = Vec::new();
+    let mut write_error: Option<std::io::Error> = None;
+    let mut sink_error: Option<std::io::Error> = None;
+
+    loop {
+        emissions.clear();
+        let next = reader
+            .next(reference, registry, &mut issues, |item| {
+                let row = &item.row;
+                let outcome = match engine.account(row, &mut emissions) {
+                    Ok(Outcome::Accounted(_)) => {
+                        let enterprise = registry.get(row.enterprise);
+                        // Both look-ups walk a table: done once per region and industry.
+                        let region =
+                            *regions_at_level
+                                .entry(enterprise.region)
+                                .or_insert_with(|| {
+                                    reference
+                                        .regions
+                                        .at_level(enterprise.region, settings.grouping.region)
+                                });
+                        let industry = match industries_at_level.get(row.industry) {
+                            Some(found) => found.clone(),
+                            None => {
+                                let found = settings.grouping.industry.and_then(|level| {
+                                    reference.industries.at_level(row.industry, level)
+                                });
+                                industries_at_level.insert(row.industry.clone(), found.clone());
+                                found
+                            }
+                        };
+                        for emission in &emissions {
+                            totals.add(row.year, region, industry.as_ref(), emission);
+                        }
+                        if let Some(writer) = results.as_mut().filter(|_| write_error.is_none())
+                            && let Err(e) = writer.accept(
+                                item,
+                                enterprise.region,
+                                &emissions,
+                                engine.set(),
+                                reference,
+                            )
+                        {
+                            write_error = Some(e);
+                        }
+                        if let Some(sink) = sink.as_mut().filter(|_| sink_error.is_none())
+                            && let Err(e) = sink.accept(
+                                item,
+                                enterprise.region,
+                                &emissions,
+                                engine.set(),
+                                reference,
+                            )
+                        {
+                            sink_error = Some(e);
+                        }
+                        RowResult::Accounted
+                    }
+                    Ok(Outcome::Excluded(exclusion)) => RowResult::Excluded(exclusion),
+                    Err(problem) => RowResult::Problem(problem),
+                };
+                (row.row, *item.uscc, row.year, outcome)
+            })
+            .map_err(|issue| {
+                let mut all = Issues::new();
+                all.push(issue);
+                AppError::input("the activity data", all)
+            })?;
+        let (row, uscc, year, outcome) = match next {
+            Next::End => break,
+            Next::Bad => {
+                summary.rows_read += 1;
+                continue;
+            }
+            Next::Row(outcome) => outcome,
+        };
+        summary.rows_read += 1;
+        if summary.rows_read % 65_536 == 0
+            && let Some(progress) = progress
+        {
+            progress.advance(reader.table().bytes_read());
+        }
+        match outcome {
+            RowResult::Accounted => {
+                summary.rows_accounted += 1;
+                for emission in &emissions {
+                    summary.results += 1;
+                    if emission.flags.contains(Flags::DIRECT_FALLBACK) {
+                        summary.direct_fallbacks += 1;
+                    }
+                    if emission.flags.contains(Flags::OPERATION_RATE_ASSUMED) {
+                        summary.operation_rates_assumed += 1;
+                    }
+                    if emission.flags.contains(Flags::OPERATION_RATE_UNUSED) {
+                        summary.operation_rates_unused += 1;
+                    }
+                }
+            }
+            RowResult::Excluded(exclusion) => {
+                summary.rows_excluded += 1;
+                let note = RowNote {
+                    row,
+                    year,
+                    uscc: uscc.as_str().to_string(),
+                    code: match exclusion {
+                        Exclusion::ClosedBefore { .. } => "closed",
+                        Exclusion::ClosedUndated { .. } => "closed-undated",
+                    },
+                    message: exclusion.to_string(),
+                    hint: None,
+                };
+                excluded_groups.add(&note, true);
+                if excluded.len() < NOTE_CAP {
+                    excluded.push(note);
+                }
+            }
+            RowResult::Problem(problem) => {
+                let field = column_index(problem.column());
+                let mut issue = match problem.severity() {
+                    Severity::Error => Issue::error(
+                        reader.location(row, field),
+                        problem.code(),
+                        problem.to_string(),
+                    ),
+                    Severity::Unaccounted => Issue::warning(
+                        reader.location(row, field),
+                        problem.code(),
+                        problem.to_string(),
+                    ),
+                };
+                if let Some(hint) = problem.hint() {
+                    issue = issue.with_hint(hint);
+                }
+                if problem.severity() == Severity::Unaccounted {
+                    summary.rows_unaccounted += 1;
+                    let note = RowNote {
+                        row,
+                        year,
+                        uscc: uscc.as_str().to_string(),
+                        code: problem.code(),
+                        message: problem.to_string(),
+                        hint: problem.hint(),
+                    };
+                    unaccounted_groups.add(&note, false);
+                    if unaccounted.len() < NOTE_CAP {
+                        unaccounted.push(note);
+                    }
+                    if settings.deny_unaccounted {
+                        issues.push(Issue {
+                            severity: ingest::Severity::Error,
+                            ..issue
+                        });
+                    }
+                } else {
+                    issues.push(issue);
+                }
+            }
+        }
+    }
+    Ok(Part {
+        totals,
+        summary,
+        issues,
+        unaccounted,
+        excluded,
+        unaccounted_groups,
+        excluded_groups,
+        write_error,
+        sink_error,
     })
 }
 
@@ -747,5 +990,118 @@ impl ResultsWriter {
         temp.as_file().sync_all().map_err(fail)?;
         temp.persist(&path).map_err(|e| fail(e.error))?;
         Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accounting::engine::OperationRatePolicy;
+
+    fn repo(path: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path)
+    }
+
+    /// The sample's activity rows 40 times over, with rows that match no coefficient, rows of a
+    /// closed enterprise and, when `bad`, rows with errors spread through the file.
+    fn activity(dir: &Path, bad: bool) -> PathBuf {
+        let sample = std::fs::read_to_string(repo("datasets/sample-synthetic/activity.csv"))
+            .expect("sample activity");
+        let mut lines = sample.lines();
+        let header = lines.next().expect("header");
+        let rows: Vec<&str> = lines.collect();
+        let mut text = format!("{header}\n");
+        for copy in 0..40 {
+            for (i, row) in rows.iter().enumerate() {
+                text.push_str(row);
+                text.push('\n');
+                if bad && i == copy % rows.len() {
+                    // A year out of range: a located error.
+                    text.push_str(&row.replacen("202", "302", 1));
+                    text.push('\n');
+                }
+            }
+        }
+        let path = dir.join("activity.csv");
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    fn settings(activity: PathBuf, region: RegionLevel) -> AccountSettings {
+        AccountSettings {
+            coefficients: repo("coefficients/npsc1-excerpt"),
+            registry: repo("datasets/sample-synthetic/registry.csv"),
+            activity,
+            grouping: Grouping {
+                region,
+                industry: Some(IndustryLevel::Class),
+            },
+            policy: Policy {
+                missing_operation_rate: OperationRatePolicy::Nominal,
+            },
+            read: ReadOptions::default(),
+            results: None,
+            deny_unaccounted: false,
+        }
+    }
+
+    #[test]
+    fn a_file_read_in_parts_gives_what_it_gives_in_one() {
+        let reference = crate::reference::bundled().expect("reference");
+        let dir = tempfile::tempdir().expect("dir");
+        let path = activity(dir.path(), false);
+        let settings = settings(path, RegionLevel::County);
+        let set = load_coefficients(&settings, &reference).expect("set");
+        let run = |parts: usize| {
+            account_in_parts(&set, &settings, &reference, &NoProgress, None, (parts, 0))
+                .expect("accounts")
+        };
+        let whole = run(1);
+        assert_eq!(whole.parts, 1);
+        assert!(whole.summary.rows_excluded > 0 && whole.summary.rows_unaccounted > 0);
+        for parts in [2, 3, 8] {
+            let split = run(parts);
+            assert_eq!(split.parts, parts, "read in parts");
+            assert_eq!(split.summary, whole.summary, "{parts} parts");
+            assert_eq!(split.unaccounted, whole.unaccounted, "{parts} parts");
+            assert_eq!(split.excluded, whole.excluded, "{parts} parts");
+            assert_eq!(split.unaccounted_groups, whole.unaccounted_groups);
+            assert_eq!(split.excluded_groups, whole.excluded_groups);
+            assert_eq!(split.totals.len(), whole.totals.len());
+            for (a, b) in split.totals.iter().zip(&whole.totals) {
+                assert_eq!(
+                    (a.year, a.region, &a.industry, a.pollutant, a.rows),
+                    (b.year, b.region, &b.industry, b.pollutant, b.rows)
+                );
+                approx::assert_relative_eq!(a.emitted, b.emitted, max_relative = 1e-12);
+                approx::assert_relative_eq!(a.generated, b.generated, max_relative = 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn every_error_of_a_file_read_in_parts_is_reported_with_its_row() {
+        let reference = crate::reference::bundled().expect("reference");
+        let dir = tempfile::tempdir().expect("dir");
+        let path = activity(dir.path(), true);
+        let settings = settings(path, RegionLevel::Province);
+        let set = load_coefficients(&settings, &reference).expect("set");
+        let issues = |parts: usize| match account_in_parts(
+            &set,
+            &settings,
+            &reference,
+            &NoProgress,
+            None,
+            (parts, 0),
+        ) {
+            Err(AppError::Input { issues, .. }) => issues,
+            other => panic!("expected located errors, got {other:?}"),
+        };
+        let whole = issues(1);
+        assert_eq!(whole.len(), 40);
+        assert_eq!(issues(2), whole);
+        assert_eq!(issues(5), whole);
     }
 }

@@ -1743,10 +1743,7 @@ pub fn split_csv(path: &Path, parts: usize, min_bytes: u64) -> io::Result<Option
                     lines += 1;
                     let here = offset + i as u64 + 1;
                     if !quoted && here >= target && found.len() + 1 < parts && here < total {
-                        found.push(CsvPart {
-                            end: here,
-                            ..start
-                        });
+                        found.push(CsvPart { end: here, ..start });
                         start = CsvPart {
                             start: here,
                             end: 0,
@@ -1764,7 +1761,10 @@ pub fn split_csv(path: &Path, parts: usize, min_bytes: u64) -> io::Result<Option
     if found.is_empty() {
         return Ok(None);
     }
-    found.push(CsvPart { end: total, ..start });
+    found.push(CsvPart {
+        end: total,
+        ..start
+    });
     Ok(Some(found))
 }
 
@@ -3070,8 +3070,11 @@ mod tests {
     const AMOUNT: usize = 1;
     const DATE: usize = 2;
 
-    /// (row, name, amount) of every record of `reader`, and the issues' rows.
-    fn all_records(reader: &mut TableReader) -> (Vec<(u64, String, String)>, Vec<Option<u64>>) {
+    /// (row, name, amount) of a record.
+    type Seen = (u64, String, String);
+
+    /// Every record of `reader`, and the issues' rows.
+    fn all_records(reader: &mut TableReader) -> (Vec<Seen>, Vec<Option<u64>>) {
         let mut out = Vec::new();
         let mut issues = Issues::new();
         let mut record = Record::new();
