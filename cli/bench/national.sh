@@ -54,7 +54,7 @@ trap 'rm -rf "$OUT"' EXIT
 ROWS=$(grep '^activity_rows' "$DATA/manifest.toml" | awk '{print $3}')
 ACCOUNTED=$(grep '^accounted_rows' "$DATA/manifest.toml" | awk '{print $3}')
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "npsc: $("$BIN" --version); duckdb: $("$PYTHON" -c 'import duckdb; print(duckdb.__version__)') (its default: one thread per core); npsc account: one thread"
+echo "npsc: $("$BIN" --version); duckdb: $("$PYTHON" -c 'import duckdb; print(duckdb.__version__)') (its default: one thread per core); npsc account: totals in 2 parts on 2 threads (files of 32 MiB or more), one pass when writing per-row results"
 echo "input: $N enterprises, $ROWS activity rows ($ACCOUNTED to account), $(du -sh "$DATA" | cut -f1) in $DATA"
 cat "$DATA"/registry.csv "$DATA"/activity.csv "$DATA"/coefficients/coefficients.csv >/dev/null
 

@@ -809,15 +809,23 @@ fn account(
         FormatArg::Csv => Format::Csv,
         FormatArg::Json => Format::Json,
     };
-    let text = app::output::render(&report, format);
+    // CSV is written line by line: national county × industry totals run to millions of lines.
     match &args.out {
         Some(path) => {
-            app::output::write_file(path, text.as_bytes())?;
+            if format == Format::Csv {
+                app::output::write_file_with(path, |w| app::output::write_csv(&report, w))?;
+            } else {
+                app::output::write_file(path, app::output::render(&report, format).as_bytes())?;
+            }
             let _ = write!(err, "{}", app::output::render_summary(&report));
             let _ = writeln!(err, "totals written to {}", path.display());
         }
         None => {
-            let _ = out.write_all(text.as_bytes());
+            if format == Format::Csv {
+                let _ = app::output::write_csv(&report, out);
+            } else {
+                let _ = out.write_all(app::output::render(&report, format).as_bytes());
+            }
             if format != Format::Table {
                 let _ = write!(err, "{}", app::output::render_summary(&report));
             }

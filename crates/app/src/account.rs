@@ -477,8 +477,10 @@ fn account_in_parts(
     let mut region_names: HashMap<Option<RegionCode>, Arc<str>> = HashMap::new();
     let mut industry_names: HashMap<Option<IndustryCode>, Arc<str>> = HashMap::new();
     let mut pollutant_names: HashMap<PollutantId, [Arc<str>; 3]> = HashMap::new();
-    let totals = totals
-        .rows()
+    // The sums are no longer needed once listed: freed before the lines are made.
+    let rows = totals.rows();
+    drop(totals);
+    let totals = rows
         .into_iter()
         .map(|t| {
             let region_name = region_names

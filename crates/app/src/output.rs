@@ -254,7 +254,18 @@ const TOTALS_HEADER: [&str; 17] = [
 ];
 
 fn render_csv(report: &AccountReport) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut bytes = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = write_csv(report, &mut bytes);
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Writes the totals as CSV (what [`render`] gives for [`Format::Csv`]) to `out`, line by line,
+/// without holding the whole text: a county × industry × pollutant grouping of national data has
+/// millions of lines.
+pub fn write_csv(report: &AccountReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use std::fmt::Write as _;
+    let mut writer = csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 18, out));
     let region_level = report.grouping.region.to_string();
     let industry_level = report
         .grouping
@@ -263,34 +274,47 @@ fn render_csv(report: &AccountReport) -> String {
         .unwrap_or_else(|| "all".to_string());
     let edition = report.set.edition.to_string();
     let hash = report.set.content_hash.to_string();
-    // Writing into a Vec cannot fail.
-    let _ = writer.write_record(TOTALS_HEADER);
+    writer.write_record(TOTALS_HEADER)?;
+    // One buffer per column that is not already text, reused from line to line.
+    let mut cells: [String; 7] = Default::default();
     for t in &report.totals {
-        let _ = writer.write_record([
-            t.year.to_string().as_str(),
+        for cell in &mut cells {
+            cell.clear();
+        }
+        let [year, region, industry, generated, emitted, rows, flagged] = &mut cells;
+        let _ = write!(year, "{}", t.year);
+        if let Some(code) = t.region {
+            let _ = write!(region, "{code}");
+        }
+        if let Some(code) = &t.industry {
+            let _ = write!(industry, "{code}");
+        }
+        generated.push_str(&quantity(t.generated, Precision::Exact));
+        emitted.push_str(&quantity(t.emitted, Precision::Exact));
+        let _ = write!(rows, "{}", t.rows);
+        let _ = write!(flagged, "{}", t.flagged_rows);
+        writer.write_record([
+            year.as_str(),
             region_level.as_str(),
-            t.region.map(|r| r.to_string()).unwrap_or_default().as_str(),
-            &*t.region_name,
+            region.as_str(),
+            &t.region_name,
             industry_level.as_str(),
-            t.industry
-                .as_ref()
-                .map(|i| i.to_string())
-                .unwrap_or_default()
-                .as_str(),
-            &*t.industry_name,
-            &*t.pollutant_code,
-            &*t.pollutant_name,
-            &*t.unit,
-            quantity(t.generated, Precision::Exact).as_str(),
-            quantity(t.emitted, Precision::Exact).as_str(),
-            t.rows.to_string().as_str(),
-            t.flagged_rows.to_string().as_str(),
+            industry.as_str(),
+            &t.industry_name,
+            &t.pollutant_code,
+            &t.pollutant_name,
+            &t.unit,
+            generated.as_str(),
+            emitted.as_str(),
+            rows.as_str(),
+            flagged.as_str(),
             report.set.id.as_str(),
             edition.as_str(),
             hash.as_str(),
-        ]);
+        ])?;
     }
-    String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
+    writer.flush()?;
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -458,7 +482,15 @@ fn render_json(report: &AccountReport) -> String {
 /// Writes a whole output file all-or-nothing: into a temporary file in the same folder, then
 /// renamed over the target, so that a failure never leaves a truncated file.
 pub fn write_file(path: &std::path::Path, contents: &[u8]) -> Result<(), crate::AppError> {
-    use std::io::Write;
+    write_file_with(path, |w| w.write_all(contents))
+}
+
+/// Like [`write_file`], for content written piece by piece by `fill`: to a temporary file next
+/// to `path`, renamed into place only when `fill` succeeded.
+pub fn write_file_with(
+    path: &std::path::Path,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), crate::AppError> {
     let fail = |source: std::io::Error| crate::AppError::Path {
         action: "write",
         path: path.to_path_buf(),
@@ -473,7 +505,7 @@ pub fn write_file(path: &std::path::Path, contents: &[u8]) -> Result<(), crate::
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(fail)?;
-    temp.write_all(contents).map_err(fail)?;
+    fill(&mut temp).map_err(fail)?;
     make_readable(temp.as_file()).map_err(fail)?;
     temp.as_file().sync_all().map_err(fail)?;
     temp.persist(path).map_err(|e| fail(e.error))?;
