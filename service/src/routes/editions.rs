@@ -896,13 +896,14 @@ async fn upload_draft(
     Ok((StatusCode::CREATED, Json(EditionDto::from(&info))).into_response())
 }
 
+/// `{"note": "…"}`: the revision note of a publish, the reason of a retirement.
 #[derive(Deserialize, ToSchema)]
-struct NoteBody {
-    note: String,
+pub(super) struct NoteBody {
+    pub(super) note: String,
 }
 
 /// The admin token's name and the `{"note": …}` body shared by publish and retire.
-async fn admin_with_note(
+pub(super) async fn admin_with_note(
     state: &AppState,
     headers: &HeaderMap,
     body: Result<Json<NoteBody>, JsonRejection>,
@@ -913,10 +914,14 @@ async fn admin_with_note(
     Ok((actor, body))
 }
 
-fn edition_number(edition: &str) -> Result<u32, ApiError> {
-    edition
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("`{edition}` is not an edition number")))
+/// An edition number of a path (at most 40 characters of a bad one are echoed).
+pub(super) fn edition_number(edition: &str) -> Result<u32, ApiError> {
+    edition.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "`{}` is not an edition number",
+            edition.chars().take(40).collect::<String>()
+        ))
+    })
 }
 
 #[utoipa::path(

@@ -16,7 +16,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Caller, caller, require, upload};
+use super::editions::{NoteBody, admin_with_note, edition_number};
+use super::{Caller, caller, upload};
 use crate::{ApiError, AppState};
 
 /// The reference table endpoints.
@@ -322,30 +323,6 @@ async fn upload_table_draft(
     Ok((status, Json(outcome)).into_response())
 }
 
-#[derive(Deserialize, ToSchema)]
-struct NoteBody {
-    note: String,
-}
-
-/// The admin token's name, the edition number and the `{"note": …}` body.
-async fn admin_with_note(
-    state: &AppState,
-    headers: &HeaderMap,
-    edition: &str,
-    body: Result<Json<NoteBody>, JsonRejection>,
-) -> Result<(String, u32, NoteBody), ApiError> {
-    let actor = require(&caller(state, headers).await?, app::tokens::Role::Admin)?;
-    let number = edition.parse().map_err(|_| {
-        ApiError::bad_request(format!(
-            "`{}` is not an edition number",
-            edition.chars().take(40).collect::<String>()
-        ))
-    })?;
-    let Json(body) =
-        body.map_err(|e| ApiError::bad_request(format!("expected `{{\"note\": \"…\"}}`: {e}")))?;
-    Ok((actor, number, body))
-}
-
 #[utoipa::path(
     post,
     path = "/api/v1/reference-tables/{table}/editions/{edition}/publish",
@@ -372,7 +349,8 @@ async fn publish_table(
     headers: HeaderMap,
     body: Result<Json<NoteBody>, JsonRejection>,
 ) -> Result<Json<ReferenceDto>, ApiError> {
-    let (actor, number, body) = admin_with_note(&state, &headers, &edition, body).await?;
+    let (actor, body) = admin_with_note(&state, &headers, body).await?;
+    let number = edition_number(&edition)?;
     let info = app::reference_tables::publish(
         &state.store,
         &table,
@@ -411,7 +389,8 @@ async fn retire_table(
     headers: HeaderMap,
     body: Result<Json<NoteBody>, JsonRejection>,
 ) -> Result<Json<ReferenceDto>, ApiError> {
-    let (actor, number, body) = admin_with_note(&state, &headers, &edition, body).await?;
+    let (actor, body) = admin_with_note(&state, &headers, body).await?;
+    let number = edition_number(&edition)?;
     let info =
         app::reference_tables::retire(&state.store, &table, number, &body.note, &actor).await?;
     Ok(Json(ReferenceDto::from(&info)))
