@@ -171,6 +171,11 @@ pub(crate) struct RegionalArgs {
     /// Why the adjustment is made (kept in the provenance).
     #[arg(long, requires = "adjustment")]
     adjustment_note: Option<String>,
+    /// A stored reconciliation (`npsc reconcile … --database`) whose numbers of record under
+    /// the statistics rule replace the coefficient estimates of the enterprises' emission in
+    /// both years, where it has one.
+    #[arg(long, value_name = "ID")]
+    numbers_of_record: Option<i64>,
     /// Area-source coefficient table (生活源 and 畜禽养殖 coefficients: 类别, 来源, 行政区划代码,
     /// 污染物, 单位, 产污系数, 排污系数, 去除效率), for --domestic and --livestock.
     #[arg(long, value_name = "FILE")]
@@ -349,6 +354,7 @@ pub(crate) fn regional_totals(
         key_units: TableChoice::parse(&args.key_units),
         level: args.level,
         adjustment: args.adjustment.zip(args.adjustment_note.clone()),
+        numbers_of_record: args.numbers_of_record,
     };
     let estimate = block_on(async {
         let store = app::editions::open(&args.database).await?;

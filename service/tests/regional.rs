@@ -133,6 +133,7 @@ async fn regional_totals_by_category_are_the_command_lines() {
         key_units: app::reference_tables::TableChoice::Stored("key-units@1".to_string()),
         level: None,
         adjustment: None,
+        numbers_of_record: None,
     };
     let estimate = app::keyunits::estimate(
         &f.db.store,

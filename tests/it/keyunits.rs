@@ -319,3 +319,148 @@ fn the_nonkey_part_follows_the_key_units_change() {
     assert_eq!(status, 1);
     assert!(err.contains("cannot be split to prefecture level"), "{err}");
 }
+
+#[test]
+fn numbers_of_record_of_a_reconciliation_replace_the_estimates() {
+    let (_dir, db) = database();
+    // Reconcile the stored run with the sample's permit reports and keep it (reconciliation 1).
+    ok(&[
+        "reconcile",
+        "--run",
+        "1",
+        "--registry",
+        "../datasets/sample-synthetic/registry.csv",
+        "--reports",
+        "../datasets/sample-synthetic/permit_reports.csv",
+        "--database",
+        &db,
+        "--format",
+        "csv",
+        "--view",
+        "records",
+    ]);
+    ok(&[
+        "key-units",
+        "--run",
+        "1",
+        "--year",
+        "2022",
+        "--level",
+        "province",
+        "--emission-share",
+        "0.6",
+        "--no-generation",
+        "--store",
+        "key-units",
+        "--database",
+        &db,
+    ]);
+    ok(&[
+        "reference",
+        "publish",
+        "key-units",
+        "--note",
+        "test",
+        "--database",
+        &db,
+    ]);
+    // In the base year itself, each province's total is the sum over its enterprises of the
+    // number of record under the statistics rule where there is one, else the estimate.
+    let out = ok(&[
+        "regional-totals",
+        "--base-run",
+        "1",
+        "--base-year",
+        "2022",
+        "--run",
+        "1",
+        "--year",
+        "2022",
+        "--key-units",
+        "key-units@1",
+        "--numbers-of-record",
+        "1",
+        "--format",
+        "json",
+        "--database",
+        &db,
+    ]);
+    let value: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let said = value["industrial_emission"].as_str().expect("provenance");
+    assert!(
+        said.starts_with("reconciliation 1, statistics rule"),
+        "{said}"
+    );
+    let records = ok(&[
+        "reconciliations",
+        "export",
+        "1",
+        "--view",
+        "records",
+        "--database",
+        &db,
+    ]);
+    let mut of_record: BTreeMap<(String, String), f64> = BTreeMap::new();
+    let mut reader = csv::Reader::from_reader(records.as_bytes());
+    for record in reader.records() {
+        let r = record.expect("row");
+        if &r[0] == "statistics" && &r[1] == "2022" {
+            of_record.insert(
+                (r[2].to_string(), r[3].to_string()),
+                r[5].parse().expect("value"),
+            );
+        }
+    }
+    assert!(!of_record.is_empty());
+    let reference = app::reference::bundled().expect("reference");
+    let name = |code: &str| {
+        let id = reference.pollutants.lookup(code).expect("pollutant");
+        reference.pollutants.get(id).name.clone()
+    };
+    // Per enterprise and pollutant: the run's estimate, replaced by the number of record.
+    let results = ok(&["runs", "export", "1", "--results", "--database", &db]);
+    let mut per: BTreeMap<(String, String, String), f64> = BTreeMap::new();
+    let mut reader = csv::Reader::from_reader(results.as_bytes());
+    let header = reader.headers().expect("header").clone();
+    let col = |c: &str| header.iter().position(|h| h == c).expect(c);
+    let (year, uscc, region, pollutant, emitted) = (
+        col("year"),
+        col("uscc"),
+        col("region_code"),
+        col("pollutant_code"),
+        col("emitted"),
+    );
+    for record in reader.records() {
+        let r = record.expect("row");
+        if &r[year] != "2022" {
+            continue;
+        }
+        *per.entry((
+            format!("{}0000", &r[region][..2]),
+            r[uscc].to_string(),
+            r[pollutant].to_string(),
+        ))
+        .or_default() += r[emitted].parse::<f64>().expect("emitted");
+    }
+    let mut expected: BTreeMap<(String, String), f64> = BTreeMap::new();
+    let mut replaced = 0;
+    for ((province, uscc, code), estimate) in per {
+        let value = match of_record.get(&(uscc.clone(), name(&code))) {
+            Some(v) => {
+                replaced += 1;
+                *v
+            }
+            None => estimate,
+        };
+        *expected.entry((province, code)).or_default() += value;
+    }
+    assert!(replaced > 10, "{replaced}");
+    for row in rows(&out, "totals") {
+        let want = expected[&(row["region_code"].clone(), row["pollutant"].clone())];
+        let total = number(&row, "total");
+        assert!(
+            (total - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{row:?}: {total} vs {want}"
+        );
+    }
+}

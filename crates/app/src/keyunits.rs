@@ -445,6 +445,10 @@ pub struct EstimateSettings {
     pub level: Option<RegionLevel>,
     /// A factor applied to every non-key estimate, with the reason (1 and none by default).
     pub adjustment: Option<(f64, String)>,
+    /// A stored reconciliation whose numbers of record under the statistics rule replace the
+    /// coefficient estimates of the enterprises' emission, in the base and the current year,
+    /// where it has one.
+    pub numbers_of_record: Option<i64>,
 }
 
 /// The regional industrial totals: key + non-key per area and pollutant.
@@ -462,6 +466,8 @@ pub struct RegionalEstimate {
     pub level: RegionLevel,
     /// The reason for the adjustment, if any.
     pub adjustment_note: Option<String>,
+    /// Where the key units' current emission comes from when numbers of record were used.
+    pub numbers_of_record: Option<String>,
     /// Per area and pollutant.
     pub estimates: Vec<Estimate>,
 }
@@ -490,14 +496,32 @@ pub async fn estimate(
         _ => RegionLevel::Prefecture,
     };
     let keys: BTreeSet<Uscc> = units.iter().map(|u| u.uscc).collect();
-    let (base, base_q) = load_run(store, settings.base_run, settings.base_year, reference).await?;
-    let (current, current_q) = load_run(
+    let (base, mut base_q) =
+        load_run(store, settings.base_run, settings.base_year, reference).await?;
+    let (current, mut current_q) = load_run(
         store,
         settings.current_run,
         settings.current_year,
         reference,
     )
     .await?;
+    // Numbers of record replace the estimates in both years, so that the ratio compares like
+    // with like.
+    let numbers_of_record = match settings.numbers_of_record {
+        Some(id) => {
+            let mut said = Vec::new();
+            for (year, quantities) in [(base.year, &mut base_q), (current.year, &mut current_q)] {
+                let records = statistics_records(store, id, year, reference).await?;
+                let used = apply_records(quantities, &records);
+                said.push(format!("{year}: {used} of {}", records.len()));
+            }
+            Some(format!(
+                "reconciliation {id}, statistics rule: numbers of record (enterprise × pollutant) replace the coefficient estimates ({})",
+                said.join("; ")
+            ))
+        }
+        None => None,
+    };
     let factor = match &settings.adjustment {
         Some((f, note)) if *f > 0.0 && f.is_finite() && !note.trim().is_empty() => *f,
         Some((_, note)) if note.trim().is_empty() => {
@@ -545,8 +569,87 @@ pub async fn estimate(
         key_count: keys.len(),
         level,
         adjustment_note: settings.adjustment.as_ref().map(|(_, n)| n.clone()),
+        numbers_of_record,
         estimates,
     })
+}
+
+/// The numbers of record under the statistics rule of stored reconciliation `id` for `year`,
+/// per enterprise and pollutant, in the pollutant's report unit.
+async fn statistics_records(
+    store: &Store,
+    id: i64,
+    year: u16,
+    reference: &Reference,
+) -> Result<BTreeMap<(Uscc, PollutantId), f64>, AppError> {
+    let view = store.reconciliation_view(id, "records").await?;
+    let column = |name: &str| {
+        view.header.iter().position(|h| h == name).ok_or_else(|| {
+            AppError::Internal(format!(
+                "reconciliation {id}: its records view has no `{name}` column"
+            ))
+        })
+    };
+    let (rule, year_at, uscc_at, pollutant_at, unit_at, value_at) = (
+        column("rule")?,
+        column("year")?,
+        column("uscc")?,
+        column("pollutant")?,
+        column("unit")?,
+        column("value")?,
+    );
+    let bad = |what: &str, value: &str| {
+        AppError::Internal(format!(
+            "reconciliation {id}: a stored record has an unreadable {what} `{value}`"
+        ))
+    };
+    let mut records = BTreeMap::new();
+    for row in &view.rows {
+        if row[rule] != "statistics" || row[year_at] != year.to_string() {
+            continue;
+        }
+        let uscc = Uscc::parse(&row[uscc_at]).map_err(|_| bad("USCC", &row[uscc_at]))?;
+        let pollutant = reference
+            .pollutants
+            .lookup(&row[pollutant_at])
+            .ok_or_else(|| bad("pollutant", &row[pollutant_at]))?;
+        let value: f64 = row[value_at]
+            .parse()
+            .map_err(|_| bad("value", &row[value_at]))?;
+        let report = &reference.pollutants.get(pollutant).report_unit;
+        let value = if row[unit_at] == report.symbol() {
+            value
+        } else {
+            let unit = accounting::units::Unit::parse(&row[unit_at])
+                .map_err(|_| bad("unit", &row[unit_at]))?;
+            let factor = unit
+                .conversion_to(report)
+                .map_err(|_| bad("unit", &row[unit_at]))?;
+            value * factor.to_f64()
+        };
+        records.insert((uscc, pollutant), value);
+    }
+    Ok(records)
+}
+
+/// Replaces the emitted quantity of every enterprise × pollutant that has a number of record:
+/// its first row takes the number, its other rows none (generation stays the coefficient
+/// estimate). Returns how many numbers were used.
+fn apply_records(
+    quantities: &mut [UnitQuantity],
+    records: &BTreeMap<(Uscc, PollutantId), f64>,
+) -> usize {
+    let mut used = BTreeSet::new();
+    for q in quantities.iter_mut() {
+        if let Some(value) = records.get(&(q.uscc, q.pollutant)) {
+            q.emitted = if used.insert((q.uscc, q.pollutant)) {
+                *value
+            } else {
+                0.0
+            };
+        }
+    }
+    used.len()
 }
 
 impl RegionalEstimate {
@@ -709,6 +812,12 @@ impl RegionalEstimate {
                 self.adjustment_note
                     .clone()
                     .unwrap_or_else(|| "none".to_string()),
+            ),
+            (
+                "industrial_emission",
+                self.numbers_of_record.clone().unwrap_or_else(|| {
+                    "the runs' coefficient estimates".to_string()
+                }),
             ),
         ] {
             provenance.push(vec![item.to_string(), value]);

@@ -79,6 +79,9 @@ struct RegionalQuery {
     adjustment: Option<f64>,
     /// Why the adjustment is made (kept in the provenance).
     adjustment_note: Option<String>,
+    /// A stored reconciliation whose numbers of record (statistics rule) replace the
+    /// enterprises' coefficient estimates in both years, where it has one.
+    numbers_of_record: Option<i64>,
     /// `all` (default) or one of `categories`, `shares`, `estimate`, `totals`, `domestic`,
     /// `domestic_balance`, `livestock`, `plants`, `mobile`; CSV needs one.
     view: Option<String>,
@@ -151,6 +154,7 @@ fn settings(
             key_units: TableChoice::Stored(key_units.to_string()),
             level: level(query.level.as_deref(), "level")?,
             adjustment,
+            numbers_of_record: query.numbers_of_record,
         },
         level(query.report_level.as_deref(), "report_level")?.unwrap_or(RegionLevel::Province),
         view,
