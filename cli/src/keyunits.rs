@@ -177,9 +177,10 @@ pub(crate) struct RegionalArgs {
     #[arg(long, value_name = "ID")]
     numbers_of_record: Option<i64>,
     /// Area-source coefficient table (生活源 and 畜禽养殖 coefficients: 类别, 来源, 行政区划代码,
-    /// 污染物, 单位, 产污系数, 排污系数, 去除效率), for --domestic and --livestock.
-    #[arg(long, value_name = "FILE")]
-    source_coefficients: Option<PathBuf>,
+    /// 污染物, 单位, 产污系数, 排污系数, 去除效率), for --domestic and --livestock: a file, or a
+    /// stored edition (`source-coefficients@N`, see `npsc reference`).
+    #[arg(long, value_name = "FILE|NAME@N")]
+    source_coefficients: Option<String>,
     /// Domestic activity (年份, 行政区划代码, 来源, 活动水平, 计量单位, 天数, 参数): resident
     /// population, domestic coal.
     #[arg(long, value_name = "FILE", requires = "source_coefficients")]
@@ -356,11 +357,35 @@ pub(crate) fn regional_totals(
         adjustment: args.adjustment.zip(args.adjustment_note.clone()),
         numbers_of_record: args.numbers_of_record,
     };
-    let estimate = block_on(async {
+    let (estimate, coefficients) = block_on(async {
         let store = app::editions::open(&args.database).await?;
-        let result =
-            app::keyunits::estimate(&store, &settings, &reference, &app::ReadOptions::default())
-                .await;
+        let result = async {
+            let estimate = app::keyunits::estimate(
+                &store,
+                &settings,
+                &reference,
+                &app::ReadOptions::default(),
+            )
+            .await?;
+            // The coefficient table: a file, or a stored edition by name.
+            let coefficients = match &args.source_coefficients {
+                Some(text) => {
+                    let named = app::reference_tables::resolve(
+                        Some(&store),
+                        app::reference_tables::ReferenceKind::SourceCoefficients,
+                        &TableChoice::parse(text),
+                    )
+                    .await?;
+                    Some(app::categories::CategoryFile {
+                        label: named.name,
+                        bytes: named.bytes,
+                    })
+                }
+                None => None,
+            };
+            Ok((estimate, coefficients))
+        }
+        .await;
         store.close().await;
         result
     })?;
@@ -370,7 +395,7 @@ pub(crate) fn regional_totals(
             .transpose()
     };
     let files = app::categories::CategoryFiles {
-        coefficients: read(&args.source_coefficients)?,
+        coefficients,
         domestic: read(&args.domestic)?,
         livestock: read(&args.livestock)?,
         plants: read(&args.plants)?,

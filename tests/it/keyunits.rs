@@ -464,3 +464,105 @@ fn numbers_of_record_of_a_reconciliation_replace_the_estimates() {
         );
     }
 }
+
+#[test]
+fn the_area_source_coefficients_can_be_a_published_reference_table() {
+    let (_dir, db) = database();
+    ok(&[
+        "key-units",
+        "--run",
+        "1",
+        "--year",
+        "2022",
+        "--store",
+        "key-units",
+        "--database",
+        &db,
+    ]);
+    ok(&[
+        "reference",
+        "publish",
+        "key-units",
+        "--note",
+        "test",
+        "--database",
+        &db,
+    ]);
+    let c = "../datasets/sample-synthetic/categories";
+    let file = format!("{c}/source_coefficients.csv");
+    let imported = ok(&[
+        "reference",
+        "import",
+        "source-coefficients",
+        &file,
+        "--database",
+        &db,
+    ]);
+    assert!(imported.contains("source-coefficients@1"), "{imported}");
+    ok(&[
+        "reference",
+        "publish",
+        "source-coefficients",
+        "--note",
+        "sample",
+        "--database",
+        &db,
+    ]);
+    let (domestic, livestock) = (format!("{c}/domestic.csv"), format!("{c}/livestock.csv"));
+    let totals = |coefficients: &str| {
+        ok(&[
+            "regional-totals",
+            "--base-run",
+            "1",
+            "--base-year",
+            "2022",
+            "--run",
+            "1",
+            "--year",
+            "2023",
+            "--key-units",
+            "key-units@1",
+            "--report-level",
+            "prefecture",
+            "--source-coefficients",
+            coefficients,
+            "--domestic",
+            &domestic,
+            "--livestock",
+            &livestock,
+            "--format",
+            "json",
+            "--database",
+            &db,
+        ])
+    };
+    let (from_file, stored) = (totals(&file), totals("source-coefficients@1"));
+    assert_eq!(rows(&from_file, "categories"), rows(&stored, "categories"));
+    let value: serde_json::Value = serde_json::from_str(&stored).expect("JSON");
+    let said = value["input_source_coefficients"]
+        .as_str()
+        .expect("provenance");
+    assert!(said.starts_with("source-coefficients@1 (sha256 "), "{said}");
+    // An edition of another kind is refused.
+    let (status, _, err) = npsc(&[
+        "regional-totals",
+        "--base-run",
+        "1",
+        "--base-year",
+        "2022",
+        "--run",
+        "1",
+        "--year",
+        "2023",
+        "--key-units",
+        "key-units@1",
+        "--source-coefficients",
+        "key-units@1",
+        "--domestic",
+        &domestic,
+        "--database",
+        &db,
+    ]);
+    assert_eq!(status, 1);
+    assert!(err.contains("not a `source-coefficients` table"), "{err}");
+}

@@ -43,15 +43,18 @@ pub enum ReferenceKind {
     TaxItemCounts,
     /// A key-unit list (重点调查单位名录), e.g. as selected by `npsc key-units`.
     KeyUnits,
+    /// Area-source coefficients (生活源, 畜禽养殖) for the regional totals by category.
+    SourceCoefficients,
 }
 
 impl ReferenceKind {
     /// Every kind.
-    pub const ALL: [ReferenceKind; 4] = [
+    pub const ALL: [ReferenceKind; 5] = [
         ReferenceKind::TaxEquivalents,
         ReferenceKind::TaxRates,
         ReferenceKind::TaxItemCounts,
         ReferenceKind::KeyUnits,
+        ReferenceKind::SourceCoefficients,
     ];
 
     /// The kind's word, also the default table name.
@@ -61,6 +64,7 @@ impl ReferenceKind {
             ReferenceKind::TaxRates => "tax-rates",
             ReferenceKind::TaxItemCounts => "tax-item-counts",
             ReferenceKind::KeyUnits => "key-units",
+            ReferenceKind::SourceCoefficients => "source-coefficients",
         }
     }
 
@@ -88,6 +92,7 @@ impl ReferenceKind {
             ReferenceKind::TaxRates => "环境保护税适用税额 (tax amounts per equivalent)",
             ReferenceKind::TaxItemCounts => "应税污染物项目数 (items taxed per outlet)",
             ReferenceKind::KeyUnits => "重点调查单位名录 (key-unit list)",
+            ReferenceKind::SourceCoefficients => "生活源、畜禽养殖系数 (area-source coefficients)",
         }
     }
 
@@ -97,6 +102,7 @@ impl ReferenceKind {
             ReferenceKind::TaxRates => &ingest::schemas::TAX_RATES,
             ReferenceKind::TaxItemCounts => &ingest::schemas::TAX_ITEM_COUNTS,
             ReferenceKind::KeyUnits => &ingest::keyunits::KEY_UNITS,
+            ReferenceKind::SourceCoefficients => &ingest::sources::SOURCE_COEFFICIENTS,
         }
     }
 
@@ -110,7 +116,7 @@ impl ReferenceKind {
             ReferenceKind::TaxItemCounts => {
                 Some((crate::tax::ITEM_COUNTS_NAME, BUNDLED_ITEM_COUNTS))
             }
-            ReferenceKind::KeyUnits => None,
+            ReferenceKind::KeyUnits | ReferenceKind::SourceCoefficients => None,
         }
     }
 }
@@ -213,6 +219,11 @@ async fn parse(
         }
         ReferenceKind::KeyUnits => {
             ingest::keyunits::read_key_units(source, read)
+                .map_err(|issues| AppError::input(&what, issues))?;
+        }
+        ReferenceKind::SourceCoefficients => {
+            let reference = crate::reference::bundled()?;
+            ingest::sources::read_source_coefficients(source, &reference, read)
                 .map_err(|issues| AppError::input(&what, issues))?;
         }
     }
