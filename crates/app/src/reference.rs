@@ -9,7 +9,9 @@ use crate::AppError;
 const REGIONS: &[u8] = include_bytes!("../../../datasets/reference/regions_gbt2260.csv");
 const INDUSTRIES: &[u8] = include_bytes!("../../../datasets/reference/industries_gbt4754_2017.csv");
 const POLLUTANTS: &[u8] = include_bytes!("../../../datasets/reference/pollutants.csv");
-const EQUIVALENTS: &[u8] = include_bytes!("../../../datasets/reference/pollution_equivalents.csv");
+/// The law's equivalent table as embedded (also the bundled tax table).
+pub(crate) const EQUIVALENTS: &[u8] =
+    include_bytes!("../../../datasets/reference/pollution_equivalents.csv");
 
 /// Loads the embedded reference lists. A failure here is a packaging bug, hence internal.
 pub fn bundled() -> Result<Reference, AppError> {

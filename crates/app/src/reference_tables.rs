@@ -26,12 +26,6 @@ use crate::editions::Store;
 use crate::tax::TaxTables;
 use crate::{AppError, ReadOptions};
 
-const BUNDLED_EQUIVALENTS: &[u8] =
-    include_bytes!("../../../datasets/reference/pollution_equivalents.csv");
-const BUNDLED_RATES: &[u8] = include_bytes!("../../../datasets/reference/tax_rates_2018.csv");
-const BUNDLED_ITEM_COUNTS: &[u8] =
-    include_bytes!("../../../datasets/reference/tax_item_counts.csv");
-
 /// What a reference table holds (which reader checks and parses it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ReferenceKind {
@@ -110,11 +104,11 @@ impl ReferenceKind {
     pub fn bundled(self) -> Option<(&'static str, &'static [u8])> {
         match self {
             ReferenceKind::TaxEquivalents => {
-                Some((crate::tax::EQUIVALENTS_NAME, BUNDLED_EQUIVALENTS))
+                Some((crate::tax::EQUIVALENTS_NAME, crate::reference::EQUIVALENTS))
             }
-            ReferenceKind::TaxRates => Some((crate::tax::RATES_NAME, BUNDLED_RATES)),
+            ReferenceKind::TaxRates => Some((crate::tax::RATES_NAME, crate::tax::RATES)),
             ReferenceKind::TaxItemCounts => {
-                Some((crate::tax::ITEM_COUNTS_NAME, BUNDLED_ITEM_COUNTS))
+                Some((crate::tax::ITEM_COUNTS_NAME, crate::tax::ITEM_COUNTS))
             }
             ReferenceKind::KeyUnits | ReferenceKind::SourceCoefficients => None,
         }
@@ -170,64 +164,93 @@ pub async fn check(
         .map_err(|issues| AppError::input(&what, issues))?;
     // The kind's reader on the file as given (located messages), then on the canonical form,
     // which must read to the same table.
-    parse(store, kind, file, bytes, read).await?;
-    parse(
-        store,
-        kind,
-        &format!("{file} (canonical form)"),
-        canonical.csv.as_bytes(),
-        read,
-    )
-    .await
-    .map_err(|e| AppError::Internal(format!("the canonical form does not read back: {e}")))?;
+    let context = Context::of(store, kind, read).await?;
+    context.parse(kind, file, bytes, read)?;
+    context
+        .parse(
+            kind,
+            &format!("{file} (canonical form)"),
+            canonical.csv.as_bytes(),
+            read,
+        )
+        .map_err(|e| AppError::Internal(format!("the canonical form does not read back: {e}")))?;
     Ok(canonical)
 }
 
-/// Reads a table of `kind` with its reader, for the check only. Rates are checked against the
-/// equivalents in force (the latest published, or the bundled table).
-async fn parse(
-    store: Option<&Store>,
-    kind: ReferenceKind,
-    file: &str,
-    bytes: &[u8],
-    read: &ReadOptions,
-) -> Result<(), AppError> {
-    let source = Source::Bytes { name: file, bytes };
-    let what = format!("the {} table", kind.as_str());
-    match kind {
-        ReferenceKind::TaxEquivalents => {
-            ingest::tax::read_equivalents(source, read)
-                .map_err(|issues| AppError::input(&what, issues))?;
-        }
-        ReferenceKind::TaxRates => {
-            let equivalents =
-                resolve(store, ReferenceKind::TaxEquivalents, &TableChoice::Default).await?;
-            let items = ingest::tax::read_equivalents(
-                Source::Bytes {
-                    name: &equivalents.name,
-                    bytes: &equivalents.bytes,
-                },
-                read,
-            )
-            .map_err(|issues| AppError::input("the equivalent table", issues))?;
-            ingest::tax::read_rates(source, &items, read)
-                .map_err(|issues| AppError::input(&what, issues))?;
-        }
-        ReferenceKind::TaxItemCounts => {
-            ingest::tax::read_item_counts(source, read)
-                .map_err(|issues| AppError::input(&what, issues))?;
-        }
-        ReferenceKind::KeyUnits => {
-            ingest::keyunits::read_key_units(source, read)
-                .map_err(|issues| AppError::input(&what, issues))?;
-        }
-        ReferenceKind::SourceCoefficients => {
-            let reference = crate::reference::bundled()?;
-            ingest::sources::read_source_coefficients(source, &reference, read)
-                .map_err(|issues| AppError::input(&what, issues))?;
-        }
+/// What a kind's reader needs besides the table, resolved once per check: the equivalents in
+/// force for rates (the latest published, or the bundled table), the reference lists for
+/// area-source coefficients.
+enum Context {
+    None,
+    Equivalents(ingest::tax::EquivalentTable),
+    Reference(Box<crate::Reference>),
+}
+
+impl Context {
+    async fn of(
+        store: Option<&Store>,
+        kind: ReferenceKind,
+        read: &ReadOptions,
+    ) -> Result<Context, AppError> {
+        Ok(match kind {
+            ReferenceKind::TaxRates => {
+                let equivalents =
+                    resolve(store, ReferenceKind::TaxEquivalents, &TableChoice::Default).await?;
+                Context::Equivalents(
+                    ingest::tax::read_equivalents(
+                        Source::Bytes {
+                            name: &equivalents.name,
+                            bytes: &equivalents.bytes,
+                        },
+                        read,
+                    )
+                    .map_err(|issues| AppError::input("the equivalent table", issues))?,
+                )
+            }
+            ReferenceKind::SourceCoefficients => {
+                Context::Reference(Box::new(crate::reference::bundled()?))
+            }
+            _ => Context::None,
+        })
     }
-    Ok(())
+
+    /// Reads a table of `kind` with its reader, for the check only.
+    fn parse(
+        &self,
+        kind: ReferenceKind,
+        file: &str,
+        bytes: &[u8],
+        read: &ReadOptions,
+    ) -> Result<(), AppError> {
+        let source = Source::Bytes { name: file, bytes };
+        let what = format!("the {} table", kind.as_str());
+        let input = |issues| AppError::input(&what, issues);
+        match (kind, self) {
+            (ReferenceKind::TaxEquivalents, _) => {
+                ingest::tax::read_equivalents(source, read).map_err(input)?;
+            }
+            (ReferenceKind::TaxRates, Context::Equivalents(items)) => {
+                ingest::tax::read_rates(source, items, read).map_err(input)?;
+            }
+            (ReferenceKind::TaxItemCounts, _) => {
+                ingest::tax::read_item_counts(source, read).map_err(input)?;
+            }
+            (ReferenceKind::KeyUnits, _) => {
+                ingest::keyunits::read_key_units(source, read).map_err(input)?;
+            }
+            (ReferenceKind::SourceCoefficients, Context::Reference(reference)) => {
+                ingest::sources::read_source_coefficients(source, reference, read)
+                    .map_err(input)?;
+            }
+            _ => {
+                return Err(AppError::Internal(format!(
+                    "no context to check a `{}` table",
+                    kind.as_str()
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What an import did (or, for a dry run, would do).
@@ -319,7 +342,12 @@ pub async fn publish(
     };
     let kind = ReferenceKind::parse(&draft.kind)?;
     let content = store.load_reference(&draft).await?;
-    parse(Some(store), kind, &draft.label(), content.as_bytes(), read).await?;
+    Context::of(Some(store), kind, read).await?.parse(
+        kind,
+        &draft.label(),
+        content.as_bytes(),
+        read,
+    )?;
     Ok(store.publish_reference(name, edition, note, actor).await?)
 }
 

@@ -32,9 +32,12 @@ use rust_decimal::Decimal;
 use crate::sheet::{ColumnKind, Sheet};
 use crate::{AppError, ReadOptions, Reference};
 
-const EQUIVALENTS: &[u8] = include_bytes!("../../../datasets/reference/pollution_equivalents.csv");
-const RATES: &[u8] = include_bytes!("../../../datasets/reference/tax_rates_2018.csv");
-const ITEM_COUNTS: &[u8] = include_bytes!("../../../datasets/reference/tax_item_counts.csv");
+use crate::reference::EQUIVALENTS;
+/// The bundled rate table as embedded.
+pub(crate) const RATES: &[u8] = include_bytes!("../../../datasets/reference/tax_rates_2018.csv");
+/// The bundled item-count table as embedded.
+pub(crate) const ITEM_COUNTS: &[u8] =
+    include_bytes!("../../../datasets/reference/tax_item_counts.csv");
 
 /// The name under which the bundled equivalent table is reported.
 pub const EQUIVALENTS_NAME: &str = "datasets/reference/pollution_equivalents.csv";
