@@ -57,6 +57,32 @@ pub(crate) async fn record(
     Ok(())
 }
 
+/// Records a status change of an immutable object (`publish`, `retire`: the content hash is
+/// the same before and after) with its note, and commits the transaction.
+pub(crate) async fn commit_transition(
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    object: &str,
+    content_hash: &str,
+    action: &str,
+    note: &str,
+    actor: &str,
+) -> Result<(), StoreError> {
+    record(
+        &mut tx,
+        Record {
+            actor,
+            action,
+            object,
+            before_hash: Some(content_hash),
+            after_hash: Some(content_hash),
+            detail: note.trim(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 impl Store {
     /// The newest `limit` entries, newest first.
     pub async fn audit(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {

@@ -451,25 +451,13 @@ impl Store {
     /// Records a status change of `info` in the audit log, commits, and returns the new state.
     async fn finish_transition(
         &self,
-        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        tx: sqlx::Transaction<'static, sqlx::Any>,
         info: &EditionInfo,
         action: &str,
         note: &str,
         actor: &str,
     ) -> Result<EditionInfo, StoreError> {
-        audit::record(
-            &mut tx,
-            Record {
-                actor,
-                action,
-                object: &info.name(),
-                before_hash: Some(&info.content_hash),
-                after_hash: Some(&info.content_hash),
-                detail: note.trim(),
-            },
-        )
-        .await?;
-        tx.commit().await?;
+        audit::commit_transition(tx, &info.name(), &info.content_hash, action, note, actor).await?;
         self.edition(&info.set_id, info.edition).await
     }
 

@@ -368,25 +368,14 @@ impl Store {
 
     async fn finish_reference_transition(
         &self,
-        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        tx: sqlx::Transaction<'static, sqlx::Any>,
         info: &ReferenceInfo,
         action: &str,
         note: &str,
         actor: &str,
     ) -> Result<ReferenceInfo, StoreError> {
-        audit::record(
-            &mut tx,
-            Record {
-                actor,
-                action,
-                object: &info.label(),
-                before_hash: Some(&info.content_hash),
-                after_hash: Some(&info.content_hash),
-                detail: note.trim(),
-            },
-        )
-        .await?;
-        tx.commit().await?;
+        audit::commit_transition(tx, &info.label(), &info.content_hash, action, note, actor)
+            .await?;
         self.reference_edition(&info.name, info.edition).await
     }
 
