@@ -1801,7 +1801,12 @@ mod tests {
         fn every_neighbour_swap_is_detected((head, region, org) in uscc_parts(), pos in 0usize..16) {
             let text = valid_uscc(&head, &region, &org);
             let mut bytes = text.clone().into_bytes();
-            prop_assume!(bytes[pos] != bytes[pos + 1]);
+            // Equal neighbours (about 1 draw in 20) swap to the same code: nothing to detect.
+            // Skipped rather than rejected, so that long runs (PROPTEST_CASES=30000) do not hit
+            // proptest's global reject limit.
+            if bytes[pos] == bytes[pos + 1] {
+                return Ok(());
+            }
             bytes.swap(pos, pos + 1);
             let changed = String::from_utf8(bytes).unwrap();
             let outer = Uscc::check_char(&changed[..17]).unwrap();

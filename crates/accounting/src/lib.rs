@@ -25,6 +25,7 @@ pub mod date;
 pub mod diff;
 pub mod engine;
 pub mod formula;
+mod jacobi;
 pub mod keyunits;
 pub mod permit;
 pub mod pollutant;

@@ -5,7 +5,8 @@
 //! units, an enterprise's permit report) with a standard deviation that comes from its method.
 //! The model `y = A·x + e`, `e ~ N(0, diag(σ²))` is solved with weights `1/σ²`:
 //!
-//! - the weighted design `Ã = diag(1/σ)·A` is decomposed by SVD; a rank below the number of
+//! - the weighted design `Ã = diag(1/σ)·A` is decomposed by SVD (one-sided Jacobi,
+//!   [`crate::jacobi`], accurate on small singular values); a rank below the number of
 //!   unknowns is the explicit outcome [`Outcome::RankDeficient`] naming the unknowns the
 //!   measurements cannot separate (never a silent minimum-norm answer);
 //! - emissions cannot be negative: when the unconstrained solution has a negative component the
@@ -23,6 +24,8 @@
 //! against published values.
 
 use nalgebra::{DMatrix, DVector};
+
+use crate::jacobi::Svd;
 
 /// How a measurement was obtained; decides its default relative standard deviation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -266,23 +269,14 @@ pub fn reconcile(problem: &Problem, options: Options) -> Outcome {
     let target = values.component_div(&sigma);
 
     // Rank and the unconstrained solution.
-    let svd = weighted.clone().svd(true, true);
-    let largest = svd.singular_values.max();
-    let tolerance = (m.max(n) as f64) * f64::EPSILON * largest;
+    let svd = Svd::new(&weighted);
+    let tolerance = svd.default_tolerance();
     let rank = svd.rank(tolerance);
     if rank < n {
-        let unobservable = match &svd.v_t {
-            Some(v_t) => null_space_unknowns(v_t, &svd.singular_values, tolerance),
-            None => (0..n).collect(),
-        };
+        let unobservable = null_space_unknowns(&svd, tolerance);
         return Outcome::RankDeficient { rank, unobservable };
     }
-    let Ok(unconstrained) = svd.solve(&target, tolerance) else {
-        return Outcome::RankDeficient {
-            rank,
-            unobservable: (0..n).collect(),
-        };
-    };
+    let unconstrained = svd.refined_solve(&weighted, &target, tolerance);
     let estimates: Vec<f64> = if unconstrained.iter().all(|&x| x >= 0.0) {
         unconstrained.iter().copied().collect()
     } else {
@@ -374,37 +368,15 @@ pub fn reconcile(problem: &Problem, options: Options) -> Outcome {
 
 /// The unknowns with a noticeable weight in a right singular vector of a (near-)zero singular
 /// value: the combinations the measurements cannot see.
-fn null_space_unknowns(
-    v_t: &DMatrix<f64>,
-    singular_values: &DVector<f64>,
-    tolerance: f64,
-) -> Vec<usize> {
-    let n = v_t.ncols();
-    let mut involved = vec![false; n];
-    for (k, s) in singular_values.iter().enumerate() {
-        if *s <= tolerance {
-            for (j, flag) in involved.iter_mut().enumerate() {
-                if v_t[(k, j)].abs() > 1e-8 {
-                    *flag = true;
-                }
-            }
-        }
-    }
-    if singular_values.len() < n {
-        // More unknowns than measurements: the thin SVD has no vectors for part of the null
-        // space, so an unknown is undetermined when it is not wholly inside the row space.
-        let row_space = v_t.rows(0, singular_values.len());
-        for (j, flag) in involved.iter_mut().enumerate() {
-            let norm: f64 = (0..row_space.nrows())
-                .filter(|&k| singular_values[k] > tolerance)
-                .map(|k| row_space[(k, j)].powi(2))
-                .sum();
-            if norm < 1.0 - 1e-8 {
-                *flag = true;
-            }
-        }
-    }
-    (0..n).filter(|&j| involved[j]).collect()
+fn null_space_unknowns(svd: &Svd, tolerance: f64) -> Vec<usize> {
+    let null: Vec<usize> = (0..svd.singular_values.len())
+        .filter(|&k| svd.singular_values[k] <= tolerance)
+        .collect();
+    // An unknown is undetermined when it has a part in the null space (the length of its
+    // projection, which does not depend on the basis the decomposition chose).
+    (0..svd.v.nrows())
+        .filter(|&j| null.iter().map(|&k| svd.v[(j, k)].powi(2)).sum::<f64>() > 1e-16)
+        .collect()
 }
 
 /// `(MᵀM)⁻¹` of a full-column-rank `M`, by its SVD.
@@ -412,15 +384,13 @@ fn inverse_normal_matrix(matrix: &DMatrix<f64>) -> Option<DMatrix<f64>> {
     if matrix.ncols() == 0 {
         return Some(DMatrix::zeros(0, 0));
     }
-    let svd = matrix.clone().svd(false, true);
-    let v_t = svd.v_t?;
-    let largest = svd.singular_values.max();
-    let tolerance = (matrix.nrows().max(matrix.ncols()) as f64) * f64::EPSILON * largest;
+    let svd = Svd::new(matrix);
+    let tolerance = svd.default_tolerance();
     if svd.singular_values.iter().any(|&s| s <= tolerance) {
         return None;
     }
     let inverse_squares = DMatrix::from_diagonal(&svd.singular_values.map(|s| 1.0 / (s * s)));
-    Some(v_t.transpose() * inverse_squares * v_t)
+    Some(&svd.v * inverse_squares * svd.v.transpose())
 }
 
 /// Non-negative least squares `min ‖Mx − b‖, x ≥ 0` (Lawson–Hanson active set). Returns the
@@ -450,13 +420,8 @@ fn nnls(matrix: &DMatrix<f64>, target: &DVector<f64>) -> Result<Vec<f64>, usize>
             let sub = DMatrix::from_fn(matrix.nrows(), columns.len(), |i, k| {
                 matrix[(i, columns[k])]
             });
-            let svd = sub.svd(true, true);
-            let eps = (matrix.nrows().max(columns.len()) as f64)
-                * f64::EPSILON
-                * svd.singular_values.max();
-            let Ok(z_sub) = svd.solve(target, eps) else {
-                return Err(iterations);
-            };
+            let svd = Svd::new(&sub);
+            let z_sub = svd.refined_solve(&sub, target, svd.default_tolerance());
             if z_sub.iter().all(|&z| z > 0.0) {
                 x.fill(0.0);
                 for (k, &j) in columns.iter().enumerate() {
