@@ -202,6 +202,21 @@ enum Command {
         /// Largest accepted upload, in MiB.
         #[arg(long, env = "NPSC_UPLOAD_LIMIT_MB", default_value_t = 64)]
         upload_limit_mb: usize,
+        /// Seconds a client may take to send a request's headers (also the idle keep-alive time).
+        #[arg(long, env = "NPSC_HEADER_TIMEOUT", default_value = "20", value_parser = service::parse_seconds)]
+        header_timeout: std::time::Duration,
+        /// Seconds to answer a GET or HEAD request.
+        #[arg(long, env = "NPSC_READ_TIMEOUT", default_value = "60", value_parser = service::parse_seconds)]
+        read_timeout: std::time::Duration,
+        /// Seconds to receive and answer an upload, publish or accounting run.
+        #[arg(long, env = "NPSC_WRITE_TIMEOUT", default_value = "300", value_parser = service::parse_seconds)]
+        write_timeout: std::time::Duration,
+        /// Seconds a response may wait for a client that does not read it.
+        #[arg(long, env = "NPSC_SEND_TIMEOUT", default_value = "30", value_parser = service::parse_seconds)]
+        send_timeout: std::time::Duration,
+        /// Most connections open at once (more wait in the listen backlog).
+        #[arg(long, env = "NPSC_MAX_CONNECTIONS", default_value = "1024", value_parser = service::parse_connections)]
+        max_connections: usize,
     },
     /// API tokens for the service: create (the token is printed once), list, revoke.
     Token {
@@ -604,12 +619,24 @@ where
             json_logs,
             no_anonymous_read,
             upload_limit_mb,
+            header_timeout,
+            read_timeout,
+            write_timeout,
+            send_timeout,
+            max_connections,
         } => Ok(i32::from(service::run(&service::Config {
             listen,
             database,
             json_logs,
             anonymous_read: !no_anonymous_read,
             upload_limit_bytes: upload_limit_mb << 20,
+            limits: service::Limits {
+                header_timeout,
+                read_timeout,
+                write_timeout,
+                send_timeout,
+                max_connections,
+            },
         }))),
         Command::CheckConsistency { run, db } => block_on(async {
             let reference = app::reference::bundled()?;

@@ -2,7 +2,9 @@
 //! statistics, permit and tax offices use the same numbers.
 //!
 //! [`router`] builds the whole API over an [`AppState`] (tests call it without a socket);
-//! [`serve`] binds it, logs with tracing and shuts down gracefully on SIGINT/SIGTERM. Only this
+//! [`serve`] binds it, logs with tracing and shuts down gracefully on SIGINT/SIGTERM;
+//! [`serve_with`] is its accept loop, with the timeouts and the connection limit of [`Limits`]
+//! (slow and abandoned clients cannot exhaust the service). Only this
 //! crate knows HTTP and the JSON shapes of the API; everything else is `app`.
 //!
 //! Published editions are immutable, so their responses carry a strong `ETag` (the content hash)
@@ -12,6 +14,7 @@
 pub(crate) mod error;
 mod metrics;
 mod routes;
+mod server;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,6 +25,7 @@ use app::editions::Store;
 use axum::Router;
 
 pub use error::ApiError;
+pub use server::{Limits, parse_connections, parse_seconds, serve_with};
 
 /// How the service is configured (flags and `NPSC_*` environment, resolved by the caller).
 #[derive(Debug, Clone)]
@@ -36,6 +40,8 @@ pub struct Config {
     pub anonymous_read: bool,
     /// Largest accepted upload in bytes.
     pub upload_limit_bytes: usize,
+    /// Timeouts and the connection limit.
+    pub limits: Limits,
 }
 
 /// What every request handler shares.
@@ -52,6 +58,9 @@ pub struct AppState {
     pub anonymous_read: bool,
     /// Largest accepted upload (default 64 MiB); larger bodies get 413.
     pub upload_limit_bytes: usize,
+    /// Timeouts and the connection limit ([`Limits::default`]); the request timeouts apply to
+    /// the router itself, the others to [`serve_with`].
+    pub limits: Limits,
 }
 
 impl AppState {
@@ -66,6 +75,7 @@ impl AppState {
             coefficients: Arc::default(),
             anonymous_read: true,
             upload_limit_bytes: 64 << 20,
+            limits: Limits::default(),
         })
     }
 }
@@ -89,37 +99,95 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     state.anonymous_read = config.anonymous_read;
     state.upload_limit_bytes = config.upload_limit_bytes;
+    state.limits = config.limits;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-    tracing::info!(address = %listener.local_addr()?, database = %config.database, "npsc service listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let limits = &config.limits;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        database = %redact_password(&config.database),
+        header_timeout_s = limits.header_timeout.as_secs_f64(),
+        read_timeout_s = limits.read_timeout.as_secs_f64(),
+        write_timeout_s = limits.write_timeout.as_secs_f64(),
+        send_timeout_s = limits.send_timeout.as_secs_f64(),
+        max_connections = limits.max_connections,
+        "npsc service listening"
+    );
+    serve_with(listener, state, shutdown_signal()).await?;
     tracing::info!("npsc service stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// A database URL fit for a log: the password of `scheme://user:password@host/…` and the value
+/// of a `password=` query parameter (PostgreSQL URLs may carry either) become `***`.
+pub fn redact_password(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(authority_end);
+        if let Some((userinfo, host)) = authority.rsplit_once('@')
+            && let Some((user, _)) = userinfo.split_once(':')
+        {
+            out = format!("{scheme}://{user}:***@{host}{path}");
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    if let Some((base, query)) = out.split_once('?') {
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out = format!("{base}?{}", query.join("&"));
+    }
+    out
+}
+
+/// SIGINT or SIGTERM. The handlers are installed when this is called, not when the future is
+/// first polled: a signal that arrives while the accept loop is busy must not kill the process
+/// the default way (no graceful shutdown, exit by signal).
+fn shutdown_signal() -> impl Future<Output = ()> + Send {
+    #[cfg(unix)]
+    let handlers = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let (mut terminate, mut interrupt) = handlers;
+            let terminate = async {
+                match terminate.as_mut() {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let interrupt = async {
+                match interrupt.as_mut() {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = terminate => {},
+                () = interrupt => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: finishing in-flight requests");
+    }
 }
 
 /// Starts logging (text or JSON lines; `NPSC_LOG` or `RUST_LOG` filter, `info` by default).
@@ -137,7 +205,8 @@ pub fn init_logging(json: bool) {
     };
 }
 
-/// Configuration from the environment: `NPSC_LISTEN`, `NPSC_DATABASE_URL`, `NPSC_LOG_FORMAT`.
+/// Configuration from the environment: `NPSC_LISTEN`, `NPSC_DATABASE_URL`, `NPSC_LOG_FORMAT`,
+/// `NPSC_ANONYMOUS_READ`, `NPSC_UPLOAD_LIMIT_MB` and the limits of [`Limits::from_env`].
 pub fn config_from_env() -> anyhow::Result<Config> {
     let listen = std::env::var("NPSC_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".to_string());
     Ok(Config {
@@ -153,6 +222,7 @@ pub fn config_from_env() -> anyhow::Result<Config> {
             .and_then(|v| v.parse::<usize>().ok())
             .unwrap_or(64)
             << 20,
+        limits: Limits::from_env()?,
     })
 }
 
@@ -187,6 +257,30 @@ pub fn run(config: &Config) -> u8 {
         Err(e) => {
             eprintln!("error: {e:#}");
             1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn database_passwords_never_reach_the_log() {
+        for (url, shown) in [
+            (
+                "postgres://npsc:s3cret@db.local:5432/npsc",
+                "postgres://npsc:***@db.local:5432/npsc",
+            ),
+            (
+                "postgres://npsc@db/npsc?sslmode=require&password=s3cret",
+                "postgres://npsc@db/npsc?sslmode=require&password=***",
+            ),
+            ("postgres://npsc@db/npsc", "postgres://npsc@db/npsc"),
+            ("sqlite://npsc.db?mode=rwc", "sqlite://npsc.db?mode=rwc"),
+            ("npsc.db", "npsc.db"),
+        ] {
+            assert_eq!(redact_password(url), shown);
         }
     }
 }

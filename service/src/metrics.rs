@@ -55,6 +55,21 @@ pub(crate) struct Metrics {
     pub(crate) runs_rejected: AtomicU64,
     /// Requests whose headers have arrived and whose response is not yet made.
     in_flight: AtomicU64,
+    /// Connections open now (served by `server::serve_with`).
+    connections_open: AtomicU64,
+    /// Connections accepted since the start.
+    connections_accepted: AtomicU64,
+    /// Connections closed by the header or the send timeout.
+    connections_timed_out: AtomicU64,
+}
+
+/// Counts one open connection until dropped.
+pub(crate) struct OpenConnection<'a>(&'a AtomicU64);
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Counts one request in flight until dropped (also when the client goes away and the
@@ -72,6 +87,18 @@ impl Metrics {
     pub(crate) fn in_flight(&self) -> InFlight<'_> {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         InFlight(&self.in_flight)
+    }
+
+    /// Counts an accepted connection, open until the guard is dropped.
+    pub(crate) fn connection(&self) -> OpenConnection<'_> {
+        self.connections_accepted.fetch_add(1, Ordering::Relaxed);
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(&self.connections_open)
+    }
+
+    /// Counts a connection closed by the header or the send timeout.
+    pub(crate) fn connection_timed_out(&self) {
+        self.connections_timed_out.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
@@ -167,6 +194,20 @@ impl Metrics {
              # TYPE npsc_http_requests_in_flight gauge\n\
              npsc_http_requests_in_flight {}\n",
             self.in_flight.load(Ordering::Relaxed)
+        ));
+        out.push_str(&format!(
+            "# HELP npsc_http_connections_open Connections open now.\n\
+             # TYPE npsc_http_connections_open gauge\n\
+             npsc_http_connections_open {}\n\
+             # HELP npsc_http_connections_total Connections accepted.\n\
+             # TYPE npsc_http_connections_total counter\n\
+             npsc_http_connections_total {}\n\
+             # HELP npsc_http_connections_timed_out_total Connections closed by the header or the send timeout.\n\
+             # TYPE npsc_http_connections_timed_out_total counter\n\
+             npsc_http_connections_timed_out_total {}\n",
+            self.connections_open.load(Ordering::Relaxed),
+            self.connections_accepted.load(Ordering::Relaxed),
+            self.connections_timed_out.load(Ordering::Relaxed)
         ));
         out
     }

@@ -25,7 +25,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -203,11 +203,37 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .layer(DefaultBodyLimit::max(state.upload_limit_bytes))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_metrics,
         ))
         .with_state(state)
+}
+
+/// The request timeouts: `GET` and `HEAD` get `limits.read_timeout`, everything else (uploads,
+/// publishes, accounting runs: the body is read inside) `limits.write_timeout`. A request over
+/// its time gets 503 `timeout`; its handler's future is dropped, which rolls back a write's
+/// open transaction (every write is one transaction), so nothing half-done is kept.
+async fn deadline(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (limit, which) = if matches!(*request.method(), Method::GET | Method::HEAD) {
+        (state.limits.read_timeout, "read")
+    } else {
+        (state.limits.write_timeout, "write")
+    };
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!(
+                "the request did not finish within the service's {which} timeout of {} s; \
+                 nothing was changed",
+                limit.as_secs_f64()
+            ),
+        )
+        .into_response(),
+    }
 }
 
 /// Request ids: a caller's `x-request-id` is kept (when it is short and printable), otherwise
