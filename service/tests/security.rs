@@ -499,3 +499,124 @@ async fn openapi_and_offline_docs_are_served() {
     }
     fx.db.store.close().await;
 }
+
+/// CSV formula injection: a name an uploader chose that a spreadsheet would run as a formula is
+/// exported with a leading `'` (numbers are not), and importing the export gives the same data.
+#[tokio::test]
+async fn exports_quote_formula_looking_cells_and_import_again_unchanged() {
+    let fx = fixture().await;
+    let admin = Some(fx.tokens["admin"].as_str());
+    let hostile = "=HYPERLINK(\"http://evil.example\",\"点击\")";
+
+    // The registry: an enterprise named like a formula, a permit number like one.
+    let registry = format!(
+        "uscc,name,region_code,industry_code,status,status_date,permit_no\n\
+         {USCC},\"{}\",152502,1351,运行,,@SUM(1)\n",
+        hostile.replace('"', "\"\"")
+    );
+    let (status, text) = send(
+        &fx.state,
+        "POST",
+        "/api/v1/registry",
+        admin,
+        "text/csv",
+        registry.into_bytes(),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {text}");
+    let (status, exported) = send(
+        &fx.state,
+        "GET",
+        "/api/v1/registry/enterprises?format=csv",
+        admin,
+        "text/plain",
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{exported}");
+    let line = exported
+        .lines()
+        .find(|l| l.starts_with(USCC))
+        .expect("the enterprise is exported");
+    assert!(
+        line.contains("\"'=HYPERLINK(") && line.ends_with(",'@SUM(1)"),
+        "{line}"
+    );
+    assert!(
+        !exported.contains(",=") && !exported.contains(",@"),
+        "{exported}"
+    );
+    // Imported again: nothing changes.
+    let (status, text) = send(
+        &fx.state,
+        "POST",
+        "/api/v1/registry?dry_run=true",
+        admin,
+        "text/csv",
+        exported.clone().into_bytes(),
+    )
+    .await;
+    assert!(status.is_success(), "{status} {text}");
+    let change: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert!(
+        !text.contains("'=HYPERLINK"),
+        "the quote is not part of the name: {text}"
+    );
+    assert_eq!(change["counts"]["added"], 0, "{text}");
+    assert_eq!(change["counts"]["changed"], 0, "{text}");
+    assert_eq!(change["counts"]["unchanged"], 1, "{text}");
+    let (status, text) = send(
+        &fx.state,
+        "GET",
+        &format!("/api/v1/registry/enterprises/{USCC}"),
+        admin,
+        "text/plain",
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let enterprise: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(enterprise["enterprise"]["name"], hostile, "{text}");
+    assert_eq!(enterprise["field_changes"], serde_json::json!([]), "{text}");
+
+    // A coefficient table: a product named like a formula survives export and re-import with
+    // the same content hash; the coefficients (numbers) are not quoted.
+    let table = std::fs::read_to_string(common::excerpt().join("coefficients.csv"))
+        .expect("table")
+        .replacen("冻羊肉", "-1+cmd|' /C calc'!A0", 1);
+    let upload = |body: String| {
+        let state = fx.state.clone();
+        let admin = admin.map(str::to_string);
+        async move {
+            let (status, text) = send(
+                &state,
+                "POST",
+                "/api/v1/sets/hostile/drafts?provenance=test",
+                admin.as_deref(),
+                "text/csv",
+                body.into_bytes(),
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED, "{text}");
+            let info: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+            info["content_hash"].as_str().expect("hash").to_string()
+        }
+    };
+    let first = upload(table).await;
+    let (status, csv) = send(
+        &fx.state,
+        "GET",
+        "/api/v1/sets/hostile/editions/1/coefficients?format=csv&per_page=1000",
+        admin,
+        "text/plain",
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{csv}");
+    assert!(csv.contains(",'-1+cmd|' /C calc'!A0,"), "{csv}");
+    assert!(!csv.contains(",-1+cmd"), "{csv}");
+    assert!(csv.contains(",0.261,"), "numbers are not quoted: {csv}");
+    let second = upload(csv).await;
+    assert_eq!(first, second, "the export imports as the same content");
+    fx.db.store.close().await;
+}

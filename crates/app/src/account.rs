@@ -841,7 +841,7 @@ pub fn parse_industry_level(text: &str) -> Result<Option<IndustryLevel>, AppErro
 /// Writes per-row results to a temporary file, renamed into place by [`ResultsWriter::commit`].
 struct ResultsWriter {
     path: PathBuf,
-    file: csv::Writer<std::io::BufWriter<tempfile::NamedTempFile>>,
+    file: ingest::spreadsheet::SafeWriter<std::io::BufWriter<tempfile::NamedTempFile>>,
     provenance: [String; 3],
 }
 
@@ -886,7 +886,9 @@ impl ResultsWriter {
                 path: path.to_path_buf(),
                 source,
             })?;
-        let mut file = csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 18, temp));
+        let mut file = ingest::spreadsheet::SafeWriter::from_writer(
+            std::io::BufWriter::with_capacity(1 << 18, temp),
+        );
         file.write_record(RESULT_HEADER)
             .map_err(|e| AppError::Path {
                 action: "write",

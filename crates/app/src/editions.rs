@@ -157,7 +157,7 @@ pub fn rows_csv<'a>(
     rows: impl IntoIterator<Item = &'a accounting::coefficient::CoefficientRow>,
     reference: &Reference,
 ) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = ingest::spreadsheet::SafeWriter::from_writer(Vec::new());
     // Writing into a Vec cannot fail.
     let _ = writer.write_record(EXPORT_HEADER);
     for row in rows {
@@ -284,7 +284,7 @@ pub fn render_diff(
         ]);
     }
     if csv {
-        let mut writer = csv::Writer::from_writer(Vec::new());
+        let mut writer = ingest::spreadsheet::SafeWriter::from_writer(Vec::new());
         let _ = writer.write_record([
             "change", "key", "new_key", "field", "old", "new", "relative",
         ]);
@@ -469,7 +469,7 @@ pub fn render_impact(lines: &[ImpactLine], old: &str, new: &str, csv: bool) -> S
         })
         .collect();
     if csv {
-        let mut writer = csv::Writer::from_writer(Vec::new());
+        let mut writer = ingest::spreadsheet::SafeWriter::from_writer(Vec::new());
         let _ = writer.write_record(header);
         for row in &rows {
             let _ = writer.write_record(row);

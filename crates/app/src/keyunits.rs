@@ -278,9 +278,11 @@ impl KeyUnitReport {
     /// The list in the key-unit list format (`ingest::keyunits::KEY_UNITS`), to be kept as a
     /// reference table.
     pub fn list_csv(&self, reference: &Reference) -> String {
-        let mut writer = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(Vec::new());
+        let mut writer = ingest::spreadsheet::SafeWriter::new(
+            csv::WriterBuilder::new()
+                .terminator(csv::Terminator::Any(b'\n'))
+                .from_writer(Vec::new()),
+        );
         let _ = writer.write_record([
             "uscc",
             "name",

@@ -265,7 +265,9 @@ fn render_csv(report: &AccountReport) -> String {
 /// millions of lines.
 pub fn write_csv(report: &AccountReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     use std::fmt::Write as _;
-    let mut writer = csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 18, out));
+    let mut writer = ingest::spreadsheet::SafeWriter::from_writer(
+        std::io::BufWriter::with_capacity(1 << 18, out),
+    );
     let region_level = report.grouping.region.to_string();
     let industry_level = report
         .grouping

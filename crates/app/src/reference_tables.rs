@@ -392,18 +392,40 @@ pub struct ReferenceDiff {
 }
 
 impl ReferenceDiff {
-    /// The diff as CSV: a `change` column (`removed`/`added`) before the table's columns.
+    /// The diff as CSV: a `change` column (`removed`/`added`) before the table's columns. Each
+    /// canonical line is parsed and written again, so that a formula-looking cell of an edition
+    /// stored before canonical forms were made spreadsheet-safe is quoted too
+    /// (`ingest::spreadsheet`).
     pub fn csv(&self) -> String {
-        let mut out = format!("change,{}\n", self.header);
+        let mut writer = ingest::spreadsheet::SafeWriter::new(
+            csv::WriterBuilder::new()
+                .terminator(csv::Terminator::Any(b'\n'))
+                .from_writer(Vec::new()),
+        );
+        let cells = |line: &str| -> Vec<String> {
+            csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(line.as_bytes())
+                .records()
+                .next()
+                .and_then(Result::ok)
+                .map(|record| {
+                    record
+                        .iter()
+                        .map(|c| ingest::spreadsheet::unquote(c).to_string())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        // Writing into a Vec cannot fail.
+        let _ =
+            writer.write_record(std::iter::once("change".to_string()).chain(cells(&self.header)));
         for (change, rows) in [("removed", &self.removed), ("added", &self.added)] {
             for row in rows {
-                out.push_str(change);
-                out.push(',');
-                out.push_str(row);
-                out.push('\n');
+                let _ = writer.write_record(std::iter::once(change.to_string()).chain(cells(row)));
             }
         }
-        out
+        String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
     }
 }
 

@@ -688,7 +688,7 @@ pub const REGISTRY_HEADER: [&str; 7] = [
 
 /// Enterprises as a registry file (CSV, UTF-8): what is exported can be imported again.
 pub fn enterprises_csv(enterprises: &[StoredEnterprise]) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = ingest::spreadsheet::SafeWriter::from_writer(Vec::new());
     // Writing into a Vec cannot fail.
     let _ = writer.write_record(REGISTRY_HEADER);
     for e in enterprises {

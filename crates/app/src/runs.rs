@@ -386,7 +386,7 @@ pub async fn stale(store: &Store) -> Result<Vec<StaleRun>, AppError> {
 pub async fn export_totals(store: &Store, id: i64) -> Result<String, AppError> {
     let run = store.run(id).await?;
     let totals = store.run_totals(id).await?;
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = ingest::spreadsheet::SafeWriter::from_writer(Vec::new());
     let _ = writer.write_record([
         "run",
         "year",
@@ -426,7 +426,7 @@ pub async fn export_totals(store: &Store, id: i64) -> Result<String, AppError> {
 pub async fn export_results(store: &Store, id: i64) -> Result<String, AppError> {
     let run = store.run(id).await?;
     let results = store.run_results(id).await?;
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = ingest::spreadsheet::SafeWriter::from_writer(Vec::new());
     let _ = writer.write_record([
         "run",
         "activity_row",
@@ -748,7 +748,7 @@ pub async fn statistics(
 
 /// Statistics as CSV: the columns of `npsc account --format csv` plus the run and its edition.
 pub fn statistics_csv(stats: &Statistics) -> String {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = ingest::spreadsheet::SafeWriter::from_writer(Vec::new());
     let _ = writer.write_record([
         "year",
         "region_level",

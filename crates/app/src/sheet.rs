@@ -170,7 +170,7 @@ pub fn render_tables(sheets: &[Sheet]) -> String {
 
 /// One sheet as CSV.
 pub fn render_csv(sheet: &Sheet) -> Result<String, crate::AppError> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = ingest::spreadsheet::SafeWriter::from_writer(Vec::new());
     let internal = |e: csv::Error| crate::AppError::Internal(format!("writing CSV: {e}"));
     writer.write_record(&sheet.header).map_err(internal)?;
     for row in &sheet.rows {
@@ -224,6 +224,18 @@ pub fn render_xlsx(
     let mut workbook = Workbook::new();
     let bold = Format::new().set_bold();
     let number = Format::new().set_num_format("General");
+    // Text that a spreadsheet would take for a formula once edited (`=…`, `+…`, `-…`, `@…`):
+    // written as a string cell with Excel's quote prefix, so it stays text (see
+    // `ingest::spreadsheet`; string cells are never evaluated on opening).
+    let quoted = Format::new().set_quote_prefix();
+    let text = |worksheet: &mut rust_xlsxwriter::Worksheet, r: u32, c: u16, cell: &str| {
+        if ingest::spreadsheet::needs_quote(cell.as_bytes()) {
+            worksheet.write_string_with_format(r, c, cell, &quoted)
+        } else {
+            worksheet.write_string(r, c, cell)
+        }
+        .map(|_| ())
+    };
     for sheet in sheets {
         let worksheet = workbook.add_worksheet();
         let name: String = sheet.name.chars().take(31).collect();
@@ -251,7 +263,7 @@ pub fn render_xlsx(
                             .map_err(internal)?;
                     }
                     _ => {
-                        worksheet.write_string(r, col(c)?, cell).map_err(internal)?;
+                        text(worksheet, r, col(c)?, cell).map_err(internal)?;
                     }
                 }
             }
@@ -269,8 +281,8 @@ pub fn render_xlsx(
         .map_err(internal)?;
     for (i, (k, v)) in provenance.iter().enumerate() {
         let r = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        worksheet.write_string(r, 0, k).map_err(internal)?;
-        worksheet.write_string(r, 1, v).map_err(internal)?;
+        text(worksheet, r, 0, k).map_err(internal)?;
+        text(worksheet, r, 1, v).map_err(internal)?;
     }
     worksheet.autofit();
     workbook.save_to_buffer().map_err(internal)
@@ -324,6 +336,68 @@ mod tests {
         assert_eq!(sheet.kind(99), Value);
         let typed = Sheet::typed("t", "T", &[("区县", Code), ("数量", Value)]);
         assert_eq!(typed.kinds, [Code, Value]);
+    }
+
+    /// Cells a hostile upload could carry into an export, and how a spreadsheet must see them.
+    fn hostile_sheet() -> Sheet {
+        let mut sheet = Sheet::new("t", "T", &["name", "value", "region_code"]);
+        sheet.push(vec![
+            "=HYPERLINK(\"http://x\",\"点击\")".into(),
+            "-12.5".into(),
+            "=1+1".into(),
+        ]);
+        sheet.push(vec!["@SUM(A1)".into(), "+86 10".into(), "-3".into()]);
+        sheet.push(vec![
+            "-cmd|' /C calc'!A0".into(),
+            "1.5e-7".into(),
+            "130102".into(),
+        ]);
+        sheet
+    }
+
+    #[test]
+    fn csv_exports_quote_formula_looking_text_but_not_numbers() {
+        assert_eq!(
+            render_csv(&hostile_sheet()).expect("csv"),
+            "name,value,region_code\n\
+             \"'=HYPERLINK(\"\"http://x\"\",\"\"点击\"\")\",-12.5,'=1+1\n\
+             '@SUM(A1),'+86 10,-3\n\
+             '-cmd|' /C calc'!A0,1.5e-7,130102\n"
+        );
+    }
+
+    #[test]
+    fn workbooks_keep_formula_looking_text_as_text_and_numbers_as_numbers() {
+        use calamine::{Data, Reader, Xlsx, open_workbook_from_rs};
+        let provenance = [("input".to_string(), "=evil.csv".to_string())];
+        let bytes = render_xlsx(&[hostile_sheet()], &provenance).expect("xlsx");
+        let mut book: Xlsx<_> =
+            open_workbook_from_rs(std::io::Cursor::new(bytes)).expect("workbook");
+        let range = book.worksheet_range("t").expect("sheet");
+        let cell = |r: u32, c: u32| range.get_value((r, c)).cloned().expect("cell");
+        assert_eq!(
+            cell(1, 0),
+            Data::String("=HYPERLINK(\"http://x\",\"点击\")".into())
+        );
+        assert_eq!(cell(1, 1), Data::Float(-12.5));
+        assert_eq!(cell(1, 2), Data::String("=1+1".into()));
+        assert_eq!(cell(2, 0), Data::String("@SUM(A1)".into()));
+        assert_eq!(cell(2, 1), Data::String("+86 10".into()));
+        assert_eq!(cell(2, 2), Data::String("-3".into()), "a code stays text");
+        assert_eq!(cell(3, 1), Data::String("1.5e-7".into()));
+        // No cell is a formula, in the data or in the provenance.
+        for sheet in ["t", "provenance"] {
+            let formulas = book.worksheet_formula(sheet).expect("formulas");
+            assert!(
+                formulas.used_cells().all(|(_, _, f)| f.is_empty()),
+                "{sheet}: {formulas:?}"
+            );
+        }
+        let provenance = book.worksheet_range("provenance").expect("provenance");
+        assert_eq!(
+            provenance.get_value((1, 1)),
+            Some(&Data::String("=evil.csv".into()))
+        );
     }
 
     #[test]

@@ -37,9 +37,13 @@ pub fn canonical_csv(
         ));
         return Err(issues);
     }
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
+    // Formula-looking cells are quoted (`crate::spreadsheet`): the stored form is safe to open
+    // in a spreadsheet, and reads back as the same cells.
+    let mut writer = crate::spreadsheet::SafeWriter::new(
+        csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new()),
+    );
     let header: Vec<&str> = schema.fields.iter().map(|f| f.name).collect();
     let mut failed = writer.write_record(&header).err();
     let mut rows = 0u64;

@@ -4,6 +4,7 @@
 //! - [`table`]: CSV (UTF-8 with or without BOM, GBK/GB18030 detected automatically) and Excel
 //!   workbooks read into records of a known [`table::Schema`], headers in English or Chinese,
 //!   found below title rows, on one row or two, on one sheet or every sheet of a workbook.
+//! - [`spreadsheet`]: formula-looking cells quoted on writing CSV and unquoted on reading.
 //! - [`issue`]: every problem located by file, sheet, row and column, collected, never fatal on
 //!   the first one.
 //! - [`schemas`]: the canonical formats (coefficient tables, registry, activity, reference lists).
@@ -23,6 +24,7 @@ pub mod reference;
 pub mod registry;
 pub mod schemas;
 pub mod sources;
+pub mod spreadsheet;
 pub mod table;
 pub mod tax;
 

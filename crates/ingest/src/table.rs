@@ -666,10 +666,13 @@ impl Record {
     }
 
     /// The trimmed text of a schema field, or `None` when the column is absent or the cell is
-    /// empty or only whitespace.
+    /// empty or only whitespace. The `'` that npsc's CSV writers put before a formula-looking
+    /// cell is dropped ([`crate::spreadsheet::unquote`]): exported files read back unchanged.
     pub fn get(&self, field: usize) -> Option<&str> {
         match self.spans.get(field) {
-            Some(&(start, end)) if start < end => Some(&self.text[start..end]),
+            Some(&(start, end)) if start < end => {
+                Some(crate::spreadsheet::unquote(&self.text[start..end]))
+            }
             _ => None,
         }
     }
