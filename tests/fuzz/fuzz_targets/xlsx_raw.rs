@@ -1,0 +1,22 @@
+//! Excel ingest on arbitrary bytes: calamine's own readers (xlsx, xls, xlsb, ods, every sheet's
+//! cells and formulas) and ingest's readers of every format over a workbook. Input: one byte
+//! choosing the format and the workbook kind, one byte for the read options, then the file.
+//! Seeds are the real workbooks of tests/fixtures; the mutations mostly break the ZIP (its
+//! CRCs), so `xlsx_parts` fuzzes the XML inside a well-formed ZIP.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let [format, options, file @ ..] = data else {
+        return;
+    };
+    let name = match options & 0x30 {
+        0x00 | 0x10 => "input.xlsx",
+        0x20 => "input.xls",
+        _ => "input.ods",
+    };
+    npsc_fuzz::calamine_all(name, file);
+    let source = ingest::Source::Bytes { name, bytes: file };
+    npsc_fuzz::read_format(*format, source, &npsc_fuzz::options(*options));
+});

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# A short fuzz smoke run: builds the targets and runs each for a few seconds from its seeds.
+# Usage: tests/fuzz/smoke.sh [SECONDS_PER_TARGET]   (default 5)
+# Needs cargo-fuzz (`cargo install cargo-fuzz --locked`); nightly features come from
+# RUSTC_BOOTSTRAP=1 on the stable toolchain. Exits non-zero on the first crash, leaving the
+# input in tests/fuzz/artifacts/<target>/.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+seconds="${1:-5}"
+export RUSTC_BOOTSTRAP=1
+cd "$here"
+./seeds.sh >/dev/null
+cargo fuzz build --fuzz-dir . 2>&1 | tail -n 1
+for target in formula labels_codes csv_ingest xlsx_raw xlsx_parts http_bodies; do
+    work="$(mktemp -d)"
+    cp -r "corpus/$target/." "$work/"
+    start=$(date +%s)
+    if ! cargo fuzz run --fuzz-dir . "$target" "$work" -- \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
+        -print_final_stats=1 >"$work.log" 2>&1; then
+        tail -n 40 "$work.log"
+        echo "fuzz smoke: $target FAILED (log $work.log)"
+        exit 1
+    fi
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work.log" | grep -o '[0-9]*$' || echo '?')
+    echo "fuzz smoke: $target ok, $runs runs in $(($(date +%s) - start)) s"
+    rm -rf "$work" "$work.log"
+done
