@@ -620,3 +620,97 @@ async fn exports_quote_formula_looking_cells_and_import_again_unchanged() {
     assert_eq!(first, second, "the export imports as the same content");
     fx.db.store.close().await;
 }
+
+/// The routes outside the OpenAPI document (operations, web pages, their assets, the API
+/// documentation): each is public and serves nothing of the database but a health word and
+/// counters. `(path as registered, a concrete path)`.
+fn public_routes() -> BTreeMap<&'static str, &'static str> {
+    BTreeMap::from([
+        ("/healthz", "/healthz"),
+        ("/metrics", "/metrics"),
+        ("/", "/"),
+        (
+            "/sets/{set}/editions/{edition}",
+            "/sets/npsc1-excerpt/editions/1",
+        ),
+        ("/sets/{set}/diff", "/sets/npsc1-excerpt/diff"),
+        ("/runs", "/runs"),
+        ("/runs/{id}", "/runs/1"),
+        ("/publish", "/publish"),
+        ("/assets/{version}/{file}", "/assets/0/app.css"),
+        ("/docs", "/docs/"),
+        ("/openapi.json", "/openapi.json"),
+    ])
+}
+
+/// Every path literal the service's sources register outside the OpenAPI routers:
+/// `.route("…"`, `SwaggerUi::new("…")` and its `.url("…"`.
+fn registered_plain_routes() -> Vec<String> {
+    let mut found = Vec::new();
+    let mut files = vec![common::repo().join("service/src/lib.rs")];
+    for dir in ["service/src", "service/src/routes"] {
+        for entry in std::fs::read_dir(common::repo().join(dir)).expect("sources") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("source");
+        // rustfmt may break `.route(` and its path onto two lines.
+        let squeezed: String = text.split_whitespace().collect::<Vec<_>>().join("");
+        for marker in [".route(\"", "SwaggerUi::new(\"", ".url(\""] {
+            for (i, _) in squeezed.match_indices(marker) {
+                let rest = &squeezed[i + marker.len()..];
+                let path = &rest[..rest.find('"').expect("closing quote")];
+                found.push(path.to_string());
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[test]
+fn every_route_outside_the_document_is_listed_as_public() {
+    let registered = registered_plain_routes();
+    let listed: Vec<String> = public_routes().keys().map(|k| k.to_string()).collect();
+    let mut listed_sorted = listed.clone();
+    listed_sorted.sort();
+    assert_eq!(
+        registered, listed_sorted,
+        "every route registered outside the OpenAPI document must be in public_routes() (and \
+         every entry must exist); a route that needs a token belongs in the document"
+    );
+}
+
+#[tokio::test]
+async fn public_routes_answer_without_a_token_and_expose_no_data() {
+    let mut fx = fixture().await;
+    // Even with anonymous reading refused: none of these needs a token.
+    fx.state.anonymous_read = false;
+    for (route, path) in public_routes() {
+        let (status, body) = send(&fx.state, "GET", path, None, "text/plain", vec![]).await;
+        // An asset of another version is a 404 by design; everything else answers.
+        if route == "/assets/{version}/{file}" {
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        } else {
+            assert_eq!(status, StatusCode::OK, "{path}: {body:.200}");
+        }
+        // Nothing of the database's content: no coefficient row, no enterprise, no token.
+        for secret in ["冻羊肉", USCC] {
+            assert!(
+                !body.contains(secret) || path == "/openapi.json" || path == "/docs/",
+                "{path} serves `{secret}`"
+            );
+        }
+        for token in fx.tokens.values() {
+            assert!(!body.contains(token.as_str()), "{path} serves a token");
+        }
+    }
+    fx.db.store.close().await;
+}
