@@ -7,6 +7,9 @@
 //! - `engine`: single activity rows against the real coefficient excerpt, expectations computed by
 //!   hand in the test. Most accounting-rule tests belong here.
 //! - `bad_input`: files with deliberate errors and the located messages they must produce.
+//! - `bad_corpus`: the bad-input corpus `tests/bad-inputs/` (one file per case, its expected
+//!   issue or acceptance in `expected.csv`), through the readers and the command line. Add a
+//!   broken-input case there, not here.
 //! - `cli`: exit codes, output formats, help texts of the `npsc` command line.
 //! - `properties`: invariants (linearity, order and partition independence).
 //! - `golden`: snapshots of whole outputs over `datasets/`.
@@ -15,6 +18,7 @@
 //! - `registry`: the enterprise registry in the database: change-set imports, status history,
 //!   writeoff, matching other sources.
 
+mod bad_corpus;
 mod bad_input;
 mod categories;
 mod cli;

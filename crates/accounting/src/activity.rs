@@ -278,7 +278,26 @@ impl Parameters {
 
 /// Parses a plain decimal number (`12`, `-3.5`, `.5`, `1e3`); rejects NaN, infinities,
 /// thousands separators and anything else `f64::from_str` would accept loosely.
+///
+/// Full-width digits and signs, as a Chinese input method types them (`１２３`, `１２．５`), read
+/// as their ASCII counterparts, as they do in formulas ([`crate::formula`]). `-0` is 0: the sign
+/// of a zero is dropped, so that no `-0` reaches a result.
 pub fn parse_plain_number(text: &str) -> Option<f64> {
+    match parse_ascii_number(text) {
+        Some(value) => Some(value),
+        None if !text.is_ascii() => {
+            let folded: String = text.chars().map(crate::text::fold_width).collect();
+            if folded.is_ascii() {
+                parse_ascii_number(&folded)
+            } else {
+                None
+            }
+        }
+        None => None,
+    }
+}
+
+fn parse_ascii_number(text: &str) -> Option<f64> {
     let t = text.trim();
     if t.is_empty()
         || !t
@@ -289,7 +308,8 @@ pub fn parse_plain_number(text: &str) -> Option<f64> {
         return None;
     }
     let value: f64 = t.parse().ok()?;
-    value.is_finite().then_some(value)
+    // `-0.0 + 0.0` is `+0.0`; every other value is unchanged.
+    value.is_finite().then_some(value + 0.0)
 }
 
 /// One declared end-of-pipe technology of an activity row.
@@ -432,7 +452,26 @@ mod tests {
     fn plain_numbers_are_strict() {
         assert_eq!(parse_plain_number(" 12.5 "), Some(12.5));
         assert_eq!(parse_plain_number("1e3"), Some(1000.0));
-        for bad in ["", "1,234.5", "NaN", "inf", "-", "１２３", "0x10", "e"] {
+        // Full-width digits and signs read as ASCII ones; a zero has no sign.
+        assert_eq!(parse_plain_number("１２３"), Some(123.0));
+        assert_eq!(parse_plain_number("－１２．５"), Some(-12.5));
+        for zero in ["-0", "-0.0", "－０", "-0e5"] {
+            let value = parse_plain_number(zero).expect("a number");
+            assert!(value == 0.0 && value.is_sign_positive(), "{zero}");
+        }
+        for bad in [
+            "",
+            "1,234.5",
+            "１，２３４",
+            "NaN",
+            "inf",
+            "-",
+            "0x10",
+            "e",
+            "١٢٣",
+            "12 345",
+            "1e400",
+        ] {
             assert_eq!(parse_plain_number(bad), None, "{bad}");
         }
     }

@@ -269,6 +269,20 @@ pub fn build_with_notes(
     }
     // Set-level checks (duplicates, inconsistencies) run on the rows that parsed, so that one
     // run reports cell problems and set problems together.
+    if rows.is_empty() && !issues.has_errors() {
+        // A set without a coefficient would be stored and published as an edition that
+        // accounts nothing.
+        for (source, _) in tables {
+            issues.push(
+                Issue::error(
+                    Location::file(source.name()),
+                    "no-rows",
+                    "the coefficient table has a header but no rows",
+                )
+                .with_hint("a coefficient set needs at least one coefficient row"),
+            );
+        }
+    }
     let cell_errors = issues.has_errors();
     let built = CoefficientSet::build(meta, rows, &reference.pollutants);
     match built {
@@ -506,11 +520,14 @@ impl Parsed<'_> {
     }
 
     fn formula(&self, field: usize, text: &str, issues: &mut Issues) -> Option<Formula> {
-        Formula::parse(text)
-            .map_err(|e| {
-                issues.push(
-                    Issue::error(self.at(field), "bad-formula", e.to_string()).with_value(text),
-                );
+        parse_formula(text)
+            .map_err(|(message, hint)| {
+                let mut issue =
+                    Issue::error(self.at(field), "bad-formula", message).with_value(text);
+                if let Some(hint) = hint {
+                    issue = issue.with_hint(hint);
+                }
+                issues.push(issue);
             })
             .ok()
     }
@@ -616,6 +633,46 @@ impl Parsed<'_> {
 }
 
 /// Parses and resolves an industry code that must be a four-digit class.
+/// Names that read as parameters in a formula but are meant as something else: functions,
+/// which formulas do not have (`sqrt(S)` would be a parameter `sqrt` times `S`), and the
+/// non-numbers `f64` knows.
+const NOT_PARAMETERS: &[&str] = &[
+    "sqrt", "ln", "log", "lg", "log10", "log2", "exp", "pow", "abs", "min", "max", "sum", "round",
+    "int", "if", "sin", "cos", "tan", "nan", "inf", "infinity",
+];
+
+/// Parses a coefficient formula and refuses what parses but cannot be meant: a parameter named
+/// like a function or like `NaN`, and a formula without parameters whose value is not a finite
+/// number (`1/0`, `10^400`), which would fail on every row. The error is the message and an
+/// optional hint.
+pub(crate) fn parse_formula(text: &str) -> Result<Formula, (String, Option<&'static str>)> {
+    let formula = Formula::parse(text).map_err(|e| (e.to_string(), None))?;
+    if let Some(name) = formula
+        .parameters()
+        .iter()
+        .find(|p| NOT_PARAMETERS.contains(&p.to_lowercase().as_str()))
+    {
+        return Err((
+            format!(
+                "`{name}` would be read as a parameter: formulas have no functions and no `NaN` \
+                 or infinities"
+            ),
+            Some(
+                "write the coefficient as a number or as arithmetic on the parameters, e.g. `16S`",
+            ),
+        ));
+    }
+    if formula.parameters().is_empty()
+        && let Err(e) = formula.eval(&[])
+    {
+        return Err((
+            format!("the formula has no parameters and no finite value: {e}"),
+            Some("write the coefficient as a finite number"),
+        ));
+    }
+    Ok(formula)
+}
+
 pub(crate) fn parse_industry_class(
     text: &str,
     reference: &Reference,

@@ -101,8 +101,8 @@ fn pollutant(
 }
 
 fn number(location: Location, text: &str, what: &str, issues: &mut Issues) -> Option<f64> {
-    match text.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Some(v),
+    match accounting::activity::parse_plain_number(text) {
+        Some(v) if v >= 0.0 => Some(v),
         _ => {
             issues.push(
                 Issue::error(

@@ -11,6 +11,10 @@ use crate::schemas::{self, registry as r};
 use crate::table::ReadOptions;
 use crate::{Source, each_record};
 
+/// The years a status date may fall in: a year 0 or 9999 is a placeholder or a typo, and would
+/// silently decide which activity rows are excluded.
+const STATUS_YEARS: std::ops::RangeInclusive<u16> = 1949..=2100;
+
 /// Reads and validates a registry; every bad cell is reported.
 pub fn read_registry(
     source: Source<'_>,
@@ -88,15 +92,21 @@ pub fn read_registry(
             status
         });
             let status_date = record.get(r::STATUS_DATE).and_then(|text| {
-                Date::parse(text)
-                    .map_err(|e| {
-                        issues.push(
-                            Issue::error(at(r::STATUS_DATE), "bad-date", e.to_string())
-                                .with_value(text)
-                                .with_hint("write dates as `2022-09-30`"),
-                        )
-                    })
-                    .ok()
+                let message = match Date::parse(text) {
+                    Ok(date) if STATUS_YEARS.contains(&date.year()) => return Some(date),
+                    Ok(_) => format!(
+                        "`{text}` is outside the years {}–{}",
+                        STATUS_YEARS.start(),
+                        STATUS_YEARS.end()
+                    ),
+                    Err(e) => e.to_string(),
+                };
+                issues.push(
+                    Issue::error(at(r::STATUS_DATE), "bad-date", message)
+                        .with_value(text)
+                        .with_hint("write dates as `2022-09-30`"),
+                );
+                None
             });
             if issues.error_count() > before || record.is_bad() {
                 return;

@@ -428,12 +428,15 @@ impl Cells<'_> {
     }
 
     fn formula(&self, field: usize, text: &str, issues: &mut Issues) -> Option<Formula> {
-        match Formula::parse(text) {
+        match crate::coefficients::parse_formula(text) {
             Ok(f) => Some(f),
-            Err(e) => {
-                issues.push(
-                    Issue::error(self.at(field), "bad-formula", e.to_string()).with_value(text),
-                );
+            Err((message, hint)) => {
+                let mut issue =
+                    Issue::error(self.at(field), "bad-formula", message).with_value(text);
+                if let Some(hint) = hint {
+                    issue = issue.with_hint(hint);
+                }
+                issues.push(issue);
                 None
             }
         }

@@ -718,10 +718,13 @@ impl Record {
         } else if !may_start_whitespace(bytes[0]) && !may_start_whitespace(last_lead(bytes)) {
             (start, end)
         } else {
+            // A byte-order mark inside the file (files joined together) is trimmed like
+            // whitespace: it is invisible and means nothing in a cell.
+            let edge = |c: char| c.is_whitespace() || c == '\u{feff}';
             let cell = &self.text[start..end];
-            let trimmed = cell.trim_start();
+            let trimmed = cell.trim_start_matches(edge);
             let from = start + (cell.len() - trimmed.len());
-            (from, from + trimmed.trim_end().len())
+            (from, from + trimmed.trim_end_matches(edge).len())
         };
         self.spans[field] = (from, to);
         if from < to {
@@ -1544,11 +1547,12 @@ fn short(text: &str) -> Cow<'_, str> {
 }
 
 /// Whether a UTF-8 character starting with this byte may be whitespace: ASCII space and
-/// controls, and the lead bytes of U+0085, U+00A0, U+1680, U+2000–U+205F and U+3000. Most cells
+/// controls, and the lead bytes of U+0085, U+00A0, U+1680, U+2000–U+205F, U+3000 and of the
+/// byte-order mark U+FEFF (trimmed too). Most cells
 /// start and end with other characters (CJK ideographs lead with E4–E9), so this byte test keeps
 /// the Unicode-aware trim off the hot path.
 fn may_start_whitespace(lead: u8) -> bool {
-    lead <= b' ' || lead == 0x7F || matches!(lead, 0xC2 | 0xE1 | 0xE2 | 0xE3)
+    lead <= b' ' || lead == 0x7F || matches!(lead, 0xC2 | 0xE1 | 0xE2 | 0xE3 | 0xEF)
 }
 
 /// The first byte of the last character of non-empty UTF-8.
@@ -1631,6 +1635,10 @@ enum Body {
 
 // ---------------------------------------------------------------------------------------------
 // CSV.
+
+/// The most columns a CSV header may have: Excel's limit (`XFD`). Matching a header costs time
+/// for every column, so a header of a million columns is refused rather than matched.
+pub const MAX_COLUMNS: usize = 16_384;
 
 /// How many bytes are sniffed to detect the encoding.
 const SNIFF: usize = 64 * 1024;
@@ -1806,6 +1814,17 @@ fn open_csv(
         Err(e) => return cannot_read(e),
     };
     head.truncate(n);
+    let bom = head.starts_with(UTF8_BOM);
+    let base = if bom { UTF8_BOM.len() } else { 0 };
+    let body = &head[base..];
+    // Before the UTF-16 guess: a workbook's compressed bytes may hold many NUL bytes.
+    if is_workbook(body) {
+        return fail(
+            "wrong-format",
+            "the file is an Excel workbook, not a CSV file".to_string(),
+            "give it its real extension (.xlsx or .xls), or save it from Excel as CSV",
+        );
+    }
     let utf16_bom = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
     if utf16_bom || looks_utf16(&head) {
         let message = if utf16_bom {
@@ -1818,16 +1837,6 @@ fn open_csv(
             message.to_string(),
             "save it as UTF-8 (Excel: Save As ▸ \"CSV UTF-8 (逗号分隔)\") or as GBK (\"CSV \
              (逗号分隔)\")",
-        );
-    }
-    let bom = head.starts_with(UTF8_BOM);
-    let base = if bom { UTF8_BOM.len() } else { 0 };
-    let body = &head[base..];
-    if is_workbook(body) {
-        return fail(
-            "wrong-format",
-            "the file is an Excel workbook, not a CSV file".to_string(),
-            "give it its real extension (.xlsx or .xls), or save it from Excel as CSV",
         );
     }
     let window = &body[..body.len().min(SNIFF)];
@@ -1852,6 +1861,11 @@ fn open_csv(
             Encoding::Utf8,
             "the file was read as UTF-8 because its first 64 KiB were valid UTF-8; save it as \
              UTF-8 or pass --encoding gbk",
+        ),
+        EncodingChoice::Auto if mostly_utf8(window) => (
+            Encoding::Utf8,
+            "the file was read as UTF-8 because its first 64 KiB were UTF-8 but for a few bytes, \
+             such as a damaged or cut character; correct the cell, or pass --encoding gbk",
         ),
         EncodingChoice::Auto => (
             Encoding::Gb18030,
@@ -1921,9 +1935,12 @@ fn open_csv(
         }
         let (row, unclosed) = csv.locate();
         if !raw_is_blank(&csv.raw) {
+            // A row wider than any table is refused below if it is the header; only the cells
+            // that can matter are decoded and scored.
             let cells = csv
                 .raw
                 .iter()
+                .take(MAX_COLUMNS + 1)
                 .map(|field| normalise_text(&decode(field, encoding).unwrap_or_else(|l| l)))
                 .collect();
             top.push(TopRow {
@@ -1951,6 +1968,24 @@ fn open_csv(
         .map(|r| r.raw.len())
         .max()
         .unwrap_or(0);
+    if csv.width > MAX_COLUMNS {
+        issues.push(
+            Issue::error(
+                layout.row_location(header.row),
+                "too-many-columns",
+                format!(
+                    "the header has {} columns, more than the {MAX_COLUMNS} of any table \
+                     (Excel's limit)",
+                    csv.width
+                ),
+            )
+            .with_hint(
+                "check the separators: a file whose lines were joined, or a binary file, makes \
+                 one huge row",
+            ),
+        );
+        return Err(issues);
+    }
     if let [only] = header_records
         && only.raw.len() == 1
         && schema.fields.len() > 1
@@ -2314,6 +2349,35 @@ fn is_utf8_prefix(window: &[u8], cut: bool) -> bool {
     }
 }
 
+/// Whether a window that is not valid UTF-8 is nevertheless UTF-8 text with a few damaged
+/// bytes (a character cut when the file was truncated, a stray byte): at least eight valid
+/// multi-byte UTF-8 characters for every invalid sequence. GBK text almost never looks like
+/// that, since most GBK pairs are not UTF-8; reading it as GB18030 would turn the file's good
+/// UTF-8 cells into mojibake and report the wrong cells.
+fn mostly_utf8(window: &[u8]) -> bool {
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    let mut rest = window;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(text) => {
+                valid += text.chars().filter(|c| !c.is_ascii()).count();
+                break;
+            }
+            Err(e) => {
+                let good = &rest[..e.valid_up_to()];
+                valid += std::str::from_utf8(good)
+                    .map_or(0, |t| t.chars().filter(|c| !c.is_ascii()).count());
+                invalid += 1;
+                match e.error_len() {
+                    Some(skip) => rest = &rest[e.valid_up_to() + skip..],
+                    None => break,
+                }
+            }
+        }
+    }
+    invalid > 0 && valid >= 8 * invalid
+}
+
 /// UTF-16 without a byte-order mark: text of mostly ASCII characters has a NUL in every other
 /// byte, which neither UTF-8 nor GB18030 text ever has.
 fn looks_utf16(head: &[u8]) -> bool {
@@ -2405,6 +2469,73 @@ struct ExcelBody {
     first_row: u32,
     /// The workbook's size, for progress.
     size: u64,
+    /// What an empty cell of the sheet may really be: inside a merged area, or a formula saved
+    /// without its value.
+    hidden: HiddenCells,
+}
+
+/// The most cells a sheet's used area (the rectangle from its first to its last non-empty
+/// cell) may have: calamine holds that rectangle in memory, 32 bytes a cell, so two cells far
+/// apart (`A1` and `XFD1048576`, 17 billion cells) would otherwise exhaust memory.
+pub const MAX_SHEET_CELLS: u64 = 1 << 25;
+
+/// The most bytes the parts of a ZIP-based workbook (`.xlsx`, `.xlsb`, `.ods`) may declare
+/// uncompressed, together: a few kilobytes can inflate to gigabytes (a ZIP bomb). The ZIP reader
+/// never inflates a part beyond its declared size, so checking the declared sizes suffices.
+pub const MAX_WORKBOOK_UNCOMPRESSED: u64 = 2 << 30;
+
+/// The empty cells of a sheet that are not simply empty, for clearer issues than "a value is
+/// required".
+#[derive(Default)]
+struct HiddenCells {
+    /// Merged areas, absolute 0-based (first row, first column, last row, last column), with
+    /// the text of their first cell. Only the first [`MAX_MERGES`] are kept.
+    merges: Vec<(u32, u32, u32, u32, String)>,
+    /// Formulas whose value was never computed and saved (a workbook written by a program that
+    /// does not compute formulas), by absolute 0-based (row, column).
+    uncomputed: std::collections::BTreeMap<(u32, u32), String>,
+}
+
+/// The most merged areas looked at for [`HiddenCells`].
+const MAX_MERGES: usize = 10_000;
+
+impl HiddenCells {
+    /// The issue of an empty cell at absolute (row, column), if it is not simply empty.
+    fn issue(&self, row: u32, column: u32, location: Location) -> Option<Issue> {
+        if let Some(formula) = self.uncomputed.get(&(row, column)) {
+            return Some(
+                Issue::error(
+                    location,
+                    "formula-without-value",
+                    format!(
+                        "the cell holds the formula `={}` but no value: the workbook was saved \
+                         by a program that does not compute formulas",
+                        short(formula)
+                    ),
+                )
+                .with_hint("open the workbook in Excel or WPS and save it, so that the values are stored; or type the values"),
+            );
+        }
+        let &(r0, c0, r1, c1, ref value) = self.merges.iter().find(|&&(r0, c0, r1, c1, _)| {
+            (r0..=r1).contains(&row) && (c0..=c1).contains(&column) && (row, column) != (r0, c0)
+        })?;
+        let cell = |r: u32, c: u32| format!("{}{}", column_letter(c as usize), r + 1);
+        Some(
+            Issue::error(
+                location,
+                "merged-cell",
+                format!(
+                    "the cell is inside the merged area {}:{}, whose value `{}` is kept in its \
+                     first cell {} only",
+                    cell(r0, c0),
+                    cell(r1, c1),
+                    short(value),
+                    cell(r0, c0)
+                ),
+            )
+            .with_hint("unmerge the area and fill its value into every cell"),
+        )
+    }
 }
 
 /// What stopped a workbook from being opened.
@@ -2494,13 +2625,13 @@ fn open_excel(
     let mut errors = Issues::with_cap(options.issue_cap);
     let mut closest: Option<(usize, Issues)> = None;
     for sheet in &wanted {
-        let (range, merges) = guarded(|| load_sheet(&mut workbook, sheet))
+        let (range, merges, uncomputed) = guarded(|| load_sheet(&mut workbook, sheet))
             .map_err(|problem| problem_issues(problem, Some(sheet)))?;
         let outcome = open_sheet(
             &file,
             sheet.clone(),
             range,
-            merges.as_deref(),
+            (merges.as_deref(), uncomputed),
             schema,
             options,
             size,
@@ -2580,7 +2711,7 @@ fn open_sheet(
     file: &str,
     sheet: String,
     range: Range<Data>,
-    merges: Option<&[calamine::Dimensions]>,
+    (merges, uncomputed): (Option<&[calamine::Dimensions]>, Uncomputed),
     schema: &'static Schema,
     options: &ReadOptions,
     size: u64,
@@ -2624,6 +2755,21 @@ fn open_sheet(
             cells,
         });
     }
+    let hidden = HiddenCells {
+        merges: merges
+            .unwrap_or_default()
+            .iter()
+            .take(MAX_MERGES)
+            .map(|m| {
+                let mut value = String::new();
+                if let Some(cell) = range.get_value(m.start) {
+                    render_cell(cell, &mut value);
+                }
+                (m.start.0, m.start.1, m.end.0, m.end.1, value)
+            })
+            .collect(),
+        uncomputed,
+    };
     // Merged areas over several columns, relative to the range, for two-row headers.
     let merges: Option<Vec<(usize, usize, usize)>> = merges.map(|merges| {
         merges
@@ -2704,6 +2850,7 @@ fn open_sheet(
             next: last_index + 1,
             first_row,
             size,
+            hidden,
         }),
         notes: Vec::new(),
     })
@@ -2711,6 +2858,20 @@ fn open_sheet(
 
 /// Opens a workbook, by extension or else by content.
 fn open_workbook(bytes: Vec<u8>, extension: Option<&str>) -> Result<Workbook, WorkbookProblem> {
+    if let Some(declared) = zip_uncompressed_size(&bytes)
+        && declared > MAX_WORKBOOK_UNCOMPRESSED
+    {
+        return Err(WorkbookProblem {
+            code: "workbook-too-large",
+            message: format!(
+                "the workbook's parts would take {} MiB uncompressed, more than the {} MiB npsc \
+                 reads (a ZIP bomb, or a workbook far beyond Excel's size)",
+                declared >> 20,
+                MAX_WORKBOOK_UNCOMPRESSED >> 20
+            ),
+            hint: "save the table as CSV, which is read as a stream whatever its size".to_string(),
+        });
+    }
     let cursor = Cursor::new(bytes);
     let opened = match extension {
         Some("xlsx" | "xlsm" | "xlam") => Xlsx::new(cursor)
@@ -2730,12 +2891,121 @@ fn open_workbook(bytes: Vec<u8>, extension: Option<&str>) -> Result<Workbook, Wo
     opened.map_err(workbook_problem)
 }
 
-/// Reads one sheet whole, with its merged areas when the format gives them (`.xlsx`, `.xls`).
+/// The total uncompressed size the entries of a ZIP archive declare in its central directory;
+/// `None` when the bytes are not a ZIP archive that can be read that way (calamine then says
+/// what is wrong).
+fn zip_uncompressed_size(bytes: &[u8]) -> Option<u64> {
+    let u16_at = |at: usize| Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?));
+    let u32_at = |at: usize| Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    let u64_at = |at: usize| Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?));
+    if !bytes.starts_with(b"PK") || bytes.len() < 22 {
+        return None;
+    }
+    // The end-of-central-directory record is in the last 64 KiB + 22 bytes.
+    let floor = bytes.len().saturating_sub(0xFFFF + 22);
+    let eocd = (floor..=bytes.len() - 22)
+        .rev()
+        .find(|&at| u32_at(at) == Some(0x0605_4b50))?;
+    let entries = u16_at(eocd + 10)?;
+    let mut at = usize::try_from(u32_at(eocd + 16)?).ok()?;
+    let mut total = 0u64;
+    for _ in 0..entries {
+        if u32_at(at)? != 0x0201_4b50 {
+            return None;
+        }
+        let names = usize::from(u16_at(at + 28)?);
+        let extra = usize::from(u16_at(at + 30)?);
+        let comment = usize::from(u16_at(at + 32)?);
+        let mut size = u64::from(u32_at(at + 24)?);
+        if size == u64::from(u32::MAX) {
+            // ZIP64: the size is in the extra field 0x0001, first of its values.
+            let mut field = at + 46 + names;
+            let end = field + extra;
+            while field + 4 <= end {
+                let (id, length) = (u16_at(field)?, usize::from(u16_at(field + 2)?));
+                if id == 1 {
+                    size = u64_at(field + 4)?;
+                    break;
+                }
+                field += 4 + length;
+            }
+        }
+        total = total.saturating_add(size);
+        at += 46 + names + extra + comment;
+    }
+    Some(total)
+}
+
+/// Formulas saved without their value, by absolute 0-based (row, column).
+type Uncomputed = std::collections::BTreeMap<(u32, u32), String>;
+
+/// Reads the cells of an `.xlsx` sheet one by one, refusing a sheet whose used area exceeds
+/// [`MAX_SHEET_CELLS`] before anything of that size is allocated, and noting the formulas saved
+/// without a value.
+fn load_xlsx_sheet(
+    xlsx: &mut Xlsx<Cursor<Vec<u8>>>,
+    sheet: &str,
+) -> Result<(Range<Data>, Uncomputed), WorkbookProblem> {
+    let problem = |e| workbook_problem(calamine::Error::Xlsx(e));
+    let mut reader = match xlsx.worksheet_cells_reader(sheet) {
+        Ok(reader) => reader,
+        // A chart sheet: no cells.
+        Err(calamine::XlsxError::NotAWorksheet(_)) => {
+            return Ok((Range::default(), Uncomputed::new()));
+        }
+        Err(e) => return Err(problem(e)),
+    };
+    let mut cells = Vec::new();
+    let mut uncomputed = Uncomputed::new();
+    let (mut top, mut left, mut bottom, mut right) = (u32::MAX, u32::MAX, 0, 0);
+    while let Some(cell) = reader.next_cell_with_formula().map_err(problem)? {
+        let (row, column) = cell.pos;
+        if matches!(cell.value, calamine::DataRef::Empty) {
+            match cell.formula {
+                Some(formula) if !formula.is_empty() => {
+                    uncomputed.insert(cell.pos, formula);
+                }
+                _ => continue,
+            }
+        }
+        (top, left) = (top.min(row), left.min(column));
+        (bottom, right) = (bottom.max(row), right.max(column));
+        let area = u64::from(bottom - top + 1) * u64::from(right - left + 1);
+        if area > MAX_SHEET_CELLS {
+            let at = |r: u32, c: u32| format!("{}{}", column_letter(c as usize), r + 1);
+            return Err(WorkbookProblem {
+                code: "sheet-too-large",
+                message: format!(
+                    "the sheet's cells span at least {}:{}, {area} cells, more than the {} \
+                     npsc reads",
+                    at(top, left),
+                    at(bottom, right),
+                    MAX_SHEET_CELLS
+                ),
+                hint: "delete the stray cells far from the table (Ctrl+End in Excel goes to the \
+                       last one), or save the table as CSV"
+                    .to_string(),
+            });
+        }
+        cells.push(calamine::Cell::new(cell.pos, Data::from(cell.value)));
+    }
+    Ok((Range::from_sparse(cells), uncomputed))
+}
+
+/// Reads one sheet whole, with its merged areas when the format gives them (`.xlsx`, `.xls`)
+/// and, for `.xlsx`, its formulas saved without a value.
+#[allow(clippy::type_complexity, reason = "a private helper's three results")]
 fn load_sheet(
     workbook: &mut Workbook,
     sheet: &str,
-) -> Result<(Range<Data>, Option<Vec<calamine::Dimensions>>), WorkbookProblem> {
-    let range = workbook.worksheet_range(sheet).map_err(workbook_problem)?;
+) -> Result<(Range<Data>, Option<Vec<calamine::Dimensions>>, Uncomputed), WorkbookProblem> {
+    let (range, uncomputed) = match workbook {
+        Sheets::Xlsx(xlsx) => load_xlsx_sheet(xlsx, sheet)?,
+        _ => (
+            workbook.worksheet_range(sheet).map_err(workbook_problem)?,
+            Uncomputed::new(),
+        ),
+    };
     // Merged areas only help to read two-row headers, so a sheet whose merges cannot be read is
     // still read, as if its format had none.
     let merges = match workbook {
@@ -2743,7 +3013,7 @@ fn load_sheet(
         Sheets::Xls(xls) => xls.merge_cells_by_sheet_name(sheet).ok(),
         Sheets::Xlsb(_) | Sheets::Ods(_) => None,
     };
-    Ok((range, merges))
+    Ok((range, merges, uncomputed))
 }
 
 fn workbook_problem(error: calamine::Error) -> WorkbookProblem {
@@ -2794,6 +3064,19 @@ impl ExcelBody {
             let Some(cell) = column.and_then(|c| self.range.get((r, c))) else {
                 continue;
             };
+            if matches!(cell, Data::Empty)
+                && let Some(c) = *column
+                && let Some((start_row, start_column)) = self.range.start()
+                && let Some(issue) = self.hidden.issue(
+                    start_row + r as u32,
+                    start_column + c as u32,
+                    layout.location(row, field),
+                )
+            {
+                record.mark_bad(field);
+                issues.push(issue);
+                continue;
+            }
             let start = record.text.len();
             render_cell(cell, &mut record.text);
             record.finish(field, start);
