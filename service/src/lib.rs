@@ -61,7 +61,15 @@ pub struct AppState {
     /// Timeouts and the connection limit ([`Limits::default`]); the request timeouts apply to
     /// the router itself, the others to [`serve_with`].
     pub limits: Limits,
+    /// Permits for the unpaged exports (a run's whole results or totals as CSV), which are
+    /// built in memory: at most [`EXPORTS_AT_ONCE`] at a time, so that many readers asking for
+    /// a large run at once cannot exhaust the memory; the others wait (within their read
+    /// timeout).
+    pub(crate) exports: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many unpaged exports are built at once.
+pub const EXPORTS_AT_ONCE: usize = 2;
 
 impl AppState {
     /// Opens the database (creating and migrating an embedded SQLite file on first use) and
@@ -76,6 +84,7 @@ impl AppState {
             anonymous_read: true,
             upload_limit_bytes: 64 << 20,
             limits: Limits::default(),
+            exports: Arc::new(tokio::sync::Semaphore::new(EXPORTS_AT_ONCE)),
         })
     }
 }

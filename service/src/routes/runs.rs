@@ -559,6 +559,7 @@ async fn run_totals(
     require_reader(&state, &headers).await?;
     let Query(query) = query.map_err(bad_query)?;
     if wants_csv(query.format.as_deref(), &headers)? {
+        let _permit = export_permit(&state).await?;
         return Ok(csv_response(
             app::runs::export_totals(&state.store, id).await?,
         ));
@@ -683,6 +684,7 @@ async fn run_results(
     require_reader(&state, &headers).await?;
     let Query(query) = query.map_err(bad_query)?;
     if wants_csv(query.format.as_deref(), &headers)? {
+        let _permit = export_permit(&state).await?;
         return Ok(csv_response(
             app::runs::export_results(&state.store, id).await?,
         ));
@@ -819,4 +821,15 @@ async fn impact_edition(
     let selector = app::editions::selector(&format!("{set}@{edition}"), None, "effective")?;
     let info = app::editions::resolve(&state.store, &selector).await?;
     Ok((info.name(), load(state, &info).await?))
+}
+
+/// One of the permits for unpaged exports (see `AppState::exports`).
+async fn export_permit(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    state.exports.acquire().await.map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the service is shutting down",
+        )
+    })
 }
