@@ -85,7 +85,8 @@ impl Period {
         }
         let (year, rest) = match t.find(['-', '/', 'Q', '.']) {
             Some(i) => (&t[..i], &t[i..]),
-            None if t.len() == 6 => (&t[..4], &t[4..]),
+            // `202303`; only ASCII text can be cut at byte 4 (`氨氮` is six bytes too).
+            None if t.len() == 6 && t.is_ascii() => (&t[..4], &t[4..]),
             None => return Err(bad()),
         };
         let year = year_of(year)?;
@@ -1300,6 +1301,20 @@ mod tests {
         }
         assert_eq!(Period::Month(2023, 8).quarter(), Some(3));
         assert_eq!(Period::Month(2023, 8).label(), "2023-08");
+    }
+
+    /// Found by the `csv_ingest` fuzz target: a six-byte text that is not ASCII (a pollutant in
+    /// the period column) was cut at byte 4, inside `氮`, and panicked.
+    #[test]
+    fn a_six_byte_period_that_is_not_ascii_is_an_error() {
+        let bad = |text: &str| {
+            format!(
+                "`{text}` is not a period: write a year `2023`, a quarter `2023Q1` or a month `2023-03`"
+            )
+        };
+        assert_eq!(Period::parse("氨氮"), Err(bad("氨氮")));
+        assert_eq!(Period::parse("2023é"), Err(bad("2023é")));
+        assert_eq!(Period::parse("20é23"), Err(bad("20é23")));
         assert_eq!(Period::Quarter(2023, 1).label(), "2023Q1");
     }
 
