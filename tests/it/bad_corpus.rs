@@ -118,6 +118,17 @@ fn generated_bytes(name: &str) -> Vec<u8> {
             bytes.push(b'\n');
             bytes
         }
+        // A JSON row of 10^6 keys: the schema's nine, then 999 991 unknown ones.
+        "activity-million-keys.json" => {
+            let mut text = String::from(
+                r#"[{"year":2022,"uscc":"91152502MA2BPPBJ0K","product":"冻羊肉","raw_material":"羊","process":"屠宰、分割","scale":"≥1500头/天屠宰","treatment":"沉淀分离","activity":612000,"activity_unit":"头""#,
+            );
+            for i in 9..1_000_000 {
+                let _ = write!(text, r#","c{i}":"""#);
+            }
+            text.push_str("}]");
+            text.into_bytes()
+        }
         // 100 000 opening parentheses as a coefficient formula.
         "coefficients-100k-parentheses.csv" => format!(
             "industry_code,product,raw_material,process,scale,pollutant,unit,\

@@ -3229,6 +3229,19 @@ fn open_json(
             Some("send one object per row, its keys being the column names"),
         ));
     }
+    if document.keys.len() > MAX_COLUMNS {
+        return Err(fatal(
+            &file,
+            options,
+            "too-many-columns",
+            format!(
+                "the objects have {} different keys, more than the {MAX_COLUMNS} columns of any \
+                 table (Excel's limit)",
+                document.keys.len()
+            ),
+            Some("send one object per row, its keys being the column names"),
+        ));
+    }
     let top = [TopRow {
         index: 0,
         row: 1,
