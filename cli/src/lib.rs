@@ -290,7 +290,8 @@ enum RunsCommand {
 enum DbCommand {
     /// Apply pending schema migrations (also done automatically on first use).
     Migrate,
-    /// Check consistency: every edition's rows re-hashed, no orphan rows (exit 1 if any problem).
+    /// Check consistency (exit 1 if any problem): migrations, every edition re-hashed, every
+    /// stored run and reconciliation complete, the audit log matching the data, no orphan rows.
     Check,
 }
 
@@ -705,13 +706,19 @@ where
             }
             let _ = writeln!(
                 out,
-                "{}: {} editions checked, {} problems",
+                "{}: {} migrations, {} editions, {} reference table editions, {} runs, \
+                 {} reconciliations, {} audit entries checked, {} problems",
                 if report.problems.is_empty() {
                     "consistent"
                 } else {
                     "inconsistent"
                 },
+                report.migrations_checked,
                 report.editions_checked,
+                report.reference_editions_checked,
+                report.runs_checked,
+                report.reconciliations_checked,
+                report.audit_entries_checked,
                 report.problems.len()
             );
             Ok(if report.problems.is_empty() { 0 } else { 1 })

@@ -116,9 +116,11 @@ pub async fn list(store: &Store, set_id: Option<&str>) -> Result<Vec<EditionInfo
     Ok(store.list(set_id).await?)
 }
 
-/// Checks the database's consistency (every edition re-hashed, no orphan rows).
+/// Checks the database's consistency (`store::check`): the migrations first (before pending
+/// ones are applied), then every edition re-hashed, every run and reconciliation counted, the
+/// audit log matched with the data, no orphan rows.
 pub async fn check(url: &str, reference: &Reference) -> Result<CheckReport, AppError> {
-    let store = Store::open(url).await?;
+    let store = Store::connect(url).await?;
     let report = store.check(&reference.pollutants).await;
     store.close().await;
     Ok(report?)

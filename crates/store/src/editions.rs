@@ -21,6 +21,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::audit::{self, Record};
+pub use crate::check::CheckReport;
 use crate::{Store, StoreError};
 
 /// Where an edition is in its life.
@@ -787,51 +788,4 @@ fn coefficient_row(row: &AnyRow, catalog: &PollutantCatalog) -> Result<Coefficie
         removal,
         note: row.try_get("note")?,
     })
-}
-
-/// What [`Store::check`] found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CheckReport {
-    /// Editions whose rows were reloaded and re-hashed.
-    pub editions_checked: usize,
-    /// Every inconsistency found; empty means the database is consistent.
-    pub problems: Vec<String>,
-}
-
-impl Store {
-    /// Checks the whole database: every edition's rows rebuild and hash to the recorded content
-    /// hash with the recorded row count, no row belongs to a missing edition, and every edition
-    /// belongs to a known set.
-    pub async fn check(&self, catalog: &PollutantCatalog) -> Result<CheckReport, StoreError> {
-        let mut report = CheckReport::default();
-        let orphans: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM coefficient_row r WHERE NOT EXISTS \
-             (SELECT 1 FROM edition e WHERE e.set_id = r.set_id AND e.edition = r.edition)",
-        )
-        .fetch_one(self.pool())
-        .await?;
-        if orphans > 0 {
-            report
-                .problems
-                .push(format!("{orphans} coefficient rows belong to no edition"));
-        }
-        let lonely: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM edition e WHERE NOT EXISTS \
-             (SELECT 1 FROM coefficient_set s WHERE s.id = e.set_id)",
-        )
-        .fetch_one(self.pool())
-        .await?;
-        if lonely > 0 {
-            report
-                .problems
-                .push(format!("{lonely} editions belong to no coefficient set"));
-        }
-        for info in self.list(None).await? {
-            report.editions_checked += 1;
-            if let Err(e) = self.load(&info, catalog).await {
-                report.problems.push(e.to_string());
-            }
-        }
-        Ok(report)
-    }
 }

@@ -7,12 +7,16 @@
 //! - [`registry`]: the enterprise registry with its status history; registry files imported
 //!   as change sets.
 //! - [`audit`]: the log of every write.
+//! - [`check`]: the whole-database consistency check (`npsc db check`).
 //!
 //! Invariants: queries are runtime-checked and written once for both backends (`$1` placeholders);
 //! every write is one transaction; published editions are immutable, enforced by the application
 //! (conditional updates) and again by database triggers; only this crate knows SQL.
 
 pub mod audit;
+pub mod check;
+#[cfg(test)]
+mod check_tests;
 pub mod editions;
 pub mod reconciliations;
 pub mod reference;
@@ -138,12 +142,17 @@ impl Store {
         Ok(Store { pool, backend })
     }
 
-    /// Applies pending migrations; returns how many were applied.
-    pub async fn migrate(&self) -> Result<usize, StoreError> {
-        let migrator = match self.backend {
+    /// The migrations embedded for this store's engine.
+    pub(crate) fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATOR,
             Backend::Postgres => &POSTGRES_MIGRATOR,
-        };
+        }
+    }
+
+    /// Applies pending migrations; returns how many were applied.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let migrator = self.migrator();
         let before = self.applied_migrations().await.unwrap_or(0);
         migrator.run(&self.pool).await?;
         let after = self.applied_migrations().await?;

@@ -1,7 +1,9 @@
 //! Accounting runs with provenance: which edition (and how it was resolved), the input files'
 //! hashes, the options, timing, totals and every per-row result. A run is written in one
 //! transaction: the run row first, then results as they stream in, then totals and counts; a run
-//! that fails or is killed leaves nothing behind.
+//! that fails or is killed leaves nothing behind. The run row records how many results and
+//! totals were written with it (`result_count`, `total_count`), so a run can be checked as
+//! complete after the fact ([`Store::check`]).
 
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
@@ -129,6 +131,8 @@ pub struct RunWriter {
     run: NewRun,
     /// Results per INSERT on this backend.
     batch: usize,
+    /// Results written so far.
+    results: u64,
 }
 
 /// Results per multi-row INSERT (13 parameters each) on PostgreSQL, where a large batch saves
@@ -171,7 +175,13 @@ impl Store {
             crate::Backend::Sqlite => RESULT_BATCH_SQLITE,
             crate::Backend::Postgres => RESULT_BATCH_POSTGRES,
         };
-        Ok(RunWriter { tx, id, run, batch })
+        Ok(RunWriter {
+            tx,
+            id,
+            run,
+            batch,
+            results: 0,
+        })
     }
 
     /// All runs, newest first.
@@ -403,11 +413,13 @@ impl RunWriter {
                     .bind(r.flags.clone());
             }
             query.execute(&mut *self.tx).await?;
+            self.results += batch.len() as u64;
         }
         Ok(())
     }
 
-    /// Writes totals and counts, records the run in the audit log and commits.
+    /// Writes totals and counts (with the numbers of results and totals written, the run's
+    /// completion marker), records the run in the audit log and commits.
     pub async fn finish(
         mut self,
         counts: RunCounts,
@@ -416,7 +428,8 @@ impl RunWriter {
     ) -> Result<i64, StoreError> {
         sqlx::query(
             "UPDATE run SET finished_at = $2, elapsed_ms = $3, rows_read = $4, \
-             rows_accounted = $5, rows_excluded = $6, rows_unaccounted = $7 WHERE id = $1",
+             rows_accounted = $5, rows_excluded = $6, rows_unaccounted = $7, \
+             result_count = $8, total_count = $9 WHERE id = $1",
         )
         .bind(self.id)
         .bind(crate::now_utc())
@@ -425,6 +438,8 @@ impl RunWriter {
         .bind(counts.rows_accounted as i64)
         .bind(counts.rows_excluded as i64)
         .bind(counts.rows_unaccounted as i64)
+        .bind(self.results as i64)
+        .bind(totals.len() as i64)
         .execute(&mut *self.tx)
         .await?;
         for t in totals {

@@ -459,7 +459,12 @@ async fn a_database_of_the_first_schema_upgrades_and_keeps_its_editions() {
         )
         .await
         .unwrap();
-    let writer = store.begin_run(new_run()).await.unwrap();
+    // A run names its published edition's content hash (`check` compares them).
+    let run = crate::runs::NewRun {
+        content_hash: editions[0].content_hash.clone(),
+        ..new_run()
+    };
+    let writer = store.begin_run(run).await.unwrap();
     writer
         .finish(crate::runs::RunCounts::default(), &[], 1)
         .await
