@@ -346,7 +346,7 @@ fn account_in_parts(
     sink: Option<&mut dyn ResultSink>,
     (parallel_parts, parallel_min_bytes): (usize, u64),
 ) -> Result<AccountReport, AppError> {
-    let registry = ingest::registry::read_registry(
+    let registry = ingest::registry::read_registry_for_accounting(
         Source::Path(&settings.registry),
         reference,
         &settings.read,
