@@ -346,12 +346,14 @@ fn account_in_parts(
     sink: Option<&mut dyn ResultSink>,
     (parallel_parts, parallel_min_bytes): (usize, u64),
 ) -> Result<AccountReport, AppError> {
+    phase_memory("coefficient set loaded");
     let registry = ingest::registry::read_registry_for_accounting(
         Source::Path(&settings.registry),
         reference,
         &settings.read,
     )
     .map_err(|issues| AppError::input("the registry", issues))?;
+    phase_memory("registry read");
     let open = || {
         ActivityReader::open(Source::Path(&settings.activity), &settings.read)
             .map_err(|issues| AppError::input("the activity data", issues))
@@ -440,6 +442,7 @@ fn account_in_parts(
             sink,
         )?
     };
+    phase_memory("activity accounted");
     let Part {
         totals,
         summary,
@@ -531,6 +534,7 @@ fn account_in_parts(
             }
         })
         .collect();
+    phase_memory("total lines made");
     let meta = set.meta();
     Ok(AccountReport {
         set: SetSummary {
@@ -553,6 +557,28 @@ fn account_in_parts(
         results_path,
         parts: parts_read,
     })
+}
+
+/// With `NPSC_PHASE_MEMORY` set, prints the resident and the peak memory of the process
+/// (Linux's `VmRSS` and `VmHWM`) after each phase of a run to stderr: how the figures of the
+/// README's performance section were taken. Nothing happens otherwise, or off Linux.
+fn phase_memory(phase: &str) {
+    if std::env::var_os("NPSC_PHASE_MEMORY").is_none() {
+        return;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map_or("?", str::trim)
+            .to_string()
+    };
+    eprintln!(
+        "memory after {phase}: {} resident, {} peak",
+        field("VmRSS:"),
+        field("VmHWM:")
+    );
 }
 
 /// Parts a large CSV activity file is read in (see [`account_into`]).
