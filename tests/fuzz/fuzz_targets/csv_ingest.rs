@@ -12,7 +12,11 @@ fuzz_target!(|data: &[u8]| {
     let [format, options, file @ ..] = data else {
         return;
     };
-    let name = if options & 0x20 != 0 { "input.txt" } else { "input.csv" };
+    let name = if options & 0x20 != 0 {
+        "input.txt"
+    } else {
+        "input.csv"
+    };
     let source = ingest::Source::Bytes { name, bytes: file };
     npsc_fuzz::read_format(*format, source, &npsc_fuzz::options(*options));
 });

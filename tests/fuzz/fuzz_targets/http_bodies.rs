@@ -128,7 +128,12 @@ fn status(body: &[u8]) {
     };
     // `app::registry::change_status`'s checks, in its order, before it reaches the store.
     let _ = app::registry::parse_status(&body.status).map(|s| std::hint::black_box(s));
-    if let Some(date) = body.date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+    if let Some(date) = body
+        .date
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
         if let Err(e) = accounting::date::Date::parse(date) {
             std::hint::black_box(e.to_string());
         }
