@@ -964,4 +964,22 @@ mod tests {
                 .any(|l| l.capture_rates.iter().flatten().any(|&r| r < 0.75))
         );
     }
+
+    /// Found by the `csv_ingest` fuzz target: a six-byte period cell that is not ASCII (a
+    /// pollutant's name, `氨氮`) panicked in `Period::parse`; it is a located `bad-period`.
+    #[test]
+    fn a_pollutant_name_in_the_period_column_is_a_bad_period() {
+        let reference = reference();
+        let text = "统一社会信用代码,污染物,核算时段,实际排放量,核算方法\n\
+                    91130109MAK4GR6066,二氧化硫,氨氮,31.204,自动监测\n";
+        let issues = read_bytes(&reference, "reports.csv", text).expect_err("a bad period");
+        assert_eq!(codes(&issues), [("bad-period", Some(2))]);
+        let issue = issues.iter().next().expect("one issue");
+        assert_eq!(issue.location.column.as_deref(), Some("核算时段"));
+        assert_eq!(issue.value.as_deref(), Some("氨氮"));
+        assert_eq!(
+            issue.message,
+            "`氨氮` is not a period: write a year `2023`, a quarter `2023Q1` or a month `2023-03`"
+        );
+    }
 }
