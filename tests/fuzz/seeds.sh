@@ -2,11 +2,11 @@
 # Writes the fuzz targets' seed corpora into tests/fuzz/corpus/<target>/ (not committed) from
 # datasets/, coefficients/ and tests/fixtures, each seed prefixed with the target's selector
 # bytes (see each target's header). Small seeds only: large files are cut to their first lines.
-# Usage: tests/fuzz/seeds.sh    (idempotent; rerun after adding data)
+# Usage: tests/fuzz/seeds.sh [OUT]   (OUT defaults to tests/fuzz/corpus; idempotent)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-out="$here/corpus"
+out="${1:-$here/corpus}"
 S="$root/datasets/sample-synthetic"
 R="$root/datasets/reference"
 F="$root/tests/fixtures"

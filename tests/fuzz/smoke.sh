@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A short fuzz smoke run: builds the targets and runs each for a few seconds from its seeds.
+# A short fuzz smoke run: builds the targets and runs each for a few seconds from its seeds
+# (only the seeds: a grown corpus in tests/fuzz/corpus is left alone).
 # Usage: tests/fuzz/smoke.sh [SECONDS_PER_TARGET]   (default 5)
 # Needs cargo-fuzz (`cargo install cargo-fuzz --locked`); nightly features come from
 # RUSTC_BOOTSTRAP=1 on the stable toolchain. Exits non-zero on the first crash, leaving the
@@ -12,11 +13,12 @@ export RUSTC_BOOTSTRAP=1
 # ASan without per-allocation stack traces or the leak check: 20 % more executions.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-malloc_context_size=0:detect_leaks=0}"
 cd "$here"
-./seeds.sh >/dev/null
+seeds="$(mktemp -d)"
+./seeds.sh "$seeds" >/dev/null
 cargo fuzz build --fuzz-dir . -O 2>&1 | tail -n 1
 for target in formula labels_codes csv_ingest xlsx_raw xlsx_parts http_bodies; do
     work="$(mktemp -d)"
-    cp -r "corpus/$target/." "$work/"
+    cp -r "$seeds/$target/." "$work/"
     start=$(date +%s)
     if ! cargo fuzz run --fuzz-dir . -O "$target" "$work" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
@@ -29,3 +31,4 @@ for target in formula labels_codes csv_ingest xlsx_raw xlsx_parts http_bodies; d
     echo "fuzz smoke: $target ok, $runs runs in $(($(date +%s) - start)) s"
     rm -rf "$work" "$work.log"
 done
+rm -rf "$seeds"

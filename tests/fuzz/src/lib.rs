@@ -240,7 +240,8 @@ pub fn read_format(format: u8, source: Source<'_>, options: &ReadOptions) {
                 22 => sources.pollutants = source,
                 _ => sources.equivalents = source,
             }
-            outcome(ingest::reference::load(sources), options);
+            // `load` takes no read options: its issues have the default cap.
+            outcome(ingest::reference::load(sources), &ReadOptions::default());
         }
     }
 }
