@@ -1246,15 +1246,7 @@ fn outcome(
                 revision_note: Some(NOTE.into()),
                 ..old.clone()
             };
-            let done = if now == old {
-                false
-            } else if *now == published && now.published_at.is_some() {
-                true
-            } else {
-                return Err(format!(
-                    "{name} is neither the draft nor published: {now:?}"
-                ));
-            };
+            let done = draft_or_published(name, old, now, &published, now.published_at.is_some())?;
             if after.editions.len() != before.editions.len() {
                 return Err("publishing added an edition".to_string());
             }
@@ -1273,15 +1265,7 @@ fn outcome(
                 revision_note: Some(NOTE.into()),
                 ..old.clone()
             };
-            let done = if now == old {
-                false
-            } else if *now == published && now.published_at.is_some() {
-                true
-            } else {
-                return Err(format!(
-                    "{name} is neither the draft nor published: {now:?}"
-                ));
-            };
+            let done = draft_or_published(name, old, now, &published, now.published_at.is_some())?;
             let hash = Some(old.content_hash.as_str());
             audit_entries(new, done, "publish", name, hash, hash)?;
             Ok(done)
@@ -1679,5 +1663,25 @@ fn generated_usccs_are_valid() {
     for i in [0, 1, 99_999] {
         let code = uscc(110101, i);
         assert!(accounting::codes::Uscc::parse(&code).is_ok(), "{code}");
+    }
+}
+
+/// Whether a publish took effect: `false` when the edition is still the draft, `true` when it is
+/// exactly the published draft, an error for anything else.
+fn draft_or_published<T: PartialEq + std::fmt::Debug>(
+    name: &str,
+    old: &T,
+    now: &T,
+    published: &T,
+    has_publish_time: bool,
+) -> Result<bool, String> {
+    if now == old {
+        Ok(false)
+    } else if now == published && has_publish_time {
+        Ok(true)
+    } else {
+        Err(format!(
+            "{name} is neither the draft nor published: {now:?}"
+        ))
     }
 }
