@@ -826,3 +826,7 @@ pub async fn totals(
     let totals = store.run_totals(id).await?;
     Ok((run, totals))
 }
+
+#[cfg(test)]
+#[path = "runs_tests.rs"]
+mod tests;
