@@ -405,6 +405,198 @@ def workbook_cases():
     write("excel/password.xlsx", encrypted.getvalue())
 
 
+# ---------------------------------------------------------------------------------------------
+# Legacy workbooks, written byte by byte (no Python package writes these shapes): `.xls` is
+# BIFF8 records in the `Workbook` stream of an OLE compound file (MS-XLS, MS-CFB), `.xlsb` is
+# BIFF12 records in a ZIP (MS-XLSB).
+
+import struct
+
+ENDOFCHAIN, FREESECT, FATSECT = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
+
+
+def cfb(stream, loop_directory=False):
+    """An OLE compound file (version 3, 512-byte sectors) holding one stream, `Workbook`.
+    The stream is padded to 4 096 bytes so that it lives in ordinary sectors. With
+    `loop_directory` the directory's sector chain points back to itself."""
+    stream = stream + b"\0" * max(0, 4096 - len(stream))
+    stream_sectors = (len(stream) + 511) // 512
+    fat_sectors = 1
+    while fat_sectors * 128 < fat_sectors + 1 + stream_sectors:
+        fat_sectors += 1
+    assert fat_sectors <= 109
+    directory = fat_sectors
+    first = directory + 1
+    fat = [FATSECT] * fat_sectors + [directory if loop_directory else ENDOFCHAIN]
+    fat += [first + i + 1 for i in range(stream_sectors - 1)] + [ENDOFCHAIN]
+    fat += [FREESECT] * (fat_sectors * 128 - len(fat))
+    header = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1" + b"\0" * 16
+    header += struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\0" * 6
+    header += struct.pack("<IIIIIIIII", 0, fat_sectors, directory, 0, 4096, ENDOFCHAIN, 0,
+                          ENDOFCHAIN, 0)
+    header += struct.pack("<109I", *(list(range(fat_sectors)) + [FREESECT] * (109 - fat_sectors)))
+
+    def entry(name, kind, start, size, child=FREESECT):
+        raw = name.encode("utf-16-le") + b"\0\0"
+        return (raw + b"\0" * (64 - len(raw)) + struct.pack("<HBB", len(raw), kind, 1)
+                + struct.pack("<III", FREESECT, FREESECT, child) + b"\0" * 36
+                + struct.pack("<III", start, size, 0))
+
+    dirs = entry("Root Entry", 5, ENDOFCHAIN, 0, child=1) + entry("Workbook", 2, first, len(stream))
+    dirs += b"\0" * (512 - len(dirs))
+    body = struct.pack("<%dI" % len(fat), *fat) + dirs + stream
+    body += b"\0" * (-len(body) % 512)
+    return header + body
+
+
+def rec(kind, data=b""):
+    return struct.pack("<HH", kind, len(data)) + data
+
+
+def xls(sheets, dimensions=None):
+    """A BIFF8 workbook. `sheets` is a list of (name, cells), cells a list of (row, column,
+    value), value a str (through the shared string table) or a number. `dimensions` maps a
+    sheet's index to the (first row, last row + 1, first column, last column + 1) its
+    DIMENSIONS record claims; otherwise the record gives the cells' real extent."""
+    strings = []
+    for _, cells in sheets:
+        for _, _, value in cells:
+            if isinstance(value, str) and value not in strings:
+                strings.append(value)
+    sst = struct.pack("<II", len(strings), len(strings))
+    for s in strings:
+        sst += struct.pack("<HB", len(s), 1) + s.encode("utf-16-le")
+    assert len(sst) <= 8224
+    substreams = []
+    for index, (name, cells) in enumerate(sheets):
+        if dimensions and index in dimensions:
+            dims = dimensions[index]
+        elif cells:
+            dims = (min(r for r, _, _ in cells), max(r for r, _, _ in cells) + 1,
+                    min(c for _, c, _ in cells), max(c for _, c, _ in cells) + 1)
+        else:
+            dims = (0, 0, 0, 0)
+        body = rec(0x0809, struct.pack("<HHHHII", 0x0600, 0x0010, 0x0DBB, 0x07CC, 0, 6))
+        body += rec(0x0200, struct.pack("<IIHHH", *dims, 0))
+        for row, column, value in cells:
+            if isinstance(value, str):
+                body += rec(0x00FD, struct.pack("<HHHI", row, column, 15, strings.index(value)))
+            else:
+                body += rec(0x0203, struct.pack("<HHHd", row, column, 15, value))
+        substreams.append(body + rec(0x000A))
+
+    def bound_sheets(positions):
+        out = b""
+        for (name, _), position in zip(sheets, positions):
+            out += rec(0x0085, struct.pack("<IBBBB", position, 0, 0, len(name), 1)
+                       + name.encode("utf-16-le"))
+        return out
+
+    head = rec(0x0809, struct.pack("<HHHHII", 0x0600, 0x0005, 0x0DBB, 0x07CC, 0, 6))
+    head += rec(0x0042, struct.pack("<H", 1200))
+    tail = rec(0x00FC, sst) + rec(0x000A)
+    globals_len = len(head) + len(bound_sheets([0] * len(sheets))) + len(tail)
+    positions, at = [], globals_len
+    for body in substreams:
+        positions.append(at)
+        at += len(body)
+    return head + bound_sheets(positions) + tail + b"".join(substreams)
+
+
+def activity_cells(rows=1):
+    cells = [(0, c, h) for c, h in enumerate(ACT_H.split(","))]
+    for r in range(1, rows + 1):
+        for c, value in enumerate(ACT):
+            cells.append((r, c, float(value) if c in (0, 7) else value))
+    return cells
+
+
+def biff12(kind, data=b""):
+    """One MS-XLSB record: its type and length as 7-bit groups, then its data."""
+    out = bytes([kind]) if kind < 0x80 else bytes([(kind & 0x7F) | 0x80, kind >> 7])
+    length = len(data)
+    while True:
+        byte = length & 0x7F
+        length >>= 7
+        out += bytes([byte | (0x80 if length else 0)])
+        if not length:
+            return out + data
+
+
+def wide(text):
+    return struct.pack("<I", len(text)) + text.encode("utf-16-le")
+
+
+def xlsb(name, cells):
+    """An `.xlsb` workbook of one sheet; `cells` as for `xls` (strings inline, BrtCellSt)."""
+    dims = (min(r for r, _, _ in cells), max(r for r, _, _ in cells),
+            min(c for _, c, _ in cells), max(c for _, c, _ in cells))
+    sheet = biff12(0x0081) + biff12(0x0094, struct.pack("<IIII", *dims)) + biff12(0x0091)
+    row = None
+    for r, c, value in sorted(cells):
+        if r != row:
+            sheet += biff12(0x0000, struct.pack("<IIHBBB", r, 0, 0x0F0, 0, 0, 0) + b"\0" * 8)
+            row = r
+        if isinstance(value, str):
+            sheet += biff12(0x0006, struct.pack("<II", c, 0) + wide(value))
+        else:
+            sheet += biff12(0x0005, struct.pack("<IId", c, 0, value))
+    sheet += biff12(0x0092) + biff12(0x0082)
+    workbook = (biff12(0x0083) + biff12(0x008F)
+                + biff12(0x009C, struct.pack("<II", 0, 1) + wide("rId1") + wide(name))
+                + biff12(0x0090) + biff12(0x009D, b"\0" * 30) + biff12(0x0084))
+    parts = [
+        ("[Content_Types].xml", b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+         b'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+         b'<Default Extension="bin" ContentType="application/vnd.ms-excel.sheet.binary.macroEnabled.main"/>'
+         b'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+         b'<Override PartName="/xl/worksheets/sheet1.bin" ContentType="application/vnd.ms-excel.worksheet"/>'
+         b'</Types>'),
+        ("_rels/.rels", b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+         b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+         b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.bin"/>'
+         b'</Relationships>'),
+        ("xl/workbook.bin", workbook),
+        ("xl/_rels/workbook.bin.rels", b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+         b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+         b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.bin"/>'
+         b'</Relationships>'),
+        ("xl/worksheets/sheet1.bin", sheet),
+    ]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for part, body in parts:
+            dst.writestr(zipfile.ZipInfo(part, FIXED_TIME), body, zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def legacy_cases():
+    table = activity_cells()
+    # A good table in each legacy format: read like the same table in .xlsx.
+    write("excel/legacy-activity.xls", cfb(xls([("活动水平", table)])))
+    write("excel/legacy-activity.xlsb", xlsb("活动水平", table))
+    # One more number cell at row 65 536, column 65 536 (BIFF8 cell records allow 16-bit
+    # columns, far past Excel's IV), which the DIMENSIONS record leaves out (it claims the
+    # table's A1:I2): the sheet's used area is 4.3 billion cells.
+    write("excel/xls-far-cell.xls",
+          cfb(xls([("活动水平", table + [(65535, 65535, 1.0)])], dimensions={0: (0, 2, 0, 9)})))
+    # The table's DIMENSIONS record claims A1:XFD1048576 (17 billion cells), which calamine
+    # reserves 40 bytes each for before reading a cell.
+    write("excel/xls-dimensions-claim.xls",
+          cfb(xls([("活动水平", table)], dimensions={0: (0, 1048576, 0, 16384)})))
+    # Four sheets whose used area is a full BIFF8 sheet (A1:IV65536, 16.8 million cells, one
+    # number in each corner): calamine reads every sheet of an .xls at open, 512 MiB each.
+    corners = [(0, 0, 1.0), (65535, 255, 1.0)]
+    write("excel/xls-four-full-sheets.xls",
+          cfb(xls([("活动水平", table + corners[1:])]
+                  + [("Sheet%d" % i, corners) for i in (2, 3, 4)])))
+    # The compound file's directory chain loops: its sector is its own successor.
+    write("excel/xls-sector-loop.xls", cfb(xls([("活动水平", table)]), loop_directory=True))
+    # An .xlsb sheet with one more cell in XFD1048576: 17 billion cells.
+    write("excel/xlsb-far-cell.xlsb", xlsb("活动水平", table + [(1048575, 16383, 1.0)]))
+
+
 if __name__ == "__main__":
     csv_cases()
     workbook_cases()
+    legacy_cases()

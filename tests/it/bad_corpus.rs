@@ -154,8 +154,182 @@ fn generated_bytes(name: &str) -> Vec<u8> {
             parts.push(("xl/worksheets/sheet1.xml", Part::Deflated(deflated, size)));
             zip(&parts)
         }
+        // One shared string of 32 767 characters (Excel's most), in 30 000 cells: 180 KB of
+        // workbook whose cells would hold 2.9 GB of text.
+        "excel-shared-string-bomb.xlsx" => {
+            let mut sheet = String::from(
+                r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1">"#,
+            );
+            for (i, name) in ACT_H.split(',').enumerate() {
+                let _ = write!(
+                    sheet,
+                    r#"<c r="{}1" t="inlineStr"><is><t>{name}</t></is></c>"#,
+                    char::from(b'A' + i as u8)
+                );
+            }
+            sheet.push_str("</row>");
+            for row in 2..30_002 {
+                let _ = write!(
+                    sheet,
+                    r#"<row r="{row}"><c r="C{row}" t="s"><v>0</v></c></row>"#
+                );
+            }
+            sheet.push_str("</sheetData></worksheet>");
+            let strings = format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="30000" uniqueCount="1"><si><t>{}</t></si></sst>"#,
+                "污".repeat(32_767)
+            );
+            xlsx(&[
+                ("xl/sharedStrings.xml", strings.into_bytes()),
+                ("xl/worksheets/sheet1.xml", sheet.into_bytes()),
+            ])
+        }
+        // The same in a legacy workbook: one shared string of 32 767 characters, in 30 000
+        // cells.
+        "xls-shared-string-bomb.xls" => {
+            let long = "污".repeat(32_767);
+            let mut cells: Vec<(u16, u16, &str)> = ACT_H
+                .split(',')
+                .enumerate()
+                .map(|(c, h)| (0, c as u16, h))
+                .collect();
+            cells.extend((1..30_001).map(|r| (r, 2, long.as_str())));
+            compound_file(&biff8("活动水平", &cells))
+        }
         other => panic!("no generated case {other}"),
     }
+}
+
+/// The BIFF8 `Workbook` stream of a workbook of one sheet whose cells are text, through the
+/// shared string table (with CONTINUE records for long strings), as tests/bad-inputs/make.py
+/// writes them.
+fn biff8(sheet: &str, cells: &[(u16, u16, &str)]) -> Vec<u8> {
+    fn rec(kind: u16, data: &[u8]) -> Vec<u8> {
+        [
+            &kind.to_le_bytes()[..],
+            &(data.len() as u16).to_le_bytes(),
+            data,
+        ]
+        .concat()
+    }
+    let bof = |kind: u16| {
+        let mut data = [0x0600u16, kind, 0x0DBB, 0x07CC]
+            .map(u16::to_le_bytes)
+            .concat();
+        data.extend_from_slice(&[0, 0, 0, 0, 6, 0, 0, 0]);
+        rec(0x0809, &data)
+    };
+    let mut strings: Vec<&str> = Vec::new();
+    for &(_, _, text) in cells {
+        if !strings.contains(&text) {
+            strings.push(text);
+        }
+    }
+    // The table's strings, each split across records at an even number of bytes, a
+    // continuation starting with the flags byte (2-byte characters).
+    let mut records = Vec::new();
+    let mut part = [strings.len() as u32; 2].map(u32::to_le_bytes).concat();
+    for text in &strings {
+        let units: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        if part.len() + 3 + 2 > 8224 {
+            records.push(std::mem::take(&mut part));
+        }
+        part.extend_from_slice(&(units.len() as u16 / 2).to_le_bytes());
+        part.push(1);
+        let mut rest = units.as_slice();
+        loop {
+            let room = (8224 - part.len()) & !1;
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            part.extend_from_slice(now);
+            rest = later;
+            if rest.is_empty() {
+                break;
+            }
+            records.push(std::mem::replace(&mut part, vec![1]));
+        }
+    }
+    records.push(part);
+    let mut sst = rec(0x00FC, &records[0]);
+    for continued in &records[1..] {
+        sst.extend(rec(0x003C, continued));
+    }
+    let mut body = bof(0x0010);
+    let rows = cells.iter().map(|c| u32::from(c.0)).max().unwrap_or(0) + 1;
+    let columns = cells.iter().map(|c| c.1).max().unwrap_or(0) + 1;
+    let mut dims = [0, rows].map(u32::to_le_bytes).concat();
+    dims.extend([0, columns, 0].map(u16::to_le_bytes).concat());
+    body.extend(rec(0x0200, &dims));
+    for &(row, column, text) in cells {
+        let index = strings.iter().position(|s| *s == text).unwrap_or(0) as u32;
+        let mut data = [row, column, 15].map(u16::to_le_bytes).concat();
+        data.extend_from_slice(&index.to_le_bytes());
+        body.extend(rec(0x00FD, &data));
+    }
+    body.extend(rec(0x000A, &[]));
+    let name: Vec<u8> = sheet.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let bound_len = 4 + 8 + name.len();
+    let head = [bof(0x0005), rec(0x0042, &1200u16.to_le_bytes())].concat();
+    let position = (head.len() + bound_len + sst.len() + 4) as u32;
+    let mut bound = position.to_le_bytes().to_vec();
+    bound.extend_from_slice(&[0, 0, sheet.encode_utf16().count() as u8, 1]);
+    bound.extend_from_slice(&name);
+    [head, rec(0x0085, &bound), sst, rec(0x000A, &[]), body].concat()
+}
+
+/// An OLE compound file (version 3, 512-byte sectors) whose one stream, `Workbook`, is
+/// `stream`, padded to 4 096 bytes so that it lives in ordinary sectors (as make.py's `cfb`).
+fn compound_file(stream: &[u8]) -> Vec<u8> {
+    const END: u32 = 0xFFFF_FFFE;
+    const FREE: u32 = 0xFFFF_FFFF;
+    let mut stream = stream.to_vec();
+    stream.resize(stream.len().max(4096).next_multiple_of(512), 0);
+    let sectors = stream.len() / 512;
+    let mut fat_sectors = 1;
+    while fat_sectors * 128 < fat_sectors + 1 + sectors {
+        fat_sectors += 1;
+    }
+    assert!(
+        fat_sectors <= 109,
+        "a stream this large needs DIFAT sectors"
+    );
+    let directory = fat_sectors as u32;
+    let first = directory + 1;
+    let mut fat = vec![0xFFFF_FFFDu32; fat_sectors];
+    fat.push(END);
+    fat.extend((1..sectors as u32).map(|i| first + i));
+    fat.push(END);
+    fat.resize(fat_sectors * 128, FREE);
+    let mut out = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1".to_vec();
+    out.resize(24, 0);
+    out.extend([0x3Eu16, 3, 0xFFFE, 9, 6].map(u16::to_le_bytes).concat());
+    out.resize(40, 0);
+    out.extend(
+        [0, fat_sectors as u32, directory, 0, 4096, END, 0, END, 0]
+            .map(u32::to_le_bytes)
+            .concat(),
+    );
+    let mut difat: Vec<u32> = (0..fat_sectors as u32).collect();
+    difat.resize(109, FREE);
+    out.extend(difat.iter().flat_map(|v| v.to_le_bytes()));
+    let entry = |name: &str, kind: u8, start: u32, size: u32, child: u32| {
+        let mut raw: Vec<u8> = name.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        raw.extend_from_slice(&[0, 0]);
+        let length = raw.len() as u16;
+        raw.resize(64, 0);
+        raw.extend_from_slice(&length.to_le_bytes());
+        raw.extend_from_slice(&[kind, 1]);
+        raw.extend([FREE, FREE, child].map(u32::to_le_bytes).concat());
+        raw.resize(116, 0);
+        raw.extend([start, size, 0].map(u32::to_le_bytes).concat());
+        raw
+    };
+    out.extend(fat.iter().flat_map(|v| v.to_le_bytes()));
+    let mut dirs = entry("Root Entry", 5, END, 0, 1);
+    dirs.extend(entry("Workbook", 2, first, stream.len() as u32, FREE));
+    dirs.resize(512, 0);
+    out.extend(dirs);
+    out.extend(stream);
+    out
 }
 
 const SHEET_FAR_CELL: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
@@ -712,11 +886,23 @@ fn refused_imports_leave_the_database_unchanged() {
     for (name, code) in [
         ("excel-far-cell.xlsx", "sheet-too-large"),
         ("excel-zip-bomb.xlsx", "workbook-too-large"),
+        ("excel-shared-string-bomb.xlsx", "sheet-too-large"),
+        ("xls-shared-string-bomb.xls", "sheet-too-large"),
+        ("excel/xls-far-cell.xls", "sheet-too-large"),
+        ("excel/xls-dimensions-claim.xls", "sheet-too-large"),
+        ("excel/xls-four-full-sheets.xls", "sheet-too-large"),
+        ("excel/xls-sector-loop.xls", "bad-workbook"),
+        ("excel/xlsb-far-cell.xlsb", "sheet-too-large"),
     ] {
-        let path = generated.path().join(name);
-        std::fs::write(&path, generated_bytes(name)).expect("write");
+        let path = if name.starts_with("excel/") {
+            format!("{CORPUS}/{name}")
+        } else {
+            let path = generated.path().join(name);
+            std::fs::write(&path, generated_bytes(name)).expect("write");
+            path.display().to_string()
+        };
         for command in ["coeff", "registry"] {
-            imports.push((path.display().to_string(), command, code.to_string()));
+            imports.push((path.clone(), command, code.to_string()));
         }
     }
     assert!(imports.len() > 30, "{}", imports.len());

@@ -2461,6 +2461,8 @@ fn raw_is_blank(raw: &csv::ByteRecord) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Excel.
 
+mod xls_guard;
+
 struct ExcelBody {
     range: Range<Data>,
     /// The next row of `range` to read.
@@ -2478,6 +2480,11 @@ struct ExcelBody {
 /// cell) may have: calamine holds that rectangle in memory, 32 bytes a cell, so two cells far
 /// apart (`A1` and `XFD1048576`, 17 billion cells) would otherwise exhaust memory.
 pub const MAX_SHEET_CELLS: u64 = 1 << 25;
+
+/// The most bytes of text the cells of a sheet (of an `.xls` workbook: of all its sheets) may
+/// hold together. A shared string is copied into every cell that refers to it, so a string of
+/// 32 767 characters in 30 000 cells of a 100-kilobyte workbook would otherwise take 3 GiB.
+pub const MAX_SHEET_TEXT: u64 = 1 << 30;
 
 /// The most bytes the parts of a ZIP-based workbook (`.xlsx`, `.xlsb`, `.ods`) may declare
 /// uncompressed, together: a few kilobytes can inflate to gigabytes (a ZIP bomb). The ZIP reader
@@ -2543,6 +2550,8 @@ struct WorkbookProblem {
     code: &'static str,
     message: String,
     hint: String,
+    /// The sheet it is about, when that is known before the sheet is read.
+    sheet: Option<String>,
 }
 
 /// What one sheet turned out to be.
@@ -2575,7 +2584,7 @@ fn open_excel(
     let problem_issues = |problem: WorkbookProblem, sheet: Option<&str>| {
         let mut issues = Issues::with_cap(options.issue_cap);
         let mut location = Location::file(&file);
-        location.sheet = sheet.map(str::to_string);
+        location.sheet = problem.sheet.or_else(|| sheet.map(str::to_string));
         let mut issue = Issue::error(location, problem.code, problem.message);
         if !problem.hint.is_empty() {
             issue = issue.with_hint(problem.hint);
@@ -2592,6 +2601,7 @@ fn open_excel(
                 code: "empty-file",
                 message: "the workbook has no sheet".to_string(),
                 hint: String::new(),
+                sheet: None,
             },
             None,
         ));
@@ -2610,6 +2620,7 @@ fn open_excel(
                             code: "unknown-sheet",
                             message: format!("the workbook has no sheet `{wanted}`"),
                             hint: format!("its sheets are {}", quoted_list(&names)),
+                            sheet: None,
                         },
                         None,
                     ));
@@ -2702,6 +2713,7 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, WorkbookProblem>) -> Result<T, Workb
             code: "bad-workbook",
             message: "the workbook is damaged and cannot be read".to_string(),
             hint: "open it in Excel and save it again as .xlsx".to_string(),
+            sheet: None,
         })
     })
 }
@@ -2870,7 +2882,15 @@ fn open_workbook(bytes: Vec<u8>, extension: Option<&str>) -> Result<Workbook, Wo
                 MAX_WORKBOOK_UNCOMPRESSED >> 20
             ),
             hint: "save the table as CSV, which is read as a stream whatever its size".to_string(),
+            sheet: None,
         });
+    }
+    // calamine reads every sheet of an .xls workbook when it opens it (and tries the .xls
+    // reader first when the extension does not say): check what that will take first.
+    if !matches!(extension, Some("xlsx" | "xlsm" | "xlam" | "xlsb" | "ods"))
+        && xls_guard::is_compound_file(&bytes)
+    {
+        xls_guard::check(&bytes)?;
     }
     let cursor = Cursor::new(bytes);
     let opened = match extension {
@@ -2939,9 +2959,80 @@ fn zip_uncompressed_size(bytes: &[u8]) -> Option<u64> {
 /// Formulas saved without their value, by absolute 0-based (row, column).
 type Uncomputed = std::collections::BTreeMap<(u32, u32), String>;
 
-/// Reads the cells of an `.xlsx` sheet one by one, refusing a sheet whose used area exceeds
-/// [`MAX_SHEET_CELLS`] before anything of that size is allocated, and noting the formulas saved
-/// without a value.
+/// The used area and the text of a sheet read cell by cell, refused past [`MAX_SHEET_CELLS`]
+/// and [`MAX_SHEET_TEXT`] before anything of that size is allocated.
+struct SheetBounds {
+    top: u32,
+    left: u32,
+    bottom: u32,
+    right: u32,
+    text: u64,
+}
+
+impl SheetBounds {
+    fn new() -> SheetBounds {
+        SheetBounds {
+            top: u32::MAX,
+            left: u32::MAX,
+            bottom: 0,
+            right: 0,
+            text: 0,
+        }
+    }
+
+    /// Counts a cell at `(row, column)` holding `text` bytes of text.
+    fn admit(&mut self, (row, column): (u32, u32), text: usize) -> Result<(), WorkbookProblem> {
+        (self.top, self.left) = (self.top.min(row), self.left.min(column));
+        (self.bottom, self.right) = (self.bottom.max(row), self.right.max(column));
+        let area = (u64::from(self.bottom) - u64::from(self.top) + 1)
+            * (u64::from(self.right) - u64::from(self.left) + 1);
+        if area > MAX_SHEET_CELLS {
+            let at = |r: u32, c: u32| format!("{}{}", column_letter(c as usize), u64::from(r) + 1);
+            return Err(WorkbookProblem {
+                code: "sheet-too-large",
+                message: format!(
+                    "the sheet's cells span at least {}:{}, {area} cells, more than the {} \
+                     npsc reads",
+                    at(self.top, self.left),
+                    at(self.bottom, self.right),
+                    MAX_SHEET_CELLS
+                ),
+                hint: "delete the stray cells far from the table (Ctrl+End in Excel goes to the \
+                       last one), or save the table as CSV"
+                    .to_string(),
+                sheet: None,
+            });
+        }
+        self.text += text as u64;
+        if self.text > MAX_SHEET_TEXT {
+            return Err(WorkbookProblem {
+                code: "sheet-too-large",
+                message: format!(
+                    "the sheet's text cells take more than the {} MiB npsc reads (a shared \
+                     string is repeated in many cells)",
+                    MAX_SHEET_TEXT >> 20
+                ),
+                hint: "save the table as CSV".to_string(),
+                sheet: None,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The bytes of text a cell holds.
+fn text_len(value: &calamine::DataRef<'_>) -> usize {
+    match value {
+        calamine::DataRef::String(s)
+        | calamine::DataRef::DateTimeIso(s)
+        | calamine::DataRef::DurationIso(s) => s.len(),
+        calamine::DataRef::SharedString(s) => s.len(),
+        _ => 0,
+    }
+}
+
+/// Reads the cells of an `.xlsx` sheet one by one, within [`SheetBounds`], noting the formulas
+/// saved without a value.
 fn load_xlsx_sheet(
     xlsx: &mut Xlsx<Cursor<Vec<u8>>>,
     sheet: &str,
@@ -2957,9 +3048,8 @@ fn load_xlsx_sheet(
     };
     let mut cells = Vec::new();
     let mut uncomputed = Uncomputed::new();
-    let (mut top, mut left, mut bottom, mut right) = (u32::MAX, u32::MAX, 0, 0);
+    let mut bounds = SheetBounds::new();
     while let Some(cell) = reader.next_cell_with_formula().map_err(problem)? {
-        let (row, column) = cell.pos;
         if matches!(cell.value, calamine::DataRef::Empty) {
             match cell.formula {
                 Some(formula) if !formula.is_empty() => {
@@ -2968,28 +3058,34 @@ fn load_xlsx_sheet(
                 _ => continue,
             }
         }
-        (top, left) = (top.min(row), left.min(column));
-        (bottom, right) = (bottom.max(row), right.max(column));
-        let area = u64::from(bottom - top + 1) * u64::from(right - left + 1);
-        if area > MAX_SHEET_CELLS {
-            let at = |r: u32, c: u32| format!("{}{}", column_letter(c as usize), r + 1);
-            return Err(WorkbookProblem {
-                code: "sheet-too-large",
-                message: format!(
-                    "the sheet's cells span at least {}:{}, {area} cells, more than the {} \
-                     npsc reads",
-                    at(top, left),
-                    at(bottom, right),
-                    MAX_SHEET_CELLS
-                ),
-                hint: "delete the stray cells far from the table (Ctrl+End in Excel goes to the \
-                       last one), or save the table as CSV"
-                    .to_string(),
-            });
-        }
+        bounds.admit(cell.pos, text_len(&cell.value))?;
         cells.push(calamine::Cell::new(cell.pos, Data::from(cell.value)));
     }
     Ok((Range::from_sparse(cells), uncomputed))
+}
+
+/// Reads the cells of an `.xlsb` sheet one by one, within [`SheetBounds`] (calamine's
+/// `worksheet_range` would make the area of any two cells dense first).
+fn load_xlsb_sheet(
+    xlsb: &mut Xlsb<Cursor<Vec<u8>>>,
+    sheet: &str,
+) -> Result<Range<Data>, WorkbookProblem> {
+    let problem = |e| workbook_problem(calamine::Error::Xlsb(e));
+    let mut reader = xlsb.worksheet_cells_reader(sheet).map_err(problem)?;
+    let mut cells = Vec::new();
+    let mut bounds = SheetBounds::new();
+    while let Some(cell) = reader.next_cell().map_err(problem)? {
+        let value = cell.get_value();
+        if matches!(value, calamine::DataRef::Empty) {
+            continue;
+        }
+        bounds.admit(cell.get_position(), text_len(value))?;
+        cells.push(calamine::Cell::new(
+            cell.get_position(),
+            Data::from(value.clone()),
+        ));
+    }
+    Ok(Range::from_sparse(cells))
 }
 
 /// Reads one sheet whole, with its merged areas when the format gives them (`.xlsx`, `.xls`)
@@ -3001,6 +3097,9 @@ fn load_sheet(
 ) -> Result<(Range<Data>, Option<Vec<calamine::Dimensions>>, Uncomputed), WorkbookProblem> {
     let (range, uncomputed) = match workbook {
         Sheets::Xlsx(xlsx) => load_xlsx_sheet(xlsx, sheet)?,
+        Sheets::Xlsb(xlsb) => (load_xlsb_sheet(xlsb, sheet)?, Uncomputed::new()),
+        // .xls: every sheet was read when the workbook was opened, within the limits
+        // `xls_guard::check` found it keeps; .ods: calamine caps its sheets itself.
         _ => (
             workbook.worksheet_range(sheet).map_err(workbook_problem)?,
             Uncomputed::new(),
@@ -3031,6 +3130,7 @@ fn workbook_problem(error: calamine::Error) -> WorkbookProblem {
             hint: "remove the password in Excel (File ▸ Info ▸ Protect Workbook ▸ Encrypt with \
                    Password, then clear it) and save again"
                 .to_string(),
+            sheet: None,
         }
     } else {
         WorkbookProblem {
@@ -3039,6 +3139,7 @@ fn workbook_problem(error: calamine::Error) -> WorkbookProblem {
             hint: "check that the file is an Excel workbook (.xlsx, .xlsm, .xlsb, .xls) or an \
                    OpenDocument spreadsheet (.ods); open it in Excel and save it again as .xlsx"
                 .to_string(),
+            sheet: None,
         }
     }
 }
