@@ -37,23 +37,42 @@ pub(crate) struct Record<'a> {
     pub(crate) detail: &'a str,
 }
 
+/// The one statement that appends an entry, on both engines.
+const INSERT_ENTRY: &str = "INSERT INTO audit_log (at, actor, action, object, before_hash, \
+                            after_hash, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
 pub(crate) async fn record(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     entry: Record<'_>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, object, before_hash, after_hash, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(crate::now_utc())
-    .bind(entry.actor)
-    .bind(entry.action)
-    .bind(entry.object)
-    .bind(entry.before_hash)
-    .bind(entry.after_hash)
-    .bind(entry.detail)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query(INSERT_ENTRY)
+        .bind(crate::now_utc())
+        .bind(entry.actor)
+        .bind(entry.action)
+        .bind(entry.object)
+        .bind(entry.before_hash)
+        .bind(entry.after_hash)
+        .bind(entry.detail)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// [`record`] in a native PostgreSQL transaction (a stored run, written with `COPY`).
+pub(crate) async fn record_postgres(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    entry: Record<'_>,
+) -> Result<(), StoreError> {
+    sqlx::query(INSERT_ENTRY)
+        .bind(crate::now_utc())
+        .bind(entry.actor)
+        .bind(entry.action)
+        .bind(entry.object)
+        .bind(entry.before_hash)
+        .bind(entry.after_hash)
+        .bind(entry.detail)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

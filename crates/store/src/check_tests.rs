@@ -184,7 +184,7 @@ async fn a_database_written_through_the_store_is_consistent() {
         async move {
             let empty = check(&store, &reference).await;
             assert_eq!(empty.problems, Vec::<String>::new());
-            assert_eq!(empty.migrations_checked, 8);
+            assert_eq!(empty.migrations_checked, 9);
             populate(&store, &reference).await;
             let report = check(&store, &reference).await;
             assert_eq!(report.problems, Vec::<String>::new());

@@ -17,6 +17,7 @@ pub mod audit;
 pub mod check;
 #[cfg(test)]
 mod check_tests;
+mod copy;
 pub mod editions;
 pub mod reconciliations;
 pub mod reference;
@@ -104,6 +105,9 @@ impl StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// On PostgreSQL, a second (lazily connected) pool of native connections for what the
+    /// `Any` driver cannot do: a stored run's bulk `COPY` ([`runs`]).
+    pg: Option<sqlx::PgPool>,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -139,7 +143,23 @@ impl Store {
                 url: redact(&url),
                 source,
             })?;
-        Ok(Store { pool, backend })
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(std::time::Duration::from_secs(30))
+                    .connect_lazy_with(
+                        sqlx::postgres::PgConnectOptions::from_str(&url)
+                            .map_err(|source| StoreError::Connect {
+                                url: redact(&url),
+                                source,
+                            })?
+                            .disable_statement_logging(),
+                    ),
+            ),
+        };
+        Ok(Store { pool, backend, pg })
     }
 
     /// The migrations embedded for this store's engine.
@@ -175,9 +195,17 @@ impl Store {
         &self.pool
     }
 
+    /// The native PostgreSQL pool, on PostgreSQL.
+    pub(crate) fn pg(&self) -> Option<&sqlx::PgPool> {
+        self.pg.as_ref()
+    }
+
     /// Closes all connections.
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(pg) = &self.pg {
+            pg.close().await;
+        }
     }
 }
 
