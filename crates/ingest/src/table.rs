@@ -2868,6 +2868,13 @@ fn open_sheet(
     })
 }
 
+/// Whether calamine can open `bytes` as an `.xls` workbook within ingest's limits (what
+/// `xls_guard` checks before ingest opens one; `true` for bytes that are no `.xls` at all). For
+/// code that calls calamine itself, like the fuzz targets.
+pub fn xls_within_limits(bytes: &[u8]) -> bool {
+    !xls_guard::is_compound_file(bytes) || xls_guard::check(bytes).is_ok()
+}
+
 /// Opens a workbook, by extension or else by content.
 fn open_workbook(bytes: Vec<u8>, extension: Option<&str>) -> Result<Workbook, WorkbookProblem> {
     if let Some(declared) = zip_uncompressed_size(&bytes)
