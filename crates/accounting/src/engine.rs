@@ -357,6 +357,11 @@ struct PlanEntry {
     fallback: bool,
     /// Whether the coefficient row is the `直排` row (k is irrelevant there).
     direct: bool,
+    /// The row's pollutant and, when neither of its coefficients is a formula with parameters,
+    /// their values: most rows are plain numbers, and copying them here saves reading the
+    /// coefficient row (and its formulas) for every result.
+    pollutant: PollutantId,
+    constants: Option<(f64, RemovalValue)>,
 }
 
 struct Plan {
@@ -372,7 +377,9 @@ pub struct Engine<'s> {
     catalog: &'s PollutantCatalog,
     registry: &'s Registry,
     policy: Policy,
-    cache: crate::FastMap<Box<str>, Resolution>,
+    /// Index into `resolutions` by the row's texts (see `fill_key_buffer`): one look-up a row.
+    cache: crate::FastMap<Box<str>, u32>,
+    resolutions: Vec<Resolution>,
     key_buffer: String,
 }
 
@@ -410,6 +417,7 @@ impl<'s> Engine<'s> {
             registry,
             policy,
             cache: crate::FastMap::default(),
+            resolutions: Vec::new(),
             key_buffer: String::new(),
         }
     }
@@ -430,36 +438,45 @@ impl<'s> Engine<'s> {
             return Ok(Outcome::Excluded(exclusion));
         }
         self.fill_key_buffer(row);
-        if !self.cache.contains_key(self.key_buffer.as_str()) {
-            if self.cache.len() >= CACHE_LIMIT {
-                self.cache.clear();
-            }
-            let resolution = match row.scale {
-                ScaleSpec::Capacity { .. } => {
-                    Resolution::ByCapacity(find_group(self.set, row).map(|group_id| {
-                        let group = self.set.group(group_id);
-                        CapacityPlans {
-                            scales: group
-                                .keys
-                                .iter()
-                                .map(|k| self.set.key(*k).scale.clone())
-                                .collect(),
-                            keys: group.keys.clone(),
-                            plans: group.keys.iter().map(|_| None).collect(),
-                        }
-                    }))
+        let index = match self.cache.get(self.key_buffer.as_str()) {
+            Some(&index) => index as usize,
+            None => {
+                if self.cache.len() >= CACHE_LIMIT {
+                    self.cache.clear();
+                    self.resolutions.clear();
                 }
-                _ => Resolution::Fixed(resolve(self.set, self.catalog, row)),
-            };
-            self.cache
-                .insert(self.key_buffer.clone().into_boxed_str(), resolution);
-        }
+                let resolution = match row.scale {
+                    ScaleSpec::Capacity { .. } => {
+                        Resolution::ByCapacity(find_group(self.set, row).map(|group_id| {
+                            let group = self.set.group(group_id);
+                            CapacityPlans {
+                                scales: group
+                                    .keys
+                                    .iter()
+                                    .map(|k| self.set.key(*k).scale.clone())
+                                    .collect(),
+                                keys: group.keys.clone(),
+                                plans: group.keys.iter().map(|_| None).collect(),
+                            }
+                        }))
+                    }
+                    _ => Resolution::Fixed(resolve(self.set, self.catalog, row)),
+                };
+                let index = self.resolutions.len();
+                self.resolutions.push(resolution);
+                self.cache.insert(
+                    self.key_buffer.clone().into_boxed_str(),
+                    u32::try_from(index).expect("the cache is cleared long before 2^32"),
+                );
+                index
+            }
+        };
         let (set, catalog) = (self.set, self.catalog);
-        let plan = match self.cache.get_mut(self.key_buffer.as_str()) {
-            Some(Resolution::Fixed(Ok(plan))) => &*plan,
-            Some(Resolution::Fixed(Err(problem))) => return Err(problem.clone()),
-            Some(Resolution::ByCapacity(Err(problem))) => return Err(problem.clone()),
-            Some(Resolution::ByCapacity(Ok(by))) => {
+        let plan = match &mut self.resolutions[index] {
+            Resolution::Fixed(Ok(plan)) => &*plan,
+            Resolution::Fixed(Err(problem)) => return Err(problem.clone()),
+            Resolution::ByCapacity(Err(problem)) => return Err(problem.clone()),
+            Resolution::ByCapacity(Ok(by)) => {
                 let ScaleSpec::Capacity { value, unit } = row.scale else {
                     unreachable!("capacity rows have capacity entries");
                 };
@@ -484,7 +501,6 @@ impl<'s> Engine<'s> {
                     Err(problem) => return Err(problem.clone()),
                 }
             }
-            None => unreachable!("inserted above"),
         };
         for name in row.parameters.names() {
             if !plan.parameters_used.iter().any(|used| used == name) {
@@ -548,6 +564,30 @@ fn compute(
     row: &ActivityRow<'_>,
     entry: &PlanEntry,
 ) -> Result<Emission, RowProblem> {
+    if let Some((generation, removal)) = entry.constants
+        && let Ok(quantities) = arithmetic(
+            generation,
+            removal,
+            &Inputs {
+                factor: entry.factor,
+                activity: row.activity,
+                fallback: entry.fallback,
+                direct: entry.direct,
+                operation_rate: row.operation_rate,
+            },
+            policy,
+        )
+    {
+        return Ok(Emission {
+            pollutant: entry.pollutant,
+            coefficient_row: entry.row,
+            generated: quantities.generated,
+            emitted: quantities.emitted,
+            operation_rate: quantities.operation_rate,
+            flags: quantities.flags,
+        });
+    }
+    // A formula, or a result the arithmetic refuses: the whole row, for the message.
     let coefficient = set.row(entry.row);
     let quantities = apply(
         &Application {
@@ -646,6 +686,55 @@ pub fn apply(
             })
     };
     let generation = evaluate(a.generation)?;
+    let removal = match a.removal {
+        Removal::Efficiency { percent } => RemovalValue::Efficiency(*percent),
+        Removal::None => RemovalValue::None,
+        Removal::EmissionCoefficient(formula) => {
+            RemovalValue::EmissionCoefficient(evaluate(formula)?)
+        }
+    };
+    let inputs = Inputs {
+        factor: a.factor,
+        activity: a.activity,
+        fallback: a.fallback,
+        direct: a.direct,
+        operation_rate: a.operation_rate,
+    };
+    arithmetic(generation, removal, &inputs, policy).map_err(|what| RowProblem::ImpossibleResult {
+        what,
+        pollutant: catalog.get(a.pollutant).name.clone(),
+        origin: a.origin.clone(),
+    })
+}
+
+/// A removal with its coefficient evaluated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RemovalValue {
+    /// Removal efficiency in percent.
+    Efficiency(f64),
+    /// The emission coefficient's value.
+    EmissionCoefficient(f64),
+    /// Emitted = generated.
+    None,
+}
+
+/// What [`arithmetic`] needs besides the coefficients' values.
+struct Inputs {
+    factor: Ratio,
+    activity: f64,
+    fallback: bool,
+    direct: bool,
+    operation_rate: Option<f64>,
+}
+
+/// The arithmetic of [`apply`] on evaluated coefficients; an impossible result is `Err` with
+/// what was impossible.
+fn arithmetic(
+    generation: f64,
+    removal: RemovalValue,
+    a: &Inputs,
+    policy: Policy,
+) -> Result<Quantities, String> {
     let generated = a.factor.apply(generation * a.activity);
     let mut flags = if a.fallback {
         Flags::DIRECT_FALLBACK
@@ -653,8 +742,8 @@ pub fn apply(
         Flags::empty()
     };
     let mut applied_k = None;
-    let emitted = match a.removal {
-        Removal::Efficiency { percent } if *percent != 0.0 => {
+    let emitted = match removal {
+        RemovalValue::Efficiency(percent) if percent != 0.0 => {
             let k = match a.operation_rate {
                 Some(k) => k,
                 None => {
@@ -665,32 +754,24 @@ pub fn apply(
             applied_k = Some(k);
             generated * (1.0 - percent / 100.0 * k)
         }
-        Removal::Efficiency { .. } | Removal::None => generated,
-        Removal::EmissionCoefficient(formula) => {
+        RemovalValue::Efficiency(_) | RemovalValue::None => generated,
+        RemovalValue::EmissionCoefficient(value) => {
             if a.operation_rate.is_some() && !a.direct {
                 flags = flags.with(Flags::OPERATION_RATE_UNUSED);
             }
-            let value = evaluate(formula)?;
             a.factor.apply(value * a.activity)
         }
     };
-    let impossible = |what: String| RowProblem::ImpossibleResult {
-        what,
-        pollutant: catalog.get(a.pollutant).name.clone(),
-        origin: a.origin.clone(),
-    };
     if !generated.is_finite() || !emitted.is_finite() {
-        return Err(impossible("a non-finite quantity".to_string()));
+        return Err("a non-finite quantity".to_string());
     }
     if generated < 0.0 || emitted < 0.0 {
-        return Err(impossible(format!(
+        return Err(format!(
             "a negative quantity (generated {generated}, emitted {emitted})"
-        )));
+        ));
     }
     if emitted > generated {
-        return Err(impossible(format!(
-            "emitted {emitted} > generated {generated}"
-        )));
+        return Err(format!("emitted {emitted} > generated {generated}"));
     }
     Ok(Quantities {
         generated,
@@ -817,11 +898,20 @@ fn plan_for_key(
                 parameters_used.push(name.clone());
             }
         }
+        let removal = match &coefficient.removal {
+            Removal::Efficiency { percent } => Some(RemovalValue::Efficiency(*percent)),
+            Removal::None => Some(RemovalValue::None),
+            Removal::EmissionCoefficient(formula) => formula
+                .constant_value()
+                .map(RemovalValue::EmissionCoefficient),
+        };
         entries.push(PlanEntry {
             row: row_index,
             factor,
             fallback,
             direct: coefficient.is_direct(),
+            pollutant: coefficient.pollutant,
+            constants: coefficient.generation.constant_value().zip(removal),
         });
     }
     Ok(Plan {

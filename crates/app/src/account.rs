@@ -480,11 +480,11 @@ fn account_in_parts(
     let mut region_names: HashMap<Option<RegionCode>, Arc<str>> = HashMap::new();
     let mut industry_names: HashMap<Option<IndustryCode>, Arc<str>> = HashMap::new();
     let mut pollutant_names: HashMap<PollutantId, [Arc<str>; 3]> = HashMap::new();
-    // The sums are no longer needed once listed: freed before the lines are made.
-    let rows = totals.rows();
-    drop(totals);
-    let totals = rows
-        .into_iter()
+    // The registry is not needed any more, and each group of sums is freed as its lines are
+    // made: the sums and their lines are never held twice.
+    drop(registry);
+    let totals = totals
+        .into_rows()
         .map(|t| {
             let region_name = region_names
                 .entry(t.region)
@@ -574,8 +574,28 @@ fn phase_memory(phase: &str) {
             .map_or("?", str::trim)
             .to_string()
     };
+    // The process's CPU time and age, in clock ticks (100 a second on Linux).
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .filter_map(|f| f.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|u| u.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    // After the `)`: state is field 0 (not a number), utime 11, stime 12, starttime 19; the
+    // state is skipped by the parse, so those are 10, 11 and 18 here.
+    let (cpu, wall) = match (ticks.get(10), ticks.get(11), ticks.get(18)) {
+        (Some(u), Some(s), Some(start)) => ((u + s) / 100.0, uptime - start / 100.0),
+        _ => (0.0, 0.0),
+    };
     eprintln!(
-        "memory after {phase}: {} resident, {} peak",
+        "memory after {phase}: {} resident, {} peak; {wall:.2} s wall, {cpu:.2} s CPU",
         field("VmRSS:"),
         field("VmHWM:")
     );
@@ -688,9 +708,7 @@ fn account_part(
                                 found
                             }
                         };
-                        for emission in &emissions {
-                            totals.add(row.year, region, industry.as_ref(), emission);
-                        }
+                        totals.add_row(row.year, region, industry.as_ref(), &emissions);
                         if let Some(writer) = results.as_mut().filter(|_| write_error.is_none())
                             && let Err(e) = writer.accept(
                                 item,

@@ -1,7 +1,9 @@
 //! Rendering an accounting report: a table for people, CSV and JSON for machines. Every number
 //! goes through [`accounting::render::quantity`].
 
-use accounting::render::{Precision, quantity};
+use accounting::codes::{IndustryCode, RegionCode};
+use accounting::pollutant::PollutantId;
+use accounting::render::{Precision, quantity, quantity_into};
 use serde::Serialize;
 
 use crate::account::{AccountReport, RowNote, TotalLine};
@@ -264,58 +266,77 @@ fn render_csv(report: &AccountReport) -> String {
 /// without holding the whole text: a county × industry × pollutant grouping of national data has
 /// millions of lines.
 pub fn write_csv(report: &AccountReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use ingest::spreadsheet::field;
     use std::fmt::Write as _;
-    let mut writer = ingest::spreadsheet::SafeWriter::from_writer(
-        std::io::BufWriter::with_capacity(1 << 18, out),
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::with_capacity(1 << 18, out);
+    // Each line is assembled from pieces made once, each exactly as the one CSV writer writes it
+    // inside a record (`ingest::spreadsheet::field`): the fixed columns, and the code and name
+    // of each region, industry and pollutant, which millions of lines repeat.
+    let header: Vec<String> = TOTALS_HEADER.iter().map(|h| field(h)).collect();
+    writeln!(out, "{}", header.join(","))?;
+    let region_level = field(&report.grouping.region.to_string());
+    let industry_level = field(
+        &report
+            .grouping
+            .industry
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| "all".to_string()),
     );
-    let region_level = report.grouping.region.to_string();
-    let industry_level = report
-        .grouping
-        .industry
-        .map(|l| l.to_string())
-        .unwrap_or_else(|| "all".to_string());
-    let edition = report.set.edition.to_string();
-    let hash = report.set.content_hash.to_string();
-    writer.write_record(TOTALS_HEADER)?;
-    // One buffer per column that is not already text, reused from line to line.
-    let mut cells: [String; 7] = Default::default();
+    let tail = format!(
+        ",{},{},{}\n",
+        field(&report.set.id),
+        field(&report.set.edition.to_string()),
+        field(&report.set.content_hash.to_string())
+    );
+    let mut regions: accounting::FastMap<Option<RegionCode>, String> = Default::default();
+    let mut industries: accounting::FastMap<Option<IndustryCode>, String> = Default::default();
+    let mut pollutants: accounting::FastMap<PollutantId, String> = Default::default();
+    let mut line = String::with_capacity(512);
     for t in &report.totals {
-        for cell in &mut cells {
-            cell.clear();
+        line.clear();
+        let region = regions.entry(t.region).or_insert_with(|| {
+            let code = t.region.map(|c| c.to_string()).unwrap_or_default();
+            format!("{},{}", field(&code), field(&t.region_name))
+        });
+        let industry = industries.entry(t.industry.clone()).or_insert_with(|| {
+            let code = t
+                .industry
+                .as_ref()
+                .map(|c| c.to_string())
+                .unwrap_or_default();
+            format!("{},{}", field(&code), field(&t.industry_name))
+        });
+        let pollutant = pollutants.entry(t.pollutant).or_insert_with(|| {
+            format!(
+                "{},{},{}",
+                field(&t.pollutant_code),
+                field(&t.pollutant_name),
+                field(&t.unit)
+            )
+        });
+        // Writing into a String cannot fail.
+        let _ = write!(
+            line,
+            "{},{region_level},{region},{industry_level},{industry},{pollutant},",
+            t.year
+        );
+        for (i, value) in [t.generated, t.emitted].into_iter().enumerate() {
+            if i > 0 {
+                line.push(',');
+            }
+            if value.is_finite() && value >= 0.0 {
+                quantity_into(&mut line, value, Precision::Exact);
+            } else {
+                // Never produced by the engine; made safe like any other cell if it were.
+                line.push_str(&field(&quantity(value, Precision::Exact)));
+            }
         }
-        let [year, region, industry, generated, emitted, rows, flagged] = &mut cells;
-        let _ = write!(year, "{}", t.year);
-        if let Some(code) = t.region {
-            let _ = write!(region, "{code}");
-        }
-        if let Some(code) = &t.industry {
-            let _ = write!(industry, "{code}");
-        }
-        generated.push_str(&quantity(t.generated, Precision::Exact));
-        emitted.push_str(&quantity(t.emitted, Precision::Exact));
-        let _ = write!(rows, "{}", t.rows);
-        let _ = write!(flagged, "{}", t.flagged_rows);
-        writer.write_record([
-            year.as_str(),
-            region_level.as_str(),
-            region.as_str(),
-            &t.region_name,
-            industry_level.as_str(),
-            industry.as_str(),
-            &t.industry_name,
-            &t.pollutant_code,
-            &t.pollutant_name,
-            &t.unit,
-            generated.as_str(),
-            emitted.as_str(),
-            rows.as_str(),
-            flagged.as_str(),
-            report.set.id.as_str(),
-            edition.as_str(),
-            hash.as_str(),
-        ])?;
+        let _ = write!(line, ",{},{}", t.rows, t.flagged_rows);
+        line.push_str(&tail);
+        out.write_all(line.as_bytes())?;
     }
-    writer.flush()?;
+    out.flush()?;
     Ok(())
 }
 

@@ -124,6 +124,29 @@ pub fn unquote(cell: &str) -> &str {
     }
 }
 
+/// One cell as [`SafeWriter`] writes it inside a record (made safe, then quoted where CSV needs
+/// it), for writers that assemble lines from pieces rendered once, such as the totals of a
+/// national run whose millions of lines repeat a few thousand names.
+pub fn field(cell: &str) -> String {
+    // A record of one empty field is written `""` (so that it is not an empty line); inside a
+    // record of several fields an empty cell is written as nothing.
+    if cell.is_empty() {
+        return String::new();
+    }
+    let mut writer = SafeWriter::from_writer(Vec::new());
+    // Writing into a Vec cannot fail.
+    let _ = writer.write_record([cell]);
+    let mut text = writer
+        .into_inner()
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .unwrap_or_default();
+    if text.ends_with('\n') {
+        text.pop();
+    }
+    text
+}
+
 /// A CSV writer whose every cell goes through [`safe`]: the one way npsc writes CSV.
 #[derive(Debug)]
 pub struct SafeWriter<W: std::io::Write> {
@@ -232,5 +255,26 @@ mod tests {
             })
             .collect();
         assert_eq!(rows, [["=cmd|' /C calc'!A0", "-12.5"], ["@x", "-x"]]);
+    }
+
+    #[test]
+    fn a_field_is_written_as_inside_a_record() {
+        let cells = [
+            "",
+            "plain",
+            "a,b",
+            "say \"hi\"",
+            "two\nlines",
+            "=1+2",
+            "-12.5",
+            "河北省 / 石家庄市",
+        ];
+        let mut writer = SafeWriter::from_writer(Vec::new());
+        writer.write_record(cells).expect("written");
+        let whole = String::from_utf8(writer.into_inner().expect("flushed")).expect("UTF-8");
+        let pieces: Vec<String> = cells.iter().map(|c| field(c)).collect();
+        assert_eq!(whole, format!("{}\n", pieces.join(",")));
+        assert_eq!(field("=1+2"), "'=1+2");
+        assert_eq!(field("a,b"), "\"a,b\"");
     }
 }

@@ -1747,27 +1747,29 @@ pub fn split_csv(path: &Path, parts: usize, min_bytes: u64) -> io::Result<Option
             break;
         }
         let n = buffer.len();
-        for (i, &b) in buffer.iter().enumerate() {
-            match b {
-                b'"' => quoted = !quoted,
-                b'\n' => {
-                    lines += 1;
-                    let here = offset + i as u64 + 1;
-                    if !quoted && here >= target && found.len() + 1 < parts && here < total {
-                        found.push(CsvPart { end: here, ..start });
-                        start = CsvPart {
-                            start: here,
-                            end: 0,
-                            line: lines,
-                        };
-                        target = total / parts as u64 * (found.len() as u64 + 1);
-                    }
-                }
-                _ => {}
+        for i in memchr::memchr2_iter(b'"', b'\n', buffer) {
+            if buffer[i] == b'"' {
+                quoted = !quoted;
+                continue;
+            }
+            lines += 1;
+            let here = offset + i as u64 + 1;
+            if !quoted && here >= target && found.len() + 1 < parts && here < total {
+                found.push(CsvPart { end: here, ..start });
+                start = CsvPart {
+                    start: here,
+                    end: 0,
+                    line: lines,
+                };
+                target = total / parts as u64 * (found.len() as u64 + 1);
             }
         }
         io::BufRead::consume(&mut reader, n);
         offset += n as u64;
+        // The last part runs to the end of the file: nothing after its start needs reading.
+        if found.len() + 1 == parts {
+            break;
+        }
     }
     if found.is_empty() {
         return Ok(None);
