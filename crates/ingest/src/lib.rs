@@ -123,3 +123,81 @@ pub(crate) fn each_record(
         }
     }
 }
+
+/// [`each_record`] over a large CSV file read in parts, one thread each (as the activity data
+/// is, see [`table::split_csv`]): `f` gets each part's own state, made by `make`, and the
+/// states come back in file order, each part's issues added to `issues` in file order too, so
+/// that the outcome is what one pass gives. Anything but a CSV file of `min_bytes` or more is
+/// read in one pass, with one state.
+pub(crate) fn each_record_in_parts<S: Send>(
+    source: Source<'_>,
+    schema: &'static Schema,
+    options: &ReadOptions,
+    (parts, min_bytes): (usize, u64),
+    issues: &mut Issues,
+    make: impl Fn() -> S + Sync,
+    f: impl Fn(&TableReader, &Record, &mut Issues, &mut S) + Sync,
+) -> Option<Vec<S>> {
+    let mut readers = Vec::new();
+    if let Source::Path(path) = source
+        && let Ok(Some(split)) = table::split_csv(path, parts, min_bytes)
+    {
+        for part in split {
+            let restricted = open_table(source, schema, options)
+                .ok()
+                .and_then(|mut reader| reader.restrict(part).then_some(reader));
+            match restricted {
+                Some(reader) => readers.push(reader),
+                None => {
+                    readers.clear();
+                    break;
+                }
+            }
+        }
+    }
+    if readers.len() < 2 {
+        let mut state = make();
+        each_record(source, schema, options, issues, |reader, record, issues| {
+            f(reader, record, issues, &mut state)
+        })?;
+        return Some(vec![state]);
+    }
+    let read_part = |reader: &mut TableReader| {
+        let mut state = make();
+        let mut found = Issues::with_cap(options.issue_cap);
+        let mut record = Record::new();
+        loop {
+            match reader.read(&mut record, &mut found) {
+                Ok(true) if !record.is_blank() => f(reader, &record, &mut found, &mut state),
+                Ok(true) => {}
+                Ok(false) => return (Some(state), found),
+                Err(issue) => {
+                    found.push(issue);
+                    return (None, found);
+                }
+            }
+        }
+    };
+    let outcomes: Vec<(Option<S>, Issues)> = std::thread::scope(|scope| {
+        let (first, others) = readers.split_first_mut()?;
+        let handles: Vec<_> = others
+            .iter_mut()
+            .map(|reader| scope.spawn(|| read_part(reader)))
+            .collect();
+        let mut outcomes = vec![read_part(first)];
+        for handle in handles {
+            outcomes.push(handle.join().ok()?);
+        }
+        Some(outcomes)
+    })?;
+    let mut states = Vec::with_capacity(outcomes.len());
+    let mut complete = true;
+    for (state, found) in outcomes {
+        issues.extend(found);
+        match state {
+            Some(state) => states.push(state),
+            None => complete = false,
+        }
+    }
+    complete.then_some(states)
+}

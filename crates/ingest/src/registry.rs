@@ -9,7 +9,12 @@ use crate::issue::{Issue, Issues};
 use crate::reference::Reference;
 use crate::schemas::{self, registry as r};
 use crate::table::ReadOptions;
-use crate::{Source, each_record};
+use crate::{Source, each_record_in_parts};
+
+/// Parts a large CSV registry is read in, one thread each.
+const PARALLEL_PARTS: usize = 2;
+/// Files smaller than this are read in one part.
+const PARALLEL_MIN_BYTES: u64 = 32 << 20;
 
 /// The years a status date may fall in: a year 0 or 9999 is a placeholder or a typo, and would
 /// silently decide which activity rows are excluded.
@@ -47,21 +52,39 @@ fn read(
     options: &ReadOptions,
     details: Details,
 ) -> Result<Registry, Issues> {
+    read_in_parts(
+        source,
+        reference,
+        options,
+        details,
+        (PARALLEL_PARTS, PARALLEL_MIN_BYTES),
+    )
+}
+
+/// [`read`] with the parts a large file is read in: `(parts, from this many bytes)`.
+fn read_in_parts(
+    source: Source<'_>,
+    reference: &Reference,
+    options: &ReadOptions,
+    details: Details,
+    split: (usize, u64),
+) -> Result<Registry, Issues> {
     let mut issues = Issues::with_cap(options.issue_cap);
-    let mut enterprises = Vec::new();
-    let mut file = String::new();
-    let opened = each_record(
+    // A census-sized registry (2.5 million enterprises) is read in two parts on two threads,
+    // as the activity data is.
+    let opened = each_record_in_parts(
         source,
         &schemas::REGISTRY,
         options,
+        split,
         &mut issues,
-        |reader, record, issues| {
-            file = reader.file_name().to_string();
+        Vec::new,
+        |reader, record, issues, enterprises: &mut Vec<Enterprise>| {
             let row = record.row();
             let at = |field| reader.location(row, field);
             let before = issues.error_count();
-            let required = |field: usize, issues: &mut Issues| -> Option<String> {
-                let value = record.get(field).map(str::to_string);
+            let required = |field: usize, issues: &mut Issues| -> Option<&str> {
+                let value = record.get(field);
                 if value.is_none() {
                     issues.push(Issue::error(
                         at(field),
@@ -72,13 +95,13 @@ fn read(
                 value
             };
             let uscc = required(r::USCC, issues).and_then(|text| {
-                parse_uscc(&text, at(r::USCC))
+                parse_uscc(text, at(r::USCC))
                     .map_err(|issue| issues.push(issue))
                     .ok()
             });
             let name = required(r::NAME, issues);
             let region =
-                required(r::REGION_CODE, issues).and_then(|text| match RegionCode::parse(&text) {
+                required(r::REGION_CODE, issues).and_then(|text| match RegionCode::parse(text) {
                     Ok(code) if reference.regions.get(code).is_some() => Some(code),
                     Ok(_) => {
                         issues.push(
@@ -87,7 +110,7 @@ fn read(
                                 "unknown-region",
                                 "not in the GB/T 2260 region list",
                             )
-                            .with_value(&text)
+                            .with_value(text)
                             .with_hint("look codes up with `npsc codes region <code or name>`"),
                         );
                         None
@@ -95,7 +118,7 @@ fn read(
                     Err(e) => {
                         let mut issue =
                             Issue::error(at(r::REGION_CODE), "bad-region-code", e.to_string())
-                                .with_value(&text);
+                                .with_value(text);
                         if let Some(hint) = e.hint() {
                             issue = issue.with_hint(hint);
                         }
@@ -104,14 +127,14 @@ fn read(
                     }
                 });
             let industry = required(r::INDUSTRY_CODE, issues).and_then(|text| {
-                parse_industry_class(&text, reference, at(r::INDUSTRY_CODE), issues)
+                parse_industry_class(text, reference, at(r::INDUSTRY_CODE), issues)
             });
             let status = required(r::STATUS, issues).and_then(|text| {
-            let status = Status::parse(&text);
+            let status = Status::parse(text);
             if status.is_none() {
                 issues.push(
                     Issue::error(at(r::STATUS), "bad-status", "unknown status")
-                        .with_value(&text)
+                        .with_value(text)
                         .with_hint("use 运行, 停产, 关闭 or 注销 (operating, suspended, closed, deregistered)"),
                 );
             }
@@ -141,7 +164,10 @@ fn read(
                 (uscc, name, region, industry, status)
             {
                 let (name, permit_no) = match details {
-                    Details::Keep => (name, record.get(r::PERMIT_NO).map(str::to_string)),
+                    Details::Keep => (
+                        name.to_string(),
+                        record.get(r::PERMIT_NO).map(str::to_string),
+                    ),
                     Details::Drop => (String::new(), None),
                 };
                 enterprises.push(Enterprise {
@@ -157,11 +183,15 @@ fn read(
             }
         },
     );
-    if opened.is_none() {
+    let Some(parts) = opened else {
         return Err(issues);
+    };
+    let mut enterprises = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for part in parts {
+        enterprises.extend(part);
     }
+    let file = source.name();
     let cell_errors = issues.has_errors();
-    enterprises.shrink_to_fit();
     let built = Registry::new(enterprises);
     if let Ok(registry) = built {
         return if cell_errors {
@@ -257,5 +287,117 @@ mod tests {
             );
             assert_eq!(lean.find(&f.uscc), full.find(&f.uscc));
         }
+    }
+
+    fn reference() -> Reference {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/reference");
+        let paths = [
+            "regions_gbt2260.csv",
+            "industries_gbt4754_2017.csv",
+            "pollutants.csv",
+            "pollution_equivalents.csv",
+        ]
+        .map(|name| dir.join(name));
+        load(ReferenceSources {
+            regions: Source::Path(&paths[0]),
+            industries: Source::Path(&paths[1]),
+            pollutants: Source::Path(&paths[2]),
+            equivalents: Source::Path(&paths[3]),
+        })
+        .expect("the bundled reference loads")
+    }
+
+    #[test]
+    fn a_registry_read_in_parts_gives_what_it_gives_in_one() {
+        let reference = reference();
+        let sample = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../datasets/sample-synthetic/registry.csv"),
+        )
+        .expect("the sample registry");
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let options = ReadOptions::default();
+        // Good: the sample as it is. Bad: problems in both halves of the file, and a USCC of
+        // the first half listed again in the second.
+        // The sample and 400 more enterprises, so that the file is larger than what the reader
+        // reads ahead while it looks for the header.
+        let mut more = Vec::new();
+        for i in 0..400 {
+            let org8 = format!("{:08}", 10_000_000 + i);
+            let org = format!("{org8}{}", Uscc::org_check_char(&org8).expect("org check"));
+            let first17 = format!("91130102{org}");
+            let uscc = format!("{first17}{}", Uscc::check_char(&first17).expect("check"));
+            more.push(format!(
+                "{uscc},合成企业{i}号（SYNTHETIC）,130102,2511,运行,,"
+            ));
+        }
+        let lines: Vec<&str> = sample
+            .lines()
+            .chain(more.iter().map(String::as_str))
+            .collect();
+        let mut bad = lines.clone();
+        let first = lines[1].replacen(",152502,", ",999999,", 1);
+        bad[1] = &first;
+        bad.insert(5, "91152502MA2BPPBJ0K,重复,152502,1351,运行,,");
+        bad.push("not-a-uscc,坏,152502,1351,运行,,");
+        bad.push(lines[3]);
+        bad.push("91152525MAWTL29GX3,\"unclosed,152525,1351,运行,,");
+        for (name, content) in [("good.csv", lines), ("bad.csv", bad)] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, content.join("\n") + "\n").expect("written");
+            let whole = read_in_parts(
+                Source::Path(&path),
+                &reference,
+                &options,
+                Details::Keep,
+                (1, u64::MAX),
+            );
+            // The file is really read in two parts, each seeing its own rows.
+            let mut issues = Issues::new();
+            let counts = crate::each_record_in_parts(
+                Source::Path(&path),
+                &schemas::REGISTRY,
+                &options,
+                (2, 0),
+                &mut issues,
+                || 0_usize,
+                |_, _, _, count| *count += 1,
+            )
+            .expect("read");
+            assert_eq!(counts.len(), 2, "{name}");
+            assert!(counts.iter().all(|c| *c > 0), "{name}: {counts:?}");
+            let parts = read_in_parts(
+                Source::Path(&path),
+                &reference,
+                &options,
+                Details::Keep,
+                (2, 0),
+            );
+            match (whole, parts) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(name, "good.csv");
+                    assert_eq!(a.len(), lines_len(&path));
+                    assert!(a.iter().eq(b.iter()));
+                }
+                (Err(a), Err(b)) => {
+                    assert_eq!(name, "bad.csv");
+                    let (a, b) = (a.to_string(), b.to_string());
+                    assert_eq!(a, b);
+                    for code in [
+                        "bad-region-code",
+                        "duplicate-enterprise",
+                        "bad-uscc",
+                        "unclosed-quote",
+                    ] {
+                        assert!(a.contains(code), "{code} in {a}");
+                    }
+                }
+                (a, b) => panic!("{name}: one pass {a:?}, in parts {b:?}"),
+            }
+        }
+    }
+
+    fn lines_len(path: &Path) -> usize {
+        std::fs::read_to_string(path).expect("read").lines().count() - 1
     }
 }
