@@ -80,10 +80,16 @@ fi
 seed xlsx_raw registry 0 0 <"$F/sample-registry.xlsx"
 seed xlsx_raw activity 1 0 <"$F/sample-activity.xlsx"
 seed xlsx_raw permit 2 0 <"$F/permit-reports.xlsx"
+# Legacy workbooks (options byte 0x20: .xls, 0x10: .xlsb), written by tests/bad-inputs/make.py.
+X="$root/tests/bad-inputs/excel"
+seed xlsx_raw legacy-xls 1 32 <"$X/legacy-activity.xls"
+seed xlsx_raw legacy-xlsb 1 16 <"$X/legacy-activity.xlsb"
+seed xlsx_raw xls-far-cell 1 32 <"$X/xls-far-cell.xls"
+seed xlsx_raw xls-sheets 1 32 <"$X/xls-four-full-sheets.xls"
 parts() { # FORMAT NAME WORKBOOK: every member but the theme, rows cut to 40
     local tmp
     tmp="$(mktemp -d)"
-    (cd "$tmp" && unzip -q "$3")
+    python3 -m zipfile -e "$3" "$tmp"
     {
         first=1
         for m in '[Content_Types].xml' _rels/.rels xl/workbook.xml xl/_rels/workbook.xml.rels \
@@ -103,7 +109,7 @@ parts() { # FORMAT NAME WORKBOOK: every member but the theme, rows cut to 40
     } | seed xlsx_parts "$2" "$1" 0
     rm -rf "$tmp"
 }
-if command -v unzip >/dev/null; then
+if command -v python3 >/dev/null; then
     parts 0 registry "$F/sample-registry.xlsx"
     parts 1 activity "$F/sample-activity.xlsx"
     parts 2 permit "$F/permit-reports.xlsx"

@@ -1,8 +1,9 @@
 //! Excel ingest on arbitrary bytes: calamine's own readers (xlsx, xls, xlsb, ods, every sheet's
 //! cells and formulas) and ingest's readers of every format over a workbook. Input: one byte
-//! choosing the format and the workbook kind, one byte for the read options, then the file.
-//! Seeds are the real workbooks of tests/fixtures; the mutations mostly break the ZIP (its
-//! CRCs), so `xlsx_parts` fuzzes the XML inside a well-formed ZIP.
+//! choosing the format, one byte for the read options and the workbook kind (bits 0x30: xlsx,
+//! xlsb, xls, ods), then the file. Seeds are the real workbooks of tests/fixtures and the
+//! legacy ones of tests/bad-inputs/excel; the mutations mostly break the ZIP (its CRCs), so
+//! `xlsx_parts` fuzzes the XML inside a well-formed ZIP.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -12,7 +13,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let name = match options & 0x30 {
-        0x00 | 0x10 => "input.xlsx",
+        0x00 => "input.xlsx",
+        0x10 => "input.xlsb",
         0x20 => "input.xls",
         _ => "input.ods",
     };
