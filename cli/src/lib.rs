@@ -1347,15 +1347,17 @@ async fn runs(
             results,
             out: path,
         } => {
-            let text = if results {
+            let export = if results {
                 app::runs::export_results(store, id).await?
             } else {
                 app::runs::export_totals(store, id).await?
             };
             match path {
-                Some(path) => app::output::write_file(&path, text.as_bytes())?,
+                Some(path) => {
+                    app::runs::export_to_file(export, &path).await?;
+                }
                 None => {
-                    let _ = out.write_all(text.as_bytes());
+                    export.write_to(out).await?;
                 }
             }
         }

@@ -61,14 +61,17 @@ pub struct AppState {
     /// Timeouts and the connection limit ([`Limits::default`]); the request timeouts apply to
     /// the router itself, the others to [`serve_with`].
     pub limits: Limits,
-    /// Permits for the unpaged exports (a run's whole results or totals as CSV), which are
-    /// built in memory: at most [`EXPORTS_AT_ONCE`] at a time, so that many readers asking for
-    /// a large run at once cannot exhaust the memory; the others wait (within their read
-    /// timeout).
+    /// Permits for the unpaged exports (a run's whole results or totals as CSV), each held
+    /// while its body streams: at most [`EXPORTS_AT_ONCE`] at a time, so that many readers
+    /// asking for a large run at once cannot load the database with them; the others wait
+    /// (within their read timeout).
     pub(crate) exports: Arc<tokio::sync::Semaphore>,
+    /// Records per page of a streamed export ([`app::runs::EXPORT_PAGE`] by default): an
+    /// export holds one page and its CSV at a time.
+    pub export_page: u64,
 }
 
-/// How many unpaged exports are built at once.
+/// How many unpaged exports stream at once.
 pub const EXPORTS_AT_ONCE: usize = 2;
 
 impl AppState {
@@ -85,6 +88,7 @@ impl AppState {
             upload_limit_bytes: 64 << 20,
             limits: Limits::default(),
             exports: Arc::new(tokio::sync::Semaphore::new(EXPORTS_AT_ONCE)),
+            export_page: app::runs::EXPORT_PAGE,
         })
     }
 }

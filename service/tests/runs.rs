@@ -744,3 +744,90 @@ async fn ten_thousand_rows_end_to_end() {
         run["run"]["duration_ms"]
     );
 }
+
+/// A run's whole CSV streams a page at a time: the same bytes whatever the page size; at most
+/// `EXPORTS_AT_ONCE` exports stream at once, each holding its permit until its body has been
+/// read or dropped (a client that stops reading holds one page, and its permit).
+#[tokio::test]
+async fn whole_run_exports_stream_two_at_a_time() {
+    use tower::ServiceExt;
+
+    let mut f = fixture().await;
+    let run = submit_sample(&f, "set=npsc1-excerpt&edition=1&region_level=county").await;
+    let id = run["run"]["id"].as_i64().expect("id");
+    let auth = bearer(&f.reader);
+    let reader = [("authorization", auth.as_str())];
+    let results_uri = format!("/api/v1/runs/{id}/results?format=csv");
+    let totals_uri = format!("/api/v1/runs/{id}/totals?format=csv");
+    let (status, results) = get(&f, &results_uri, &reader).await;
+    assert_eq!(status, StatusCode::OK);
+    let count = run["summary"]["results"].as_u64().expect("results");
+    assert!(count > 100, "{count}");
+    assert_eq!(results.lines().count() as u64, count + 1);
+    let (status, totals) = get(&f, &totals_uri, &reader).await;
+    assert_eq!(status, StatusCode::OK);
+    for page in [1, 3, 1000] {
+        f.state.export_page = page;
+        assert_eq!(get(&f, &results_uri, &reader).await.1, results, "{page}");
+        assert_eq!(get(&f, &totals_uri, &reader).await.1, totals, "{page}");
+    }
+
+    f.state.export_page = 3;
+    let router = service::router(f.state.clone());
+    let request = |uri: &str| {
+        axum::http::Request::builder()
+            .uri(uri)
+            .header("authorization", auth.as_str())
+            .body(axum::body::Body::empty())
+            .expect("request")
+    };
+    // Two answered exports whose bodies nobody reads yet.
+    let first = router
+        .clone()
+        .oneshot(request(&results_uri))
+        .await
+        .expect("first");
+    let second = router
+        .clone()
+        .oneshot(request(&totals_uri))
+        .await
+        .expect("second");
+    assert_eq!(
+        (first.status(), second.status()),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    assert_eq!(first.headers()["content-type"], "text/csv; charset=utf-8");
+    // A third waits for a permit…
+    let third = router.clone().oneshot(request(&results_uri));
+    tokio::pin!(third);
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(500), &mut third)
+            .await
+            .is_err(),
+        "a third export ran while two held their permits"
+    );
+    // … until a client goes away: its body is dropped, its export stops.
+    drop(first);
+    let third = tokio::time::timeout(std::time::Duration::from_secs(30), third)
+        .await
+        .expect("the third export started")
+        .expect("third");
+    let body = |response: axum::response::Response| async move {
+        use http_body_util::BodyExt;
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    };
+    assert_eq!(body(third).await, results);
+    assert_eq!(body(second).await, totals);
+    // Unknown runs are still a proper 404 before anything streams.
+    let (status, text) = get(&f, "/api/v1/runs/999/results?format=csv", &reader).await;
+    assert_eq!(
+        (status, json(&text)["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not-found"))
+    );
+}

@@ -382,90 +382,258 @@ pub async fn stale(store: &Store) -> Result<Vec<StaleRun>, AppError> {
     Ok(out)
 }
 
-/// A run's totals as CSV.
-pub async fn export_totals(store: &Store, id: i64) -> Result<String, AppError> {
-    let run = store.run(id).await?;
-    let totals = store.run_totals(id).await?;
-    let mut writer = ingest::spreadsheet::SafeWriter::from_writer(Vec::new());
-    let _ = writer.write_record([
-        "run",
-        "year",
-        "region_code",
-        "industry_code",
-        "pollutant_code",
-        "unit",
-        "generated",
-        "emitted",
-        "rows",
-        "flagged_rows",
-        "set_id",
-        "edition",
-        "content_hash",
-    ]);
-    for t in totals {
-        let _ = writer.write_record([
-            run.id.to_string(),
-            t.year.to_string(),
-            t.region_code.unwrap_or_default(),
-            t.industry_code.unwrap_or_default(),
-            t.pollutant,
-            t.unit,
-            quantity(t.generated, Precision::Exact),
-            quantity(t.emitted, Precision::Exact),
-            t.rows.to_string(),
-            t.flagged_rows.to_string(),
-            run.run.set_id.clone(),
-            run.run.edition.map(|e| e.to_string()).unwrap_or_default(),
-            run.run.content_hash.clone(),
-        ]);
-    }
-    Ok(String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default())
+/// Records per page of an export: the memory an export holds is one page and its CSV (a few
+/// MB), whatever the size of the run.
+pub const EXPORT_PAGE: u64 = 10_000;
+
+const RESULT_HEADER: [&str; 16] = [
+    "run",
+    "activity_row",
+    "year",
+    "uscc",
+    "region_code",
+    "industry_code",
+    "unit_id",
+    "outlet_id",
+    "pollutant_code",
+    "generated",
+    "emitted",
+    "coefficient_row",
+    "flags",
+    "set_id",
+    "edition",
+    "content_hash",
+];
+
+const TOTAL_HEADER: [&str; 13] = [
+    "run",
+    "year",
+    "region_code",
+    "industry_code",
+    "pollutant_code",
+    "unit",
+    "generated",
+    "emitted",
+    "rows",
+    "flagged_rows",
+    "set_id",
+    "edition",
+    "content_hash",
+];
+
+/// Where an export is.
+enum Position {
+    /// Not started: the header comes first.
+    Start,
+    /// After this result.
+    Result(Option<store::runs::ResultKey>),
+    /// After this total.
+    Total(Option<store::runs::TotalKey>),
+    /// Everything written (or an error returned).
+    Done,
 }
 
-/// A run's per-row results as CSV.
-pub async fn export_results(store: &Store, id: i64) -> Result<String, AppError> {
-    let run = store.run(id).await?;
-    let results = store.run_results(id).await?;
-    let mut writer = ingest::spreadsheet::SafeWriter::from_writer(Vec::new());
-    let _ = writer.write_record([
-        "run",
-        "activity_row",
-        "year",
-        "uscc",
-        "region_code",
-        "industry_code",
-        "unit_id",
-        "outlet_id",
-        "pollutant_code",
-        "generated",
-        "emitted",
-        "coefficient_row",
-        "flags",
-        "set_id",
-        "edition",
-        "content_hash",
-    ]);
-    for r in results {
-        let _ = writer.write_record([
-            run.id.to_string(),
-            r.activity_row.to_string(),
-            r.year.to_string(),
-            r.uscc,
-            r.region_code,
-            r.industry_code,
-            r.unit_id.unwrap_or_default(),
-            r.outlet_id.unwrap_or_default(),
-            r.pollutant,
-            quantity(r.generated, Precision::Exact),
-            quantity(r.emitted, Precision::Exact),
-            r.coefficient_row.to_string(),
-            r.flags,
-            run.run.set_id.clone(),
-            run.run.edition.map(|e| e.to_string()).unwrap_or_default(),
-            run.run.content_hash.clone(),
-        ]);
+/// A stored run's results or totals as CSV, produced a page at a time (read by key along the
+/// index, so each page costs the same): [`Export::next_chunk`] until `None`, or
+/// [`Export::write_to`], or [`export_to_file`]. Rows are in activity-row then pollutant order
+/// (results), or year, region, industry and pollutant order with national and all industries
+/// first (totals), with the run and its edition on every row. At the end the number of rows
+/// written is checked against the run's count, so an export is complete or an error.
+pub struct Export {
+    store: Store,
+    run: RunInfo,
+    results: bool,
+    position: Position,
+    page: u64,
+    written: u64,
+}
+
+/// A run's per-row results as CSV, streamed (see [`Export`]). Fails at once for an unknown run.
+pub async fn export_results(store: &Store, id: i64) -> Result<Export, AppError> {
+    Export::new(store, id, true).await
+}
+
+/// A run's totals as CSV, streamed (see [`Export`]). Fails at once for an unknown run.
+pub async fn export_totals(store: &Store, id: i64) -> Result<Export, AppError> {
+    Export::new(store, id, false).await
+}
+
+impl Export {
+    async fn new(store: &Store, id: i64, results: bool) -> Result<Export, AppError> {
+        Ok(Export {
+            store: store.clone(),
+            run: store.run(id).await?,
+            results,
+            position: Position::Start,
+            page: EXPORT_PAGE,
+            written: 0,
+        })
     }
-    Ok(String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default())
+
+    /// Pages of `page` records (at least 1) instead of [`EXPORT_PAGE`].
+    pub fn with_page(mut self, page: u64) -> Export {
+        self.page = page.max(1);
+        self
+    }
+
+    /// The run exported.
+    pub fn run(&self) -> &RunInfo {
+        &self.run
+    }
+
+    /// The next piece of the CSV (the header with the first page, then a page at a time), or
+    /// `None` at the end. After an error, `None`.
+    pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, AppError> {
+        let chunk = self.fill().await;
+        if chunk.is_err() {
+            self.position = Position::Done;
+        }
+        chunk
+    }
+
+    async fn fill(&mut self) -> Result<Option<Vec<u8>>, AppError> {
+        let mut writer = ingest::spreadsheet::SafeWriter::from_writer(Vec::new());
+        let csv_error = |e: csv::Error| AppError::Internal(format!("writing the CSV failed: {e}"));
+        if matches!(self.position, Position::Start) {
+            if self.results {
+                writer.write_record(RESULT_HEADER).map_err(csv_error)?;
+                self.position = Position::Result(None);
+            } else {
+                writer.write_record(TOTAL_HEADER).map_err(csv_error)?;
+                self.position = Position::Total(None);
+            }
+        }
+        let run = &self.run;
+        let id = run.id.to_string();
+        let edition = run.run.edition.map(|e| e.to_string()).unwrap_or_default();
+        let number = |value: f64| quantity(value, Precision::Exact);
+        let rows = match &mut self.position {
+            Position::Start | Position::Done => return Ok(None),
+            Position::Result(after) => {
+                let page = self
+                    .store
+                    .run_results_after(run.id, after.as_ref(), self.page)
+                    .await?;
+                if let Some(last) = page.last() {
+                    *after = Some(last.key());
+                }
+                for r in &page {
+                    writer
+                        .write_record([
+                            id.as_str(),
+                            &r.activity_row.to_string(),
+                            &r.year.to_string(),
+                            &r.uscc,
+                            &r.region_code,
+                            &r.industry_code,
+                            r.unit_id.as_deref().unwrap_or_default(),
+                            r.outlet_id.as_deref().unwrap_or_default(),
+                            &r.pollutant,
+                            &number(r.generated),
+                            &number(r.emitted),
+                            &r.coefficient_row.to_string(),
+                            &r.flags,
+                            &run.run.set_id,
+                            &edition,
+                            &run.run.content_hash,
+                        ])
+                        .map_err(csv_error)?;
+                }
+                page.len() as u64
+            }
+            Position::Total(after) => {
+                let page = self
+                    .store
+                    .run_totals_after(run.id, after.as_ref(), self.page)
+                    .await?;
+                if let Some(last) = page.last() {
+                    *after = Some(last.key());
+                }
+                for t in &page {
+                    writer
+                        .write_record([
+                            id.as_str(),
+                            &t.year.to_string(),
+                            t.region_code.as_deref().unwrap_or_default(),
+                            t.industry_code.as_deref().unwrap_or_default(),
+                            &t.pollutant,
+                            &t.unit,
+                            &number(t.generated),
+                            &number(t.emitted),
+                            &t.rows.to_string(),
+                            &t.flagged_rows.to_string(),
+                            &run.run.set_id,
+                            &edition,
+                            &run.run.content_hash,
+                        ])
+                        .map_err(csv_error)?;
+                }
+                page.len() as u64
+            }
+        };
+        self.written += rows;
+        if rows < self.page {
+            self.position = Position::Done;
+            let stored = if self.results {
+                self.store.run_result_count(run.id).await?
+            } else {
+                self.store.run_total_count(run.id).await?
+            };
+            if stored != self.written {
+                return Err(AppError::Internal(format!(
+                    "run {} has {stored} {} but {} were exported: the export is incomplete",
+                    run.id,
+                    if self.results { "results" } else { "totals" },
+                    self.written
+                )));
+            }
+        }
+        let bytes = writer
+            .into_inner()
+            .map_err(|e| AppError::Internal(format!("writing the CSV failed: {e}")))?;
+        Ok(Some(bytes))
+    }
+
+    /// Writes the whole CSV to `out`; returns the number of rows (without the header).
+    pub async fn write_to(mut self, out: &mut dyn std::io::Write) -> Result<u64, AppError> {
+        while let Some(chunk) = self.next_chunk().await? {
+            out.write_all(&chunk)
+                .map_err(|e| AppError::Internal(format!("writing the export failed: {e}")))?;
+        }
+        Ok(self.written)
+    }
+}
+
+/// Writes an export to a file: to a temporary file next to it, renamed into place only when
+/// the whole export was written (as [`crate::output::write_file`] does). Returns the number
+/// of rows.
+pub async fn export_to_file(mut export: Export, path: &Path) -> Result<u64, AppError> {
+    let fail = |source: std::io::Error| AppError::Path {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".npsc-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    {
+        use std::io::Write as _;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, temp.as_file_mut());
+        while let Some(chunk) = export.next_chunk().await? {
+            out.write_all(&chunk).map_err(fail)?;
+        }
+        out.flush().map_err(fail)?;
+    }
+    crate::output::make_readable(temp.as_file()).map_err(fail)?;
+    temp.as_file().sync_all().map_err(fail)?;
+    temp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(export.written)
 }
 
 /// All runs, newest first.

@@ -210,13 +210,33 @@ async fn store_awkward_run(store: &Store, results: u64, totals: u64) -> i64 {
         .expect("finish")
 }
 
-/// Exports a run's results (or totals) as the command line and the service do.
+/// Exports a run's results (or totals) as the command line and the service do, in pages of
+/// every size from 1 to past the run's size (pages end inside and at the end of activity rows
+/// and groups), checking that all give the same bytes; returns them.
 async fn export(store: &Store, id: i64, results: bool) -> String {
-    if results {
-        export_results(store, id).await.expect("export")
-    } else {
-        export_totals(store, id).await.expect("export")
+    let mut seen: Option<Vec<u8>> = None;
+    for page in [1, 2, 3, 7, 1000, EXPORT_PAGE] {
+        let export = if results {
+            export_results(store, id).await
+        } else {
+            export_totals(store, id).await
+        }
+        .expect("export")
+        .with_page(page);
+        let mut bytes = Vec::new();
+        let rows = export.write_to(&mut bytes).await.expect("written");
+        let count = if results {
+            store.run_result_count(id).await
+        } else {
+            store.run_total_count(id).await
+        };
+        assert_eq!(rows, count.expect("count"));
+        match &seen {
+            Some(seen) => assert!(*seen == bytes, "pages of {page} differ"),
+            None => seen = Some(bytes),
+        }
     }
+    String::from_utf8(seen.expect("exported")).expect("utf-8")
 }
 
 #[tokio::test]

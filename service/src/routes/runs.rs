@@ -559,10 +559,9 @@ async fn run_totals(
     require_reader(&state, &headers).await?;
     let Query(query) = query.map_err(bad_query)?;
     if wants_csv(query.format.as_deref(), &headers)? {
-        let _permit = export_permit(&state).await?;
-        return Ok(csv_response(
-            app::runs::export_totals(&state.store, id).await?,
-        ));
+        let permit = export_permit(&state).await?;
+        let export = app::runs::export_totals(&state.store, id).await?;
+        return streamed_csv(export.with_page(state.export_page), permit).await;
     }
     let (run, totals) = app::runs::totals(&state.store, id).await?;
     let reference = &state.reference;
@@ -684,10 +683,9 @@ async fn run_results(
     require_reader(&state, &headers).await?;
     let Query(query) = query.map_err(bad_query)?;
     if wants_csv(query.format.as_deref(), &headers)? {
-        let _permit = export_permit(&state).await?;
-        return Ok(csv_response(
-            app::runs::export_results(&state.store, id).await?,
-        ));
+        let permit = export_permit(&state).await?;
+        let export = app::runs::export_results(&state.store, id).await?;
+        return streamed_csv(export.with_page(state.export_page), permit).await;
     }
     let per_page = query.per_page.unwrap_or(100).clamp(1, MAX_PER_PAGE);
     let page = query.page.unwrap_or(1).max(1);
@@ -823,13 +821,71 @@ async fn impact_edition(
     Ok((info.name(), load(state, &info).await?))
 }
 
-/// One of the permits for unpaged exports (see `AppState::exports`).
-async fn export_permit(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
-    state.exports.acquire().await.map_err(|_| {
+/// One of the permits for unpaged exports (see `AppState::exports`), held until the export's
+/// body has been sent or dropped.
+async fn export_permit(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    state.exports.clone().acquire_owned().await.map_err(|_| {
         ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "the service is shutting down",
         )
     })
+}
+
+/// A body fed by a channel: the chunks of a streamed export.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|c| c.map(hyper::body::Frame::data)))
+    }
+}
+
+/// A whole run's CSV as a streamed body: the first page is read before answering (so an
+/// error there is still a proper error response); the rest is read a page at a time by a task
+/// that waits for the client to take each chunk (one chunk buffered), so an export holds a
+/// page or two however large the run. The export's permit goes with the task: it is released
+/// when the export ends or the client goes away (the body is dropped, the task's next send
+/// fails). An error after the first page can only cut the body short: it is logged and the
+/// response ends with an error, which the client sees as an incomplete transfer.
+async fn streamed_csv(
+    mut export: app::runs::Export,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Result<Response, ApiError> {
+    let first = export.next_chunk().await?.unwrap_or_default();
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    // The channel is empty and nobody else holds the sender: this cannot fail.
+    let _ = sender.try_send(Ok(Bytes::from(first)));
+    let run = export.run().id;
+    tokio::spawn(async move {
+        let _permit = permit;
+        loop {
+            let chunk = match export.next_chunk().await {
+                Ok(Some(chunk)) => Ok(Bytes::from(chunk)),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(run, error = %e, "a run export failed after its first page");
+                    Err(std::io::Error::other(e.to_string()))
+                }
+            };
+            let failed = chunk.is_err();
+            if sender.send(chunk).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+        axum::body::Body::new(ChannelBody(receiver)),
+    )
+        .into_response())
 }
