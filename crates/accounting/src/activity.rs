@@ -117,20 +117,32 @@ impl fmt::Display for Exclusion {
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     enterprises: Vec<Enterprise>,
-    by_uscc: crate::FastMap<Uscc, EnterpriseId>,
+    /// Ids, found by the hash of their enterprise's USCC and compared on it: the table holds
+    /// 4 bytes a slot instead of a copy of each USCC (about 80 MB less at census size).
+    by_uscc: hashbrown::HashTable<EnterpriseId>,
+}
+
+fn uscc_hash(uscc: &Uscc) -> u64 {
+    use std::hash::BuildHasher as _;
+    foldhash::fast::FixedState::default().hash_one(uscc)
 }
 
 impl Registry {
     /// Builds the index; a USCC given twice is a problem `(row of the second, row of the first)`.
     pub fn new(enterprises: Vec<Enterprise>) -> Result<Registry, Vec<(u64, u64, Uscc)>> {
-        let mut by_uscc =
-            crate::FastMap::with_capacity_and_hasher(enterprises.len(), Default::default());
+        let mut by_uscc = hashbrown::HashTable::with_capacity(enterprises.len());
         let mut duplicates = Vec::new();
+        let uscc_of = |id: &EnterpriseId| &enterprises[id.0 as usize].uscc;
         for (index, e) in enterprises.iter().enumerate() {
             let id = EnterpriseId(u32::try_from(index).expect("fewer than 2^32 enterprises"));
-            if let Some(first) = by_uscc.insert(e.uscc, id) {
-                duplicates.push((e.row, enterprises[first.0 as usize].row, e.uscc));
-                by_uscc.insert(e.uscc, first);
+            let hash = uscc_hash(&e.uscc);
+            match by_uscc.find(hash, |other| uscc_of(other) == &e.uscc) {
+                Some(first) => {
+                    duplicates.push((e.row, enterprises[first.0 as usize].row, e.uscc));
+                }
+                None => {
+                    by_uscc.insert_unique(hash, id, |other| uscc_hash(uscc_of(other)));
+                }
             }
         }
         if duplicates.is_empty() {
@@ -145,7 +157,11 @@ impl Registry {
 
     /// Looks an enterprise up.
     pub fn find(&self, uscc: &Uscc) -> Option<EnterpriseId> {
-        self.by_uscc.get(uscc).copied()
+        self.by_uscc
+            .find(uscc_hash(uscc), |id| {
+                &self.enterprises[id.0 as usize].uscc == uscc
+            })
+            .copied()
     }
 
     /// The enterprise with this id.

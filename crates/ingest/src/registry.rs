@@ -186,10 +186,14 @@ fn read_in_parts(
     let Some(parts) = opened else {
         return Err(issues);
     };
-    let mut enterprises = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    // The first part grows to hold the others (a large block grows in place), so the
+    // enterprises are not held twice.
+    let mut parts = parts.into_iter();
+    let mut enterprises = parts.next().unwrap_or_default();
     for part in parts {
         enterprises.extend(part);
     }
+    enterprises.shrink_to_fit();
     let file = source.name();
     let cell_errors = issues.has_errors();
     let built = Registry::new(enterprises);
