@@ -5,6 +5,7 @@
 //! leaves a partial output behind.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,10 +15,11 @@ use accounting::coefficient::{CoefficientSet, ContentHash};
 use accounting::date::Date;
 use accounting::engine::{Emission, Engine, Flags, Outcome, Policy, Severity};
 use accounting::pollutant::PollutantId;
-use accounting::render::{Precision, quantity};
+use accounting::render::{Precision, quantity, quantity_into};
 use accounting::totals::{Grouping, Totals};
 use ingest::activity::{ActivityReader, Next};
 use ingest::reference::Reference;
+use ingest::spreadsheet::field;
 use ingest::table::ReadOptions;
 use ingest::{Issue, Issues, Source};
 
@@ -885,8 +887,17 @@ pub fn parse_industry_level(text: &str) -> Result<Option<IndustryLevel>, AppErro
 /// Writes per-row results to a temporary file, renamed into place by [`ResultsWriter::commit`].
 struct ResultsWriter {
     path: PathBuf,
-    file: ingest::spreadsheet::SafeWriter<std::io::BufWriter<tempfile::NamedTempFile>>,
-    provenance: [String; 3],
+    file: std::io::BufWriter<tempfile::NamedTempFile>,
+    /// `,set_id,edition,content_hash`, written as fields.
+    provenance: String,
+    /// Per coefficient row (by index), made when first used: the fields that depend only on
+    /// the row, each exactly as the one CSV writer writes it (`ingest::spreadsheet::field`):
+    /// `pollutant_code,pollutant,unit`, `treatment,removal`, and
+    /// `coefficient_table,coefficient_row,generation_coefficient,coefficient_unit`.
+    rows: Vec<Option<[String; 3]>>,
+    /// The `flags` field per set of flags.
+    flags: accounting::FastMap<Flags, String>,
+    line: String,
 }
 
 const RESULT_HEADER: [&str; 23] = [
@@ -930,24 +941,26 @@ impl ResultsWriter {
                 path: path.to_path_buf(),
                 source,
             })?;
-        let mut file = ingest::spreadsheet::SafeWriter::from_writer(
-            std::io::BufWriter::with_capacity(1 << 18, temp),
-        );
-        file.write_record(RESULT_HEADER)
-            .map_err(|e| AppError::Path {
-                action: "write",
-                path: path.to_path_buf(),
-                source: std::io::Error::other(e),
-            })?;
+        let mut file = std::io::BufWriter::with_capacity(1 << 18, temp);
+        let header: Vec<String> = RESULT_HEADER.iter().map(|h| field(h)).collect();
+        writeln!(file, "{}", header.join(",")).map_err(|source| AppError::Path {
+            action: "write",
+            path: path.to_path_buf(),
+            source,
+        })?;
         let meta = set.meta();
         Ok(ResultsWriter {
             path: path.to_path_buf(),
             file,
-            provenance: [
-                meta.id.clone(),
-                meta.edition.to_string(),
-                set.content_hash().to_string(),
-            ],
+            provenance: format!(
+                ",{},{},{}",
+                field(&meta.id),
+                field(&meta.edition.to_string()),
+                field(&set.content_hash().to_string())
+            ),
+            rows: vec![None; set.rows().len()],
+            flags: accounting::FastMap::default(),
+            line: String::with_capacity(1024),
         })
     }
 }
@@ -961,61 +974,88 @@ impl ResultSink for ResultsWriter {
         set: &CoefficientSet,
         reference: &Reference,
     ) -> std::io::Result<()> {
+        use std::fmt::Write as _;
         let row = &item.row;
-        let year = row.year.to_string();
-        let region = region.to_string();
-        let industry = row.industry.to_string();
-        let activity_row = row.row.to_string();
+        // The fields of the activity row, once for all its results.
+        let mut prefix = String::new();
+        for (i, cell) in [
+            row.year.to_string().as_str(),
+            item.uscc.as_str(),
+            region.to_string().as_str(),
+            row.industry.to_string().as_str(),
+            item.unit_id.unwrap_or(""),
+            item.outlet_id.unwrap_or(""),
+            row.row.to_string().as_str(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                prefix.push(',');
+            }
+            prefix.push_str(&field(cell));
+        }
         for e in emissions {
-            let coefficient = set.row(e.coefficient_row);
-            let pollutant = reference.pollutants.get(e.pollutant);
-            let removal = match &coefficient.removal {
-                accounting::coefficient::Removal::Efficiency { percent } => {
-                    format!("efficiency {percent}%")
-                }
-                accounting::coefficient::Removal::EmissionCoefficient(f) => {
-                    format!("emission coefficient {}", f.canonical())
-                }
-                accounting::coefficient::Removal::None => "none".to_string(),
-            };
-            let generated = quantity(e.generated, Precision::Exact);
-            let emitted = quantity(e.emitted, Precision::Exact);
-            let k = e
-                .operation_rate
-                .map(|k| quantity(k, Precision::Exact))
-                .unwrap_or_default();
-            let coefficient_row = coefficient.origin.row.to_string();
-            let generation = coefficient.generation.canonical();
-            let unit_text = coefficient.unit.text();
-            self.file
-                .write_record([
-                    year.as_str(),
-                    item.uscc.as_str(),
-                    region.as_str(),
-                    industry.as_str(),
-                    item.unit_id.unwrap_or(""),
-                    item.outlet_id.unwrap_or(""),
-                    activity_row.as_str(),
-                    pollutant.code.as_str(),
-                    pollutant.name.as_str(),
-                    pollutant.report_unit.symbol(),
-                    generated.as_str(),
-                    emitted.as_str(),
-                    coefficient.treatment.as_str(),
-                    removal.as_str(),
-                    k.as_str(),
-                    e.flags.names().join(";").as_str(),
-                    self.provenance[0].as_str(),
-                    self.provenance[1].as_str(),
-                    self.provenance[2].as_str(),
-                    coefficient.origin.table.as_str(),
-                    coefficient_row.as_str(),
-                    generation.as_str(),
-                    unit_text.as_str(),
-                ])
-                .map_err(std::io::Error::other)?;
+            let [pollutant, treatment, origin] = self.rows[e.coefficient_row as usize]
+                .get_or_insert_with(|| {
+                    let coefficient = set.row(e.coefficient_row);
+                    let p = reference.pollutants.get(e.pollutant);
+                    let removal = match &coefficient.removal {
+                        accounting::coefficient::Removal::Efficiency { percent } => {
+                            format!("efficiency {percent}%")
+                        }
+                        accounting::coefficient::Removal::EmissionCoefficient(f) => {
+                            format!("emission coefficient {}", f.canonical())
+                        }
+                        accounting::coefficient::Removal::None => "none".to_string(),
+                    };
+                    [
+                        format!(
+                            "{},{},{}",
+                            field(&p.code),
+                            field(&p.name),
+                            field(p.report_unit.symbol())
+                        ),
+                        format!("{},{}", field(&coefficient.treatment), field(&removal)),
+                        format!(
+                            "{},{},{},{}",
+                            field(&coefficient.origin.table),
+                            coefficient.origin.row,
+                            field(&coefficient.generation.canonical()),
+                            field(&coefficient.unit.text())
+                        ),
+                    ]
+                });
+            let flags = self
+                .flags
+                .entry(e.flags)
+                .or_insert_with(|| field(&e.flags.names().join(";")));
+            let line = &mut self.line;
+            line.clear();
+            // Writing into a String cannot fail.
+            let _ = write!(line, "{prefix},{pollutant},");
+            number_field(line, e.generated);
+            line.push(',');
+            number_field(line, e.emitted);
+            let _ = write!(line, ",{treatment},");
+            if let Some(k) = e.operation_rate {
+                number_field(line, k);
+            }
+            let _ = write!(line, ",{flags}{},{origin}", self.provenance);
+            line.push('\n');
+            self.file.write_all(line.as_bytes())?;
         }
         Ok(())
+    }
+}
+
+/// A quantity as a CSV field: written directly when it is a plain non-negative number (what
+/// the engine gives), through [`field`] otherwise.
+fn number_field(line: &mut String, value: f64) {
+    if value.is_finite() && value >= 0.0 {
+        quantity_into(line, value, Precision::Exact);
+    } else {
+        line.push_str(&field(&quantity(value, Precision::Exact)));
     }
 }
 
@@ -1027,11 +1067,8 @@ impl ResultsWriter {
             path: path.clone(),
             source,
         };
-        let buffered = self
+        let temp = self
             .file
-            .into_inner()
-            .map_err(|e| fail(std::io::Error::other(e.to_string())))?;
-        let temp = buffered
             .into_inner()
             .map_err(|e| fail(std::io::Error::other(e.to_string())))?;
         crate::output::make_readable(temp.as_file()).map_err(fail)?;
