@@ -1,7 +1,7 @@
-//! PostgreSQL `COPY … FROM STDIN` in text format, for a stored run's bulk rows: the rows are
-//! encoded into a buffer of bounded size and sent one buffer per `COPY`, inside the run's
-//! transaction (the `Any` driver has no `COPY`, so a run on PostgreSQL is written through a
-//! native connection).
+//! PostgreSQL `COPY … FROM STDIN` in text format, for a stored run's bulk rows: one `COPY` per
+//! table inside the run's transaction (the `Any` driver has no `COPY`, so a run on PostgreSQL
+//! is written through a native connection), fed with chunks of bounded size
+//! ([`COPY_CHUNK`]) as they are encoded: PostgreSQL stores one chunk while the next is made.
 //!
 //! Text format: columns separated by a tab, rows ended by a newline, `\N` for NULL; a backslash,
 //! tab, newline or carriage return inside a value is escaped (`\\`, `\t`, `\n`, `\r`), so no
@@ -14,7 +14,8 @@ use std::io::Write as _;
 
 use crate::StoreError;
 
-/// Bytes of encoded rows sent per `COPY` statement: the memory a run's writer holds for them.
+/// Bytes of encoded rows per chunk sent to a `COPY`: with the chunks queued for sending, the
+/// memory a run's writer holds for them.
 pub(crate) const COPY_CHUNK: usize = 1 << 20;
 
 /// Rows being encoded for `COPY … FROM STDIN` (text format).
@@ -107,34 +108,44 @@ impl CopyRows {
         self.buffer.len()
     }
 
-    /// Sends the rows encoded so far with `statement` (a `COPY … FROM STDIN`) on `conn`, and
-    /// empties the buffer (keeping its allocation). Checks that PostgreSQL took every row.
-    pub(crate) async fn send(
-        &mut self,
-        conn: &mut sqlx::PgConnection,
-        statement: &str,
-    ) -> Result<(), StoreError> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let mut copy = conn.copy_in_raw(statement).await?;
-        let sent = match copy.send(self.buffer.as_slice()).await {
-            Ok(_) => copy.finish().await?,
-            Err(e) => {
-                let _ = copy.abort("sending the rows failed").await;
-                return Err(e.into());
-            }
-        };
-        if sent != self.rows {
-            return Err(StoreError::Integrity(format!(
-                "COPY stored {sent} rows of {}",
-                self.rows
-            )));
-        }
-        self.buffer.clear();
-        self.rows = 0;
-        Ok(())
+    /// Rows encoded so far.
+    pub(crate) fn rows(&self) -> u64 {
+        self.rows
     }
+
+    /// The rows encoded so far, leaving an empty buffer of the same capacity behind.
+    pub(crate) fn take(&mut self) -> Vec<u8> {
+        let capacity = self.buffer.capacity();
+        self.in_row = false;
+        std::mem::replace(&mut self.buffer, Vec::with_capacity(capacity))
+    }
+}
+
+/// Sends `bytes` (whole rows) into an open `COPY`; aborts it when that fails.
+pub(crate) async fn send(
+    copy: &mut sqlx::postgres::PgCopyIn<&mut sqlx::PgConnection>,
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    copy.send(bytes).await?;
+    Ok(())
+}
+
+/// Ends a `COPY` and checks that PostgreSQL took `expected` rows.
+pub(crate) async fn finish(
+    copy: sqlx::postgres::PgCopyIn<&mut sqlx::PgConnection>,
+    expected: u64,
+    what: &str,
+) -> Result<(), StoreError> {
+    let stored = copy.finish().await?;
+    if stored != expected {
+        return Err(StoreError::Integrity(format!(
+            "COPY stored {stored} {what} of {expected}"
+        )));
+    }
+    Ok(())
 }
 
 /// The error of a NaN or infinite quantity.

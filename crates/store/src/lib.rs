@@ -8,9 +8,11 @@
 //!   as change sets.
 //! - [`audit`]: the log of every write.
 //! - [`check`]: the whole-database consistency check (`npsc db check`).
+//! - [`runs`]: stored accounting runs, written in bulk and read back in pages by key.
 //!
-//! Invariants: queries are runtime-checked and written once for both backends (`$1` placeholders);
-//! every write is one transaction; published editions are immutable, enforced by the application
+//! Invariants: queries are runtime-checked and written once for both backends (`$1` placeholders),
+//! except a stored run's bulk rows: multi-row INSERTs with `?` on SQLite, `COPY` on PostgreSQL
+//! (through a native pool; the `Any` driver has no `COPY`); every write is one transaction; published editions are immutable, enforced by the application
 //! (conditional updates) and again by database triggers; only this crate knows SQL.
 
 pub mod audit;

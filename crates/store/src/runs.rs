@@ -19,7 +19,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::audit::{self, Record};
-use crate::copy::{COPY_CHUNK, CopyRows, non_finite};
+use crate::copy::{self, COPY_CHUNK, CopyRows, non_finite};
 use crate::{Store, StoreError};
 
 /// What is known when a run starts.
@@ -148,8 +148,101 @@ pub struct RunWriter {
 enum RunTransaction {
     /// SQLite through the `Any` pool: multi-row INSERTs.
     Any(sqlx::Transaction<'static, sqlx::Any>),
-    /// PostgreSQL through a native connection: `COPY`, with the result rows not yet sent.
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>, CopyRows),
+    /// PostgreSQL through a native connection: `COPY`.
+    Postgres(PostgresRun),
+}
+
+type PgTransaction = sqlx::Transaction<'static, sqlx::Postgres>;
+
+/// A run being written on PostgreSQL. While its results stream, its transaction is held by a
+/// task that runs one `COPY` for all of them, fed encoded chunks through a channel (two
+/// queued at most), so that PostgreSQL stores a chunk while the next is encoded; the
+/// transaction comes back from the task when the results end.
+struct PostgresRun {
+    /// Results encoded and not yet queued.
+    rows: CopyRows,
+    chunks: Option<tokio::sync::mpsc::Sender<Chunk>>,
+    task: Option<tokio::task::JoinHandle<Result<PgTransaction, StoreError>>>,
+}
+
+/// What the `COPY` task of a run's results receives.
+enum Chunk {
+    /// Whole rows, encoded.
+    Rows(Vec<u8>),
+    /// The end, with the number of rows sent.
+    End(u64),
+}
+
+/// The `COPY` of a run's results: sends each chunk as it comes; at the end checks the number
+/// of rows stored and gives the transaction back. A writer dropped before the end (an error,
+/// a cancelled request) closes the channel: the `COPY` is aborted and the transaction, dropped
+/// here, rolls back.
+async fn copy_results(
+    mut tx: PgTransaction,
+    mut chunks: tokio::sync::mpsc::Receiver<Chunk>,
+) -> Result<PgTransaction, StoreError> {
+    let statement = copy_statement("run_result", RESULT_COLUMNS);
+    let mut copy = tx.copy_in_raw(&statement).await?;
+    let expected = loop {
+        match chunks.recv().await {
+            Some(Chunk::Rows(bytes)) => {
+                if let Err(e) = copy::send(&mut copy, &bytes).await {
+                    let _ = copy.abort("sending the results failed").await;
+                    return Err(e);
+                }
+            }
+            Some(Chunk::End(rows)) => break rows,
+            None => {
+                let _ = copy.abort("the run was abandoned").await;
+                return Err(StoreError::Invalid(
+                    "the run was abandoned before it was finished".to_string(),
+                ));
+            }
+        }
+    };
+    copy::finish(copy, expected, "results").await?;
+    Ok(tx)
+}
+
+impl PostgresRun {
+    /// Queues a chunk for the `COPY` task; if the task has stopped, its error.
+    async fn queue(&mut self, chunk: Chunk) -> Result<(), StoreError> {
+        if let Some(chunks) = &self.chunks
+            && chunks.send(chunk).await.is_ok()
+        {
+            return Ok(());
+        }
+        Err(self.stopped().await)
+    }
+
+    /// Why the `COPY` task stopped early.
+    async fn stopped(&mut self) -> StoreError {
+        self.chunks = None;
+        match self.task.take() {
+            Some(task) => match task.await {
+                Ok(Err(e)) => e,
+                Ok(Ok(_)) => StoreError::Integrity("the COPY of the results ended early".into()),
+                Err(e) => StoreError::Integrity(format!("the COPY of the results failed: {e}")),
+            },
+            None => StoreError::Invalid("the run failed before".to_string()),
+        }
+    }
+
+    /// Queues the last results and ends their `COPY`; the transaction back.
+    async fn end_results(&mut self) -> Result<PgTransaction, StoreError> {
+        let rest = self.rows.take();
+        if !rest.is_empty() {
+            self.queue(Chunk::Rows(rest)).await?;
+        }
+        self.queue(Chunk::End(self.rows.rows())).await?;
+        self.chunks = None;
+        match self.task.take() {
+            Some(task) => task.await.map_err(|e| {
+                StoreError::Integrity(format!("the COPY of the results failed: {e}"))
+            })?,
+            None => Err(StoreError::Invalid("the run failed before".to_string())),
+        }
+    }
 }
 
 /// Results per multi-row INSERT on SQLite (13 parameters each). 580 000 results written by
@@ -314,6 +407,34 @@ fn copy_statement(table: &str, columns: &str) -> String {
     format!("COPY {table} ({columns}) FROM STDIN")
 }
 
+/// A run's totals in one `COPY`, sent in chunks as they are encoded.
+async fn copy_totals(
+    tx: &mut PgTransaction,
+    id: i64,
+    totals: &[TotalRecord],
+) -> Result<(), StoreError> {
+    let mut rows = CopyRows::with_capacity(COPY_CHUNK + 4096);
+    let mut copy = tx
+        .copy_in_raw(&copy_statement("run_total", TOTAL_COLUMNS))
+        .await?;
+    for t in totals {
+        let sent = match copy_total(&mut rows, id, t) {
+            Ok(()) if rows.len() < COPY_CHUNK => Ok(()),
+            Ok(()) => copy::send(&mut copy, &rows.take()).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            let _ = copy.abort("the totals could not be sent").await;
+            return Err(e);
+        }
+    }
+    if let Err(e) = copy::send(&mut copy, &rows.take()).await {
+        let _ = copy.abort("the totals could not be sent").await;
+        return Err(e);
+    }
+    copy::finish(copy, rows.rows(), "totals").await
+}
+
 impl Store {
     /// Starts writing a run. Nothing is visible to others until [`RunWriter::finish`].
     pub async fn begin_run(&self, run: NewRun) -> Result<RunWriter, StoreError> {
@@ -323,8 +444,13 @@ impl Store {
                 let id: i64 = bind_new_run!(sqlx::query_scalar(INSERT_RUN), run)
                     .fetch_one(&mut *tx)
                     .await?;
-                let rows = CopyRows::with_capacity(COPY_CHUNK + 4096);
-                (RunTransaction::Postgres(tx, rows), id)
+                let (chunks, receiver) = tokio::sync::mpsc::channel(2);
+                let run = PostgresRun {
+                    rows: CopyRows::with_capacity(COPY_CHUNK + 4096),
+                    chunks: Some(chunks),
+                    task: Some(tokio::spawn(copy_results(tx, receiver))),
+                };
+                (RunTransaction::Postgres(run), id)
             }
             None => {
                 let mut tx = self.pool().begin().await?;
@@ -734,12 +860,12 @@ impl RunWriter {
     /// with `COPY`; everything lands with [`RunWriter::finish`] or not at all.
     pub async fn add_results(&mut self, results: &[ResultRecord]) -> Result<(), StoreError> {
         match &mut self.tx {
-            RunTransaction::Postgres(tx, rows) => {
-                let statement = copy_statement("run_result", RESULT_COLUMNS);
+            RunTransaction::Postgres(run) => {
                 for r in results {
-                    copy_result(rows, self.id, r)?;
-                    if rows.len() >= COPY_CHUNK {
-                        rows.send(tx, &statement).await?;
+                    copy_result(&mut run.rows, self.id, r)?;
+                    if run.rows.len() >= COPY_CHUNK {
+                        let chunk = run.rows.take();
+                        run.queue(Chunk::Rows(chunk)).await?;
                     }
                 }
             }
@@ -802,9 +928,11 @@ impl RunWriter {
             detail: &detail,
         };
         match tx {
-            RunTransaction::Postgres(mut tx, mut rows) => {
-                rows.send(&mut tx, &copy_statement("run_result", RESULT_COLUMNS))
-                    .await?;
+            RunTransaction::Postgres(mut run) => {
+                for t in totals {
+                    check_total(t)?;
+                }
+                let mut tx = run.end_results().await?;
                 bind_finish!(
                     sqlx::query(FINISH_RUN),
                     id,
@@ -815,14 +943,7 @@ impl RunWriter {
                 )
                 .execute(&mut *tx)
                 .await?;
-                let statement = copy_statement("run_total", TOTAL_COLUMNS);
-                for t in totals {
-                    copy_total(&mut rows, id, t)?;
-                    if rows.len() >= COPY_CHUNK {
-                        rows.send(&mut tx, &statement).await?;
-                    }
-                }
-                rows.send(&mut tx, &statement).await?;
+                copy_totals(&mut tx, id, totals).await?;
                 audit::record_postgres(&mut tx, entry).await?;
                 tx.commit().await?;
             }
@@ -1221,6 +1342,32 @@ mod tests {
                 .await
                 .unwrap_err();
             assert!(error.to_string().contains("is `inf`"), "{error}");
+
+            // PostgreSQL refuses a NUL in a text (as it refused it as a bound parameter); the
+            // COPY reports it when it ends, and the run rolls back. SQLite keeps it.
+            let mut writer = store.begin_run(run("nul")).await.unwrap();
+            let mut nul = awkward_result(1);
+            nul.flags = "a\0b".into();
+            writer.add_results(&results[..20_000]).await.unwrap();
+            writer.add_results(&[nul]).await.unwrap();
+            let finished = writer.finish(RunCounts::default(), &[], 1).await;
+            match store.backend() {
+                crate::Backend::Postgres => {
+                    let error = finished.unwrap_err().to_string();
+                    assert!(error.contains("0x00"), "{error}");
+                }
+                crate::Backend::Sqlite => {
+                    let id = finished.unwrap();
+                    let stored = store.run_results(id).await.unwrap();
+                    assert_eq!(stored.len(), 20_001);
+                    assert!(stored.iter().any(|r| r.flags == "a\0b"));
+                    sqlx::query("DELETE FROM run WHERE id = $1")
+                        .bind(id)
+                        .execute(store.pool())
+                        .await
+                        .unwrap();
+                }
+            }
 
             assert_eq!(store.runs().await.unwrap(), Vec::new());
             assert_eq!(store.latest_run().await.unwrap(), None);
