@@ -18,12 +18,22 @@ use crate::StoreError;
 /// memory a run's writer holds for them.
 pub(crate) const COPY_CHUNK: usize = 1 << 20;
 
+/// Rows per `COPY` statement. PostgreSQL queues one foreign-key check per row (the run id) until
+/// the end of the statement, about 20 bytes each in the server's memory, so a run of millions of
+/// rows is sent as several statements; each costs one round trip.
+#[cfg(not(test))]
+pub(crate) const COPY_STATEMENT_ROWS: u64 = 500_000;
+/// Small in tests, so that their runs of a few thousand rows take several statements.
+#[cfg(test)]
+pub(crate) const COPY_STATEMENT_ROWS: u64 = 100;
+
 /// Rows being encoded for `COPY … FROM STDIN` (text format).
 #[derive(Debug, Default)]
 pub(crate) struct CopyRows {
     buffer: Vec<u8>,
     /// Whether the current row has a column yet.
     in_row: bool,
+    /// Rows in the buffer.
     rows: u64,
 }
 
@@ -108,16 +118,16 @@ impl CopyRows {
         self.buffer.len()
     }
 
-    /// Rows encoded so far.
-    pub(crate) fn rows(&self) -> u64 {
-        self.rows
-    }
-
-    /// The rows encoded so far, leaving an empty buffer of the same capacity behind.
-    pub(crate) fn take(&mut self) -> Vec<u8> {
+    /// The rows encoded since the last `take` and how many they are, leaving an empty buffer
+    /// of the same capacity behind.
+    pub(crate) fn take(&mut self) -> (Vec<u8>, u64) {
         let capacity = self.buffer.capacity();
         self.in_row = false;
-        std::mem::replace(&mut self.buffer, Vec::with_capacity(capacity))
+        let rows = std::mem::take(&mut self.rows);
+        (
+            std::mem::replace(&mut self.buffer, Vec::with_capacity(capacity)),
+            rows,
+        )
     }
 }
 

@@ -19,7 +19,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::audit::{self, Record};
-use crate::copy::{self, COPY_CHUNK, CopyRows, non_finite};
+use crate::copy::{self, COPY_CHUNK, COPY_STATEMENT_ROWS, CopyRows, non_finite};
 use crate::{Store, StoreError};
 
 /// What is known when a run starts.
@@ -155,53 +155,71 @@ enum RunTransaction {
 type PgTransaction = sqlx::Transaction<'static, sqlx::Postgres>;
 
 /// A run being written on PostgreSQL. While its results stream, its transaction is held by a
-/// task that runs one `COPY` for all of them, fed encoded chunks through a channel (two
-/// queued at most), so that PostgreSQL stores a chunk while the next is encoded; the
-/// transaction comes back from the task when the results end.
+/// task that sends them with `COPY` (a statement per [`COPY_STATEMENT_ROWS`]), fed encoded
+/// chunks through a channel (two queued at most), so that PostgreSQL stores a chunk while the
+/// next is encoded; the transaction comes back from the task when the results end.
 struct PostgresRun {
     /// Results encoded and not yet queued.
     rows: CopyRows,
+    /// Results encoded in all.
+    encoded: u64,
     chunks: Option<tokio::sync::mpsc::Sender<Chunk>>,
     task: Option<tokio::task::JoinHandle<Result<PgTransaction, StoreError>>>,
 }
 
 /// What the `COPY` task of a run's results receives.
 enum Chunk {
-    /// Whole rows, encoded.
-    Rows(Vec<u8>),
-    /// The end, with the number of rows sent.
+    /// Whole rows, encoded, and how many.
+    Rows(Vec<u8>, u64),
+    /// The end, with the number of rows sent in all.
     End(u64),
 }
 
-/// The `COPY` of a run's results: sends each chunk as it comes; at the end checks the number
-/// of rows stored and gives the transaction back. A writer dropped before the end (an error,
-/// a cancelled request) closes the channel: the `COPY` is aborted and the transaction, dropped
-/// here, rolls back.
+/// The `COPY` of a run's results: sends each chunk as it comes, in statements of about
+/// [`COPY_STATEMENT_ROWS`], checking the number of rows each stored; gives the transaction back
+/// at the end. A writer dropped before the end (an error, a cancelled request) closes the
+/// channel: the `COPY` is aborted and the transaction, dropped here, rolls back.
 async fn copy_results(
     mut tx: PgTransaction,
     mut chunks: tokio::sync::mpsc::Receiver<Chunk>,
 ) -> Result<PgTransaction, StoreError> {
     let statement = copy_statement("run_result", RESULT_COLUMNS);
-    let mut copy = tx.copy_in_raw(&statement).await?;
-    let expected = loop {
-        match chunks.recv().await {
-            Some(Chunk::Rows(bytes)) => {
-                if let Err(e) = copy::send(&mut copy, &bytes).await {
-                    let _ = copy.abort("sending the results failed").await;
-                    return Err(e);
+    let mut stored = 0;
+    loop {
+        let mut copy = tx.copy_in_raw(&statement).await?;
+        let mut rows = 0;
+        let end = loop {
+            match chunks.recv().await {
+                Some(Chunk::Rows(bytes, count)) => {
+                    if let Err(e) = copy::send(&mut copy, &bytes).await {
+                        let _ = copy.abort("sending the results failed").await;
+                        return Err(e);
+                    }
+                    rows += count;
+                    if rows >= COPY_STATEMENT_ROWS {
+                        break None;
+                    }
+                }
+                Some(Chunk::End(all)) => break Some(all),
+                None => {
+                    let _ = copy.abort("the run was abandoned").await;
+                    return Err(StoreError::Invalid(
+                        "the run was abandoned before it was finished".to_string(),
+                    ));
                 }
             }
-            Some(Chunk::End(rows)) => break rows,
-            None => {
-                let _ = copy.abort("the run was abandoned").await;
-                return Err(StoreError::Invalid(
-                    "the run was abandoned before it was finished".to_string(),
-                ));
+        };
+        copy::finish(copy, rows, "results").await?;
+        stored += rows;
+        if let Some(all) = end {
+            if all != stored {
+                return Err(StoreError::Integrity(format!(
+                    "COPY stored {stored} results of {all}"
+                )));
             }
+            return Ok(tx);
         }
-    };
-    copy::finish(copy, expected, "results").await?;
-    Ok(tx)
+    }
 }
 
 impl PostgresRun {
@@ -228,13 +246,20 @@ impl PostgresRun {
         }
     }
 
+    /// Queues the chunk of results encoded so far.
+    async fn queue_rows(&mut self) -> Result<(), StoreError> {
+        let (bytes, rows) = self.rows.take();
+        if rows == 0 {
+            return Ok(());
+        }
+        self.encoded += rows;
+        self.queue(Chunk::Rows(bytes, rows)).await
+    }
+
     /// Queues the last results and ends their `COPY`; the transaction back.
     async fn end_results(&mut self) -> Result<PgTransaction, StoreError> {
-        let rest = self.rows.take();
-        if !rest.is_empty() {
-            self.queue(Chunk::Rows(rest)).await?;
-        }
-        self.queue(Chunk::End(self.rows.rows())).await?;
+        self.queue_rows().await?;
+        self.queue(Chunk::End(self.encoded)).await?;
         self.chunks = None;
         match self.task.take() {
             Some(task) => task.await.map_err(|e| {
@@ -407,32 +432,31 @@ fn copy_statement(table: &str, columns: &str) -> String {
     format!("COPY {table} ({columns}) FROM STDIN")
 }
 
-/// A run's totals in one `COPY`, sent in chunks as they are encoded.
+/// A run's totals with `COPY` (a statement per [`COPY_STATEMENT_ROWS`]), sent in chunks as
+/// they are encoded.
 async fn copy_totals(
     tx: &mut PgTransaction,
     id: i64,
     totals: &[TotalRecord],
 ) -> Result<(), StoreError> {
+    let statement = copy_statement("run_total", TOTAL_COLUMNS);
     let mut rows = CopyRows::with_capacity(COPY_CHUNK + 4096);
-    let mut copy = tx
-        .copy_in_raw(&copy_statement("run_total", TOTAL_COLUMNS))
-        .await?;
-    for t in totals {
-        let sent = match copy_total(&mut rows, id, t) {
-            Ok(()) if rows.len() < COPY_CHUNK => Ok(()),
-            Ok(()) => copy::send(&mut copy, &rows.take()).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = sent {
-            let _ = copy.abort("the totals could not be sent").await;
-            return Err(e);
+    for part in totals.chunks(usize::try_from(COPY_STATEMENT_ROWS).unwrap_or(usize::MAX)) {
+        let mut copy = tx.copy_in_raw(&statement).await?;
+        for (i, t) in part.iter().enumerate() {
+            let sent = match copy_total(&mut rows, id, t) {
+                Ok(()) if rows.len() < COPY_CHUNK && i + 1 < part.len() => Ok(()),
+                Ok(()) => copy::send(&mut copy, &rows.take().0).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
+                let _ = copy.abort("the totals could not be sent").await;
+                return Err(e);
+            }
         }
+        copy::finish(copy, part.len() as u64, "totals").await?;
     }
-    if let Err(e) = copy::send(&mut copy, &rows.take()).await {
-        let _ = copy.abort("the totals could not be sent").await;
-        return Err(e);
-    }
-    copy::finish(copy, rows.rows(), "totals").await
+    Ok(())
 }
 
 impl Store {
@@ -447,6 +471,7 @@ impl Store {
                 let (chunks, receiver) = tokio::sync::mpsc::channel(2);
                 let run = PostgresRun {
                     rows: CopyRows::with_capacity(COPY_CHUNK + 4096),
+                    encoded: 0,
                     chunks: Some(chunks),
                     task: Some(tokio::spawn(copy_results(tx, receiver))),
                 };
@@ -864,8 +889,7 @@ impl RunWriter {
                 for r in results {
                     copy_result(&mut run.rows, self.id, r)?;
                     if run.rows.len() >= COPY_CHUNK {
-                        let chunk = run.rows.take();
-                        run.queue(Chunk::Rows(chunk)).await?;
+                        run.queue_rows().await?;
                     }
                 }
             }
