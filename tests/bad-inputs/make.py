@@ -596,7 +596,91 @@ def legacy_cases():
     write("excel/xlsb-far-cell.xlsb", xlsb("活动水平", table + [(1048575, 16383, 1.0)]))
 
 
+# ---------------------------------------------------------------------------------------------
+# OpenDocument spreadsheets, written by hand: a ZIP with `mimetype` stored first, the manifest
+# and content.xml (all calamine reads).
+
+from xml.sax.saxutils import escape as xml_escape
+
+ODS_HEAD = ('<?xml version="1.0" encoding="UTF-8"?>'
+            '<office:document-content'
+            ' xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+            ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+            ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+            ' office:version="1.3"><office:body><office:spreadsheet>')
+ODS_MANIFEST = ('<?xml version="1.0" encoding="UTF-8"?>'
+                '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"'
+                ' manifest:version="1.3"><manifest:file-entry manifest:full-path="/"'
+                ' manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                '</manifest:manifest>')
+ODS_TAIL = '</office:spreadsheet></office:body></office:document-content>'
+
+
+def ods_cell(value):
+    if value is None:
+        return '<table:table-cell/>'
+    if isinstance(value, float):
+        return ('<table:table-cell office:value-type="float" office:value="%s">'
+                '<text:p>%s</text:p></table:table-cell>' % (repr(value), repr(value)))
+    return ('<table:table-cell office:value-type="string"><text:p>%s</text:p>'
+            '</table:table-cell>' % xml_escape(value))
+
+
+def ods_row(values, tail=''):
+    return '<table:table-row>%s%s</table:table-row>' % (''.join(map(ods_cell, values)), tail)
+
+
+def ods_activity_rows(tail=''):
+    return (ods_row(ACT_H.split(","), tail)
+            + ods_row([float(v) if c in (0, 7) else v for c, v in enumerate(ACT)], tail))
+
+
+def ods(sheets):
+    """An .ods of sheets given as (name, rows XML)."""
+    body = ''.join('<table:table table:name="%s">%s</table:table>' % (xml_escape(name), rows)
+                   for name, rows in sheets)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        dst.writestr(zipfile.ZipInfo("mimetype", FIXED_TIME),
+                     b"application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED)
+        dst.writestr(zipfile.ZipInfo("META-INF/manifest.xml", FIXED_TIME), ODS_MANIFEST,
+                     zipfile.ZIP_DEFLATED)
+        dst.writestr(zipfile.ZipInfo("content.xml", FIXED_TIME),
+                     (ODS_HEAD + body + ODS_TAIL).encode("utf-8"), zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def ods_cases():
+    # The activity table as LibreOffice saves it: each row's empty rest as one cell repeated
+    # over the remaining columns, and the sheet's empty rest as one row repeated 1 048 574
+    # times. calamine skips both; read.
+    empty_rest = '<table:table-cell table:number-columns-repeated="1015"/>'
+    empty_rows = ('<table:table-row table:number-rows-repeated="1048574">'
+                  '<table:table-cell table:number-columns-repeated="1024"/></table:table-row>')
+    write("excel/ods-activity-libreoffice.ods",
+          ods([("活动水平", ods_activity_rows(empty_rest) + empty_rows),
+               ("Sheet2", empty_rows)]))
+    # The table, then two sheets whose one row of a number repeated over 98 columns is itself
+    # repeated 500 000 times: 49 million cells each, 98 million together, which calamine makes
+    # dense when it opens the file (several GB).
+    bomb = ('<table:table-row table:number-rows-repeated="500000">'
+            '<table:table-cell office:value-type="float" office:value="1"'
+            ' table:number-columns-repeated="98"/></table:table-row>')
+    write("excel/ods-repeat-bomb.ods",
+          ods([("活动水平", ods_activity_rows())] + [("Sheet%d" % i, bomb) for i in (2, 3)]))
+    # Three sheets of 16 million cells each (a number repeated over 16 columns in a row
+    # repeated 1 000 000 times): each within the limit, together past it.
+    third = ('<table:table-row table:number-rows-repeated="1000000">'
+             '<table:table-cell office:value-type="float" office:value="1"'
+             ' table:number-columns-repeated="16"/></table:table-row>')
+    write("excel/ods-sheets-together.ods",
+          ods([("活动水平", ods_activity_rows())]
+              + [("Sheet%d" % i, third) for i in (2, 3, 4)]))
+
+
 if __name__ == "__main__":
     csv_cases()
     workbook_cases()
     legacy_cases()
+    ods_cases()

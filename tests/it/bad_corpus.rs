@@ -893,6 +893,8 @@ fn refused_imports_leave_the_database_unchanged() {
         ("excel/xls-four-full-sheets.xls", "sheet-too-large"),
         ("excel/xls-sector-loop.xls", "bad-workbook"),
         ("excel/xlsb-far-cell.xlsb", "sheet-too-large"),
+        ("excel/ods-repeat-bomb.ods", "sheet-too-large"),
+        ("excel/ods-sheets-together.ods", "sheet-too-large"),
     ] {
         let path = if name.starts_with("excel/") {
             format!("{CORPUS}/{name}")

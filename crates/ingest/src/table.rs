@@ -2463,6 +2463,7 @@ fn raw_is_blank(raw: &csv::ByteRecord) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Excel.
 
+mod ods_guard;
 mod xls_guard;
 
 struct ExcelBody {
@@ -2901,6 +2902,15 @@ fn open_workbook(bytes: Vec<u8>, extension: Option<&str>) -> Result<Workbook, Wo
     {
         xls_guard::check(&bytes)?;
     }
+    // calamine reads every sheet of an .ods workbook when it opens it (and tries the .ods
+    // reader last when the extension does not say), repeated rows and columns made dense.
+    if !matches!(
+        extension,
+        Some("xlsx" | "xlsm" | "xlam" | "xlsb" | "xls" | "xla")
+    ) && ods_guard::is_ods(&bytes)
+    {
+        ods_guard::check(&bytes)?;
+    }
     let cursor = Cursor::new(bytes);
     let opened = match extension {
         Some("xlsx" | "xlsm" | "xlam") => Xlsx::new(cursor)
@@ -3108,7 +3118,7 @@ fn load_sheet(
         Sheets::Xlsx(xlsx) => load_xlsx_sheet(xlsx, sheet)?,
         Sheets::Xlsb(xlsb) => (load_xlsb_sheet(xlsb, sheet)?, Uncomputed::new()),
         // .xls: every sheet was read when the workbook was opened, within the limits
-        // `xls_guard::check` found it keeps; .ods: calamine caps its sheets itself.
+        // `xls_guard::check` found it keeps; .ods: likewise, `ods_guard::check`.
         _ => (
             workbook.worksheet_range(sheet).map_err(workbook_problem)?,
             Uncomputed::new(),
