@@ -895,6 +895,7 @@ fn refused_imports_leave_the_database_unchanged() {
         ("excel/xlsb-far-cell.xlsb", "sheet-too-large"),
         ("excel/ods-repeat-bomb.ods", "sheet-too-large"),
         ("excel/ods-sheets-together.ods", "sheet-too-large"),
+        ("excel/ods-unclosed-table.ods", "bad-workbook"),
     ] {
         let path = if name.starts_with("excel/") {
             format!("{CORPUS}/{name}")

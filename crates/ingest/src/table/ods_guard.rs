@@ -13,9 +13,10 @@
 //! `read_table`, `read_row`, `get_datatype` and `get_range` in its `ods.rs`), allocating nothing
 //! proportional to what the file claims, and refuses the workbook before calamine sees it when
 //! one sheet's cells, the sheets' cells together or their text together are past ingest's
-//! limits. Empty rows and cells repeated after a sheet's last value (LibreOffice writes
-//! `table:number-rows-repeated="1048552"` for the empty rest of a sheet) cost calamine nothing
-//! and count nothing. Where calamine would stop with an error the walk stops too and leaves the
+//! limits, or when `content.xml` ends inside a table or a comment, where calamine would read
+//! past its end forever (a hang). Empty rows and cells repeated after a sheet's last value
+//! (LibreOffice writes `table:number-rows-repeated="1048552"` for the empty rest of a sheet)
+//! cost calamine nothing and count nothing. Where calamine would stop with an error the walk stops too and leaves the
 //! message to calamine; where it is unsure, it counts more than calamine would, never less.
 
 use std::io::{BufRead, BufReader, Cursor, Read};
@@ -204,6 +205,19 @@ impl RowKind {
     }
 }
 
+/// A `content.xml` that ends inside an element calamine would read past its end without end
+/// (the process hangs).
+fn unclosed(element: &str) -> Stop {
+    Stop::Refuse(WorkbookProblem {
+        code: "bad-workbook",
+        message: format!(
+            "the workbook is damaged: its content.xml ends inside a {element} element"
+        ),
+        hint: "open it in LibreOffice or Excel and save it again".to_string(),
+        sheet: None,
+    })
+}
+
 fn too_large(sheet: &str, message: String, hint: &str) -> Stop {
     Stop::Refuse(WorkbookProblem {
         code: "sheet-too-large",
@@ -249,7 +263,8 @@ fn scan_table<R: BufRead>(reader: &mut Reader<R>, sheet: &str, totals: &mut Tota
                 formulas.add_row(&formula_row, capped);
             }
             Event::End(e) if e.name() == QName("table:table") => break,
-            Event::Eof => return Err(Stop::Calamine),
+            // calamine's `read_table` reads past the end of the file forever.
+            Event::Eof => return Err(unclosed("table:table")),
             _ => {}
         }
         buf.clear();
@@ -366,8 +381,7 @@ fn scan_cell<R: BufRead>(
     let mut value: Option<u64> = None;
     let mut empty_string = false;
     let mut formula = 0u64;
-    for attr in e.attributes().with_checks(false) {
-        let attr = attr.map_err(|_| Stop::Calamine)?;
+    for attr in e.attributes().with_checks(false).flatten() {
         let length = attr.value.len() as u64;
         match attr.key.0 {
             "office:value" | "office:boolean-value" if value.is_none() => value = Some(0),
@@ -412,8 +426,8 @@ fn scan_cell<R: BufRead>(
             Event::Start(e) if e.name() == QName("office:annotation") => loop {
                 match reader.read_event_into(buf)? {
                     Event::End(e) if e.name() == QName("office:annotation") => break,
-                    // calamine loops here forever at the end of the file: it is no table.
-                    Event::Eof => return Err(Stop::Calamine),
+                    // calamine reads past the end of the file forever here.
+                    Event::Eof => return Err(unclosed("office:annotation")),
                     _ => {}
                 }
             },
@@ -589,6 +603,33 @@ mod tests {
             message.contains("the sheet's cells as written"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn a_content_that_ends_where_calamine_would_read_forever_is_refused() {
+        let ends = |xml: &str| match scan_content(&mut xml_reader(xml)) {
+            Err(Stop::Refuse(p)) => Some(p.message),
+            _ => None,
+        };
+        let head = r#"<office:document-content><table:table table:name="S">"#;
+        let message = ends(&format!("{head}{}", row(1, &number(2)))).expect("refused");
+        assert!(
+            message.contains("ends inside a table:table element"),
+            "{message}"
+        );
+        let cell =
+            r#"<table:table-row><table:table-cell office:value-type="string"><office:annotation>x"#;
+        let message = ends(&format!("{head}{cell}")).expect("refused");
+        assert!(
+            message.contains("ends inside a office:annotation element"),
+            "{message}"
+        );
+        // Ending inside a row or a text cell: calamine fails by itself.
+        assert!(ends(&format!("{head}<table:table-row>")).is_none());
+    }
+
+    fn xml_reader(text: &str) -> Reader<&[u8]> {
+        xml(text.as_bytes())
     }
 
     #[test]
