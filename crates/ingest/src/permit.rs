@@ -675,28 +675,13 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     use super::*;
-    use crate::reference::{ReferenceSources, load};
 
     fn root() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
     }
 
     fn reference() -> Reference {
-        let dir = root().join("datasets/reference");
-        let paths = [
-            "regions_gbt2260.csv",
-            "industries_gbt4754_2017.csv",
-            "pollutants.csv",
-            "pollution_equivalents.csv",
-        ]
-        .map(|name| dir.join(name));
-        load(ReferenceSources {
-            regions: Source::Path(&paths[0]),
-            industries: Source::Path(&paths[1]),
-            pollutants: Source::Path(&paths[2]),
-            equivalents: Source::Path(&paths[3]),
-        })
-        .unwrap_or_else(|issues| panic!("the bundled reference loads:\n{issues}"))
+        crate::reference::bundled_for_tests()
     }
 
     fn read(

@@ -281,27 +281,11 @@ pub fn read_targets(
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use super::*;
-    use crate::reference::{ReferenceSources, load};
 
     fn reference() -> Reference {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/reference");
-        let paths = [
-            "regions_gbt2260.csv",
-            "industries_gbt4754_2017.csv",
-            "pollutants.csv",
-            "pollution_equivalents.csv",
-        ]
-        .map(|name| dir.join(name));
-        load(ReferenceSources {
-            regions: Source::Path(&paths[0]),
-            industries: Source::Path(&paths[1]),
-            pollutants: Source::Path(&paths[2]),
-            equivalents: Source::Path(&paths[3]),
-        })
-        .unwrap_or_else(|issues| panic!("the bundled reference loads:\n{issues}"))
+        crate::reference::bundled_for_tests()
     }
 
     fn caps(text: &str) -> Result<Vec<Cap>, Issues> {

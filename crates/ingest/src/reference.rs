@@ -290,3 +290,23 @@ fn read_pollutants(
         }
     }
 }
+
+/// The reference lists in `datasets/reference`, for the tests of the readers that need them.
+#[cfg(test)]
+pub(crate) fn bundled_for_tests() -> Reference {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/reference");
+    let paths = [
+        "regions_gbt2260.csv",
+        "industries_gbt4754_2017.csv",
+        "pollutants.csv",
+        "pollution_equivalents.csv",
+    ]
+    .map(|name| dir.join(name));
+    load(ReferenceSources {
+        regions: crate::Source::Path(&paths[0]),
+        industries: crate::Source::Path(&paths[1]),
+        pollutants: crate::Source::Path(&paths[2]),
+        equivalents: crate::Source::Path(&paths[3]),
+    })
+    .unwrap_or_else(|issues| panic!("the bundled reference loads:\n{issues}"))
+}

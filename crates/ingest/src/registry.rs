@@ -241,26 +241,11 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::reference::{ReferenceSources, load};
 
     #[test]
     fn the_accounting_read_keeps_everything_but_names_and_permits() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let dir = root.join("datasets/reference");
-        let paths = [
-            "regions_gbt2260.csv",
-            "industries_gbt4754_2017.csv",
-            "pollutants.csv",
-            "pollution_equivalents.csv",
-        ]
-        .map(|name| dir.join(name));
-        let reference = load(ReferenceSources {
-            regions: Source::Path(&paths[0]),
-            industries: Source::Path(&paths[1]),
-            pollutants: Source::Path(&paths[2]),
-            equivalents: Source::Path(&paths[3]),
-        })
-        .expect("the bundled reference loads");
+        let reference = reference();
         let file = root.join("datasets/sample-synthetic/registry.csv");
         let options = ReadOptions::default();
         let full = read_registry(Source::Path(&file), &reference, &options).expect("reads");
@@ -294,21 +279,7 @@ mod tests {
     }
 
     fn reference() -> Reference {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/reference");
-        let paths = [
-            "regions_gbt2260.csv",
-            "industries_gbt4754_2017.csv",
-            "pollutants.csv",
-            "pollution_equivalents.csv",
-        ]
-        .map(|name| dir.join(name));
-        load(ReferenceSources {
-            regions: Source::Path(&paths[0]),
-            industries: Source::Path(&paths[1]),
-            pollutants: Source::Path(&paths[2]),
-            equivalents: Source::Path(&paths[3]),
-        })
-        .expect("the bundled reference loads")
+        crate::reference::bundled_for_tests()
     }
 
     #[test]
